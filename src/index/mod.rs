@@ -1,0 +1,309 @@
+//! Label index: the stream registry (tenant + labels ↔ id) and per-day posting lists.
+//!
+//! Resolves stream selectors to sets of stream ids. Never reads block data.
+
+pub mod matchers;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use roaring::RoaringBitmap;
+
+use crate::model::{Labels, StreamId};
+use crate::store::{keys, Batch, Rocks, Snapshot, StoreError};
+pub use matchers::{compile_all, CompiledMatcher};
+
+/// What the registry knows about one stream.
+#[derive(Debug)]
+pub struct StreamMeta {
+    pub id: StreamId,
+    pub tenant: String,
+    pub labels: Labels,
+    /// `labels` in Loki's text form; also the registry key.
+    pub key: String,
+}
+
+/// In-memory mirror of the `streams` column family plus the set of (stream, day)
+/// partitions already written to the postings, so that a push only touches the index
+/// the first time a stream shows up in a day.
+pub struct Registry {
+    by_key: RwLock<HashMap<(String, String), StreamId>>,
+    by_id: RwLock<HashMap<StreamId, Arc<StreamMeta>>>,
+    next_id: AtomicU32,
+    indexed: Mutex<HashSet<(StreamId, i64)>>,
+}
+
+impl Registry {
+    /// Loads every stream from disk (startup).
+    pub fn load(rocks: &Rocks) -> Result<Registry, StoreError> {
+        let mut by_key = HashMap::new();
+        let mut by_id = HashMap::new();
+        let mut max_id = 0;
+        for (k, v) in rocks.scan_streams(keys::STREAM_BY_ID_PREFIX)? {
+            let id = u32::from_be_bytes(
+                k[1..5].try_into().map_err(|_| StoreError::Corrupt("stream key".into()))?,
+            );
+            let (tenant, key) =
+                keys::parse_stream_record(&v).ok_or_else(|| StoreError::Corrupt("stream record".into()))?;
+            let labels = parse_registry_labels(key)
+                .ok_or_else(|| StoreError::Corrupt(format!("stream labels {key}")))?;
+            max_id = max_id.max(id);
+            by_key.insert((tenant.to_string(), key.to_string()), id);
+            by_id.insert(
+                id,
+                Arc::new(StreamMeta { id, tenant: tenant.into(), labels, key: key.into() }),
+            );
+        }
+        Ok(Registry {
+            by_key: RwLock::new(by_key),
+            by_id: RwLock::new(by_id),
+            next_id: AtomicU32::new(max_id + 1),
+            indexed: Mutex::new(HashSet::new()),
+        })
+    }
+
+    pub fn lookup(&self, tenant: &str, key: &str) -> Option<StreamId> {
+        self.by_key.read().get(&(tenant.to_string(), key.to_string())).copied()
+    }
+
+    pub fn meta(&self, id: StreamId) -> Option<Arc<StreamMeta>> {
+        self.by_id.read().get(&id).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.read().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Allocates an id for a new stream and adds its registry records to `batch`. The
+    /// stream becomes visible through [`Self::publish`] once the batch is written.
+    /// Callers serialise stream creation (the ingester's commit lock).
+    pub fn prepare_new(&self, batch: &mut Batch, tenant: &str, labels: Labels) -> Arc<StreamMeta> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let key = labels.to_string();
+        batch.put_stream(&keys::stream_by_labels(tenant, &key), &id.to_be_bytes());
+        batch.put_stream(&keys::stream_by_id(id), &keys::stream_record(tenant, &key));
+        Arc::new(StreamMeta { id, tenant: tenant.into(), labels, key })
+    }
+
+    /// Makes streams created by a written batch visible.
+    pub fn publish(&self, metas: &[Arc<StreamMeta>]) {
+        if metas.is_empty() {
+            return;
+        }
+        let mut by_key = self.by_key.write();
+        let mut by_id = self.by_id.write();
+        for m in metas {
+            by_key.insert((m.tenant.clone(), m.key.clone()), m.id);
+            by_id.insert(m.id, Arc::clone(m));
+        }
+    }
+
+    /// Adds posting-list entries for (stream, day) to `batch` unless already indexed.
+    /// Returns whether anything was added; call [`Self::mark_indexed`] after the write.
+    pub fn prepare_postings(&self, batch: &mut Batch, meta: &StreamMeta, day: i64) -> bool {
+        if self.indexed.lock().contains(&(meta.id, day)) {
+            return false;
+        }
+        let mut one = RoaringBitmap::new();
+        one.insert(meta.id);
+        batch.merge_postings(&keys::postings(&meta.tenant, day, "", ""), &one);
+        for (n, v) in meta.labels.iter() {
+            batch.merge_postings(&keys::postings(&meta.tenant, day, n, v), &one);
+        }
+        true
+    }
+
+    pub fn mark_indexed(&self, pairs: &[(StreamId, i64)]) {
+        self.indexed.lock().extend(pairs.iter().copied());
+    }
+}
+
+/// Parses the registry's own `{a="b", c="d"}` text (always written by `Labels`'s Display).
+fn parse_registry_labels(s: &str) -> Option<Labels> {
+    let inner = s.strip_prefix('{')?.strip_suffix('}')?;
+    let mut pairs = Vec::new();
+    let mut rest = inner;
+    while !rest.is_empty() {
+        rest = rest.trim_start_matches([',', ' ']);
+        let name = if rest.starts_with('"') {
+            let (n, used) = unquote_go(rest)?;
+            rest = &rest[used..];
+            n
+        } else {
+            let eq = rest.find('=')?;
+            let n = rest[..eq].to_string();
+            rest = &rest[eq..];
+            n
+        };
+        rest = rest.strip_prefix('=')?;
+        let (value, used) = unquote_go(rest)?;
+        pairs.push((name, value));
+        rest = &rest[used..];
+    }
+    Some(Labels::from_pairs(pairs))
+}
+
+/// Reads one Go-quoted string at the start of `s`; returns it and the bytes consumed.
+fn unquote_go(s: &str) -> Option<(String, usize)> {
+    let mut chars = s.char_indices();
+    if chars.next()?.1 != '"' {
+        return None;
+    }
+    let mut out = String::new();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some((out, i + 1)),
+            '\\' => {
+                let (_, e) = chars.next()?;
+                match e {
+                    'n' => out.push('\n'),
+                    'r' => out.push('\r'),
+                    't' => out.push('\t'),
+                    'a' => out.push('\u{07}'),
+                    'b' => out.push('\u{08}'),
+                    'f' => out.push('\u{0c}'),
+                    'v' => out.push('\u{0b}'),
+                    'x' => {
+                        let h: String = (0..2).filter_map(|_| chars.next().map(|x| x.1)).collect();
+                        out.push(char::from_u32(u32::from_str_radix(&h, 16).ok()?)?);
+                    }
+                    other => out.push(other),
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+/// Streams of `tenant` matching all `matchers` that have data in any of `days`.
+pub fn select_streams(
+    snap: &Snapshot,
+    tenant: &str,
+    matchers: &[CompiledMatcher],
+    days: impl Iterator<Item = i64>,
+) -> Result<RoaringBitmap, StoreError> {
+    let mut out = RoaringBitmap::new();
+    for day in days {
+        out |= select_in_day(snap, tenant, matchers, day)?;
+    }
+    Ok(out)
+}
+
+fn select_in_day(
+    snap: &Snapshot,
+    tenant: &str,
+    matchers: &[CompiledMatcher],
+    day: i64,
+) -> Result<RoaringBitmap, StoreError> {
+    let Some(all) = snap.get_postings(&keys::postings(tenant, day, "", ""))? else {
+        return Ok(RoaringBitmap::new());
+    };
+    let mut acc = all.clone();
+    // Cheap exact matchers first: they shrink the set before regexes scan value lists.
+    let mut order: Vec<&CompiledMatcher> = matchers.iter().collect();
+    order.sort_by_key(|m| !(m.op == crate::logql::MatchOp::Eq && !m.value.is_empty()));
+    for m in order {
+        if acc.is_empty() {
+            break;
+        }
+        let set = if m.op == crate::logql::MatchOp::Eq && !m.value.is_empty() {
+            snap.get_postings(&keys::postings(tenant, day, &m.name, &m.value))?.unwrap_or_default()
+        } else {
+            // Union of the values that match, plus streams lacking the label when the
+            // matcher accepts the empty value.
+            let mut matched = RoaringBitmap::new();
+            let mut has_label = RoaringBitmap::new();
+            let want_missing = m.matches_empty();
+            let mut prefix = keys::postings_partition(tenant, day);
+            prefix.extend_from_slice(m.name.as_bytes());
+            prefix.push(0);
+            snap.scan_postings(&prefix, |value, bytes| {
+                let value = std::str::from_utf8(value).unwrap_or("");
+                let is_match = m.matches(value);
+                if is_match || want_missing {
+                    let bm = RoaringBitmap::deserialize_from(bytes)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    if want_missing {
+                        has_label |= &bm;
+                    }
+                    if is_match {
+                        matched |= bm;
+                    }
+                }
+                Ok(())
+            })?;
+            if want_missing {
+                matched |= &all - &has_label;
+            }
+            matched
+        };
+        acc &= set;
+    }
+    Ok(acc)
+}
+
+/// Label names of streams with data in `days` (all streams of the tenant, or `only`).
+pub fn label_names(
+    snap: &Snapshot,
+    tenant: &str,
+    days: impl Iterator<Item = i64>,
+) -> Result<BTreeSet<String>, StoreError> {
+    let mut names = BTreeSet::new();
+    for day in days {
+        let prefix = keys::postings_partition(tenant, day);
+        snap.scan_postings(&prefix, |rest, _| {
+            if let Some((n, _)) = keys::parse_postings_suffix(rest) {
+                if !n.is_empty() {
+                    names.insert(n.to_string());
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(names)
+}
+
+/// Values of label `name` among streams with data in `days`.
+pub fn label_values(
+    snap: &Snapshot,
+    tenant: &str,
+    name: &str,
+    days: impl Iterator<Item = i64>,
+) -> Result<BTreeSet<String>, StoreError> {
+    let mut values = BTreeSet::new();
+    for day in days {
+        let mut prefix = keys::postings_partition(tenant, day);
+        prefix.extend_from_slice(name.as_bytes());
+        prefix.push(0);
+        snap.scan_postings(&prefix, |value, _| {
+            values.insert(String::from_utf8_lossy(value).into_owned());
+            Ok(())
+        })?;
+    }
+    values.remove("");
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_labels_round_trip_through_display() {
+        let l = Labels::from_pairs(vec![
+            ("app".into(), "a\"b, c=\"d\"\n".into()),
+            ("job".into(), "x".into()),
+        ]);
+        assert_eq!(parse_registry_labels(&l.to_string()), Some(l));
+        assert_eq!(parse_registry_labels("{}"), Some(Labels::default()));
+        let dotted = Labels::from_pairs(vec![("service.name".into(), "a=b".into()), ("z".into(), "".into())]);
+        assert_eq!(parse_registry_labels(&dotted.to_string()), Some(dotted));
+    }
+}

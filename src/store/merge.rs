@@ -1,0 +1,90 @@
+//! Block merging: folds the small blocks that every push writes into large, time-ordered
+//! blocks, so scans read few values and compress well.
+//!
+//! Old blocks are deleted and new ones written in one batch; readers hold snapshots, so a
+//! query sees either the old blocks or the new ones, never both or neither.
+
+use super::block::{self, Block};
+use super::{keys, Rocks, StoreError};
+use crate::model::{Entry, StreamId};
+
+/// Merges the blocks smaller than half of `target_raw_bytes` of one (stream, hour) bucket
+/// into blocks of about `target_raw_bytes`. Returns how many blocks it replaced.
+pub fn merge_bucket(
+    rocks: &Rocks,
+    stream: StreamId,
+    hour: i64,
+    target_raw_bytes: usize,
+    mut next_seq: impl FnMut() -> u64,
+) -> Result<usize, StoreError> {
+    let snap = rocks.snapshot();
+    let prefix = keys::block_bucket(stream, hour);
+    let upper = super::prefix_upper_bound(&prefix).expect("bucket prefix has a successor");
+    let mut small: Vec<(Vec<u8>, Block)> = Vec::new();
+    snap.blocks_in(&prefix, &upper, |k, v| {
+        let (_, raw_len) = block::peek(v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if raw_len < target_raw_bytes / 2 {
+            small.push((k.to_vec(), Block::decode(v).map_err(|e| StoreError::Corrupt(e.to_string()))?));
+        }
+        Ok(true)
+    })?;
+    drop(snap);
+    if small.len() < 2 {
+        return Ok(0);
+    }
+    let mut entries: Vec<Entry> = Vec::new();
+    for (_, b) in &small {
+        entries.extend((0..b.len()).map(|i| b.entry(i)));
+    }
+    // Stable: entries with equal timestamps keep their storage order.
+    entries.sort_by_key(|e| e.ts);
+    dedup_same_ts(&mut entries);
+
+    let mut batch = rocks.batch();
+    for (k, _) in &small {
+        batch.delete_block(k);
+    }
+    let mut start = 0;
+    while start < entries.len() {
+        let mut end = start;
+        let mut raw = 0usize;
+        while end < entries.len() && (end == start || raw + entries[end].line.len() + 16 <= target_raw_bytes) {
+            raw += entries[end].line.len() + 16;
+            end += 1;
+        }
+        let run = &entries[start..end];
+        let key = keys::block(stream, hour, run[0].ts, run[run.len() - 1].ts, next_seq());
+        batch.put_block(&key, &block::encode(run));
+        start = end;
+    }
+    rocks.write(batch)?;
+    Ok(small.len())
+}
+
+/// Drops exact duplicates (same time, line and metadata): re-sent entries are stored once.
+fn dedup_same_ts(entries: &mut Vec<Entry>) {
+    let mut out: Vec<Entry> = Vec::with_capacity(entries.len());
+    let mut group_start = 0;
+    for e in entries.drain(..) {
+        if out.last().is_some_and(|l| l.ts != e.ts) {
+            group_start = out.len();
+        }
+        if !out[group_start..].iter().any(|o| o.line == e.line && o.metadata == e.metadata) {
+            out.push(e);
+        }
+    }
+    *entries = out;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dedup_keeps_distinct_lines_at_one_time() {
+        let e = |ts, l: &str| Entry { ts, line: l.into(), metadata: vec![] };
+        let mut v = vec![e(1, "a"), e(1, "b"), e(1, "a"), e(2, "a"), e(2, "a")];
+        dedup_same_ts(&mut v);
+        assert_eq!(v, vec![e(1, "a"), e(1, "b"), e(2, "a")]);
+    }
+}

@@ -1,0 +1,300 @@
+//! The only file that names RocksDB: column families, options, batches, snapshots.
+//!
+//! Column families: `streams` (registry), `postings` (label index, roaring bitmaps merged
+//! by a union merge operator), `blocks` (entry blocks). One push = one `WriteBatch`.
+
+use std::path::Path;
+
+use roaring::RoaringBitmap;
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Direction as RDir,
+    IteratorMode, MergeOperands, Options, ReadOptions, WriteBatch, WriteOptions, DB,
+};
+
+use super::StoreError;
+
+const CF_STREAMS: &str = "streams";
+const CF_POSTINGS: &str = "postings";
+const CF_BLOCKS: &str = "blocks";
+
+/// Tuning that matters for memory: a small shared block cache and modest memtables keep an
+/// idle server well under 50 MiB.
+pub struct RocksOptions {
+    pub sync_writes: bool,
+    pub block_cache_bytes: usize,
+    pub write_buffer_bytes: usize,
+}
+
+impl Default for RocksOptions {
+    fn default() -> Self {
+        RocksOptions { sync_writes: false, block_cache_bytes: 32 << 20, write_buffer_bytes: 16 << 20 }
+    }
+}
+
+pub struct Rocks {
+    db: DB,
+    sync_writes: bool,
+}
+
+/// A consistent read view; every query holds one for its whole run.
+pub struct Snapshot<'a> {
+    db: &'a DB,
+    snap: rocksdb::Snapshot<'a>,
+}
+
+fn union_merge(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
+    let mut acc = existing
+        .and_then(|b| RoaringBitmap::deserialize_from(b).ok())
+        .unwrap_or_default();
+    for op in operands {
+        if let Ok(bm) = RoaringBitmap::deserialize_from(op) {
+            acc |= bm;
+        }
+    }
+    let mut out = Vec::with_capacity(acc.serialized_size());
+    acc.serialize_into(&mut out).ok()?;
+    Some(out)
+}
+
+impl Rocks {
+    pub fn open(dir: &Path, opts: &RocksOptions) -> Result<Rocks, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(e.to_string()))?;
+        let cache = Cache::new_lru_cache(opts.block_cache_bytes);
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        table.set_bloom_filter(10.0, false);
+        table.set_cache_index_and_filter_blocks(true);
+
+        let mut db_opts = Options::default();
+        db_opts.create_if_missing(true);
+        db_opts.create_missing_column_families(true);
+        db_opts.set_max_background_jobs(2);
+        db_opts.set_keep_log_file_num(3);
+        db_opts.set_max_total_wal_size(64 << 20);
+
+        let mut streams = Options::default();
+        streams.set_block_based_table_factory(&table);
+        streams.set_write_buffer_size(4 << 20);
+        streams.set_compression_type(DBCompressionType::Lz4);
+
+        let mut postings = Options::default();
+        postings.set_block_based_table_factory(&table);
+        postings.set_write_buffer_size(4 << 20);
+        postings.set_merge_operator_associative("roaring_union", union_merge);
+        postings.set_compression_type(DBCompressionType::Lz4);
+
+        let mut blocks = Options::default();
+        blocks.set_block_based_table_factory(&table);
+        blocks.set_write_buffer_size(opts.write_buffer_bytes);
+        // Block values are already lz4-compressed by `block::encode`.
+        blocks.set_compression_type(DBCompressionType::None);
+
+        let cfs = vec![
+            ColumnFamilyDescriptor::new(CF_STREAMS, streams),
+            ColumnFamilyDescriptor::new(CF_POSTINGS, postings),
+            ColumnFamilyDescriptor::new(CF_BLOCKS, blocks),
+        ];
+        let db = DB::open_cf_descriptors(&db_opts, dir, cfs)?;
+        Ok(Rocks { db, sync_writes: opts.sync_writes })
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.db.cf_handle(name).expect("column family created at open")
+    }
+
+    /// Writes a batch atomically. Returns once it is in the write-ahead log (fsynced when
+    /// `sync_writes`), which is the durability point of a push.
+    pub fn write(&self, batch: Batch) -> Result<(), StoreError> {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(self.sync_writes);
+        self.db.write_opt(batch.inner, &wo)?;
+        Ok(())
+    }
+
+    pub fn batch(&self) -> Batch<'_> {
+        Batch { inner: WriteBatch::default(), rocks: self }
+    }
+
+    pub fn snapshot(&self) -> Snapshot<'_> {
+        Snapshot { db: &self.db, snap: self.db.snapshot() }
+    }
+
+    /// Every (key, value) of the `streams` CF under `prefix` (startup only).
+    pub fn scan_streams(&self, prefix: &[u8]) -> Result<Vec<(Box<[u8]>, Box<[u8]>)>, StoreError> {
+        let it = self.db.iterator_cf(self.cf(CF_STREAMS), IteratorMode::From(prefix, RDir::Forward));
+        let mut out = Vec::new();
+        for item in it {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            out.push((k, v));
+        }
+        Ok(out)
+    }
+
+    pub fn flush(&self) -> Result<(), StoreError> {
+        for cf in [CF_STREAMS, CF_POSTINGS, CF_BLOCKS] {
+            self.db.flush_cf(self.cf(cf))?;
+        }
+        Ok(())
+    }
+
+    pub fn property(&self, name: &str) -> Option<u64> {
+        self.db.property_int_value(name).ok().flatten()
+    }
+}
+
+pub struct Batch<'a> {
+    inner: WriteBatch,
+    rocks: &'a Rocks,
+}
+
+impl Batch<'_> {
+    pub fn put_stream(&mut self, key: &[u8], value: &[u8]) {
+        self.inner.put_cf(self.rocks.cf(CF_STREAMS), key, value);
+    }
+
+    /// Adds stream ids to a posting list (union, via the merge operator).
+    pub fn merge_postings(&mut self, key: &[u8], ids: &RoaringBitmap) {
+        let mut v = Vec::with_capacity(ids.serialized_size());
+        ids.serialize_into(&mut v).expect("write to Vec");
+        self.inner.merge_cf(self.rocks.cf(CF_POSTINGS), key, v);
+    }
+
+    pub fn put_block(&mut self, key: &[u8], value: &[u8]) {
+        self.inner.put_cf(self.rocks.cf(CF_BLOCKS), key, value);
+    }
+
+    pub fn delete_block(&mut self, key: &[u8]) {
+        self.inner.delete_cf(self.rocks.cf(CF_BLOCKS), key);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+
+    pub fn size_in_bytes(&self) -> usize {
+        self.inner.size_in_bytes()
+    }
+}
+
+impl<'a> Snapshot<'a> {
+    fn read_opts(&self, lower: Option<&[u8]>, upper: Option<Vec<u8>>) -> ReadOptions {
+        let mut ro = ReadOptions::default();
+        ro.set_snapshot(&self.snap);
+        if let Some(l) = lower {
+            ro.set_iterate_lower_bound(l.to_vec());
+        }
+        if let Some(u) = upper {
+            ro.set_iterate_upper_bound(u);
+        }
+        ro
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.db.cf_handle(name).expect("column family created at open")
+    }
+
+    pub fn get_postings(&self, key: &[u8]) -> Result<Option<RoaringBitmap>, StoreError> {
+        let ro = self.read_opts(None, None);
+        match self.db.get_pinned_cf_opt(self.cf(CF_POSTINGS), key, &ro)? {
+            Some(v) => Ok(Some(
+                RoaringBitmap::deserialize_from(&v[..]).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Calls `f(key_suffix_after_prefix, bitmap_bytes)` for every posting under `prefix`.
+    pub fn scan_postings(
+        &self,
+        prefix: &[u8],
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let ro = self.read_opts(Some(prefix), prefix_upper_bound(prefix));
+        let mut it = self.db.raw_iterator_cf_opt(self.cf(CF_POSTINGS), ro);
+        it.seek(prefix);
+        while it.valid() {
+            let (Some(k), Some(v)) = (it.key(), it.value()) else { break };
+            f(&k[prefix.len()..], v)?;
+            it.next();
+        }
+        it.status()?;
+        Ok(())
+    }
+
+    /// Keys of every block under `prefix` (a stream or a stream-hour), in key order.
+    pub fn block_keys(&self, prefix: &[u8], mut f: impl FnMut(&[u8])) -> Result<(), StoreError> {
+        let upper = prefix_upper_bound(prefix).unwrap_or_else(|| vec![0xff; prefix.len() + 1]);
+        self.block_keys_in(prefix, &upper, |k| {
+            f(k);
+            true
+        })
+    }
+
+    /// Keys of blocks in `[from, to)` key order until `f` returns false. Reads no values.
+    pub fn block_keys_in(&self, from: &[u8], to: &[u8], mut f: impl FnMut(&[u8]) -> bool) -> Result<(), StoreError> {
+        let ro = self.read_opts(Some(from), Some(to.to_vec()));
+        let mut it = self.db.raw_iterator_cf_opt(self.cf(CF_BLOCKS), ro);
+        it.seek(from);
+        while it.valid() {
+            let Some(k) = it.key() else { break };
+            if !f(k) {
+                break;
+            }
+            it.next();
+        }
+        it.status()?;
+        Ok(())
+    }
+
+    /// Visits (key, value) of every block in `[from, to)` key order.
+    pub fn blocks_in(
+        &self,
+        from: &[u8],
+        to: &[u8],
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        let ro = self.read_opts(Some(from), Some(to.to_vec()));
+        let mut it = self.db.raw_iterator_cf_opt(self.cf(CF_BLOCKS), ro);
+        it.seek(from);
+        while it.valid() {
+            let (Some(k), Some(v)) = (it.key(), it.value()) else { break };
+            if !f(k, v)? {
+                break;
+            }
+            it.next();
+        }
+        it.status()?;
+        Ok(())
+    }
+
+    pub fn get_block(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let ro = self.read_opts(None, None);
+        Ok(self.db.get_pinned_cf_opt(self.cf(CF_BLOCKS), key, &ro)?.map(|v| v.to_vec()))
+    }
+}
+
+/// The smallest key greater than every key that starts with `prefix`.
+pub fn prefix_upper_bound(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut p = prefix.to_vec();
+    while let Some(last) = p.pop() {
+        if last < 0xff {
+            p.push(last + 1);
+            return Some(p);
+        }
+    }
+    None
+}
+
+impl From<rocksdb::Error> for StoreError {
+    fn from(e: rocksdb::Error) -> Self {
+        let s = e.into_string();
+        if s.contains("No space left") || s.contains("NoSpace") {
+            StoreError::NoSpace(s)
+        } else {
+            StoreError::Rocks(s)
+        }
+    }
+}
