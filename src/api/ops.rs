@@ -1,0 +1,57 @@
+//! Operational endpoints: `/ready`, `/metrics`, `/config`, build info, services.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::{json_response, AppState};
+
+/// The Loki version lokid answers like (Grafana and other clients read `version`).
+pub const LOKI_COMPAT_VERSION: &str = "3.5.0";
+
+pub async fn ready(State(st): State<Arc<AppState>>) -> Response {
+    if st.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "Application is stopping\n")
+            .into_response()
+    }
+}
+
+pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+    let streams = st.engine.registry.len() as f64;
+    let sst = st.engine.rocks.property("rocksdb.total-sst-files-size").unwrap_or(0) as f64;
+    let body = st.metrics.render(&[
+        ("lokid_streams", "Streams known to the registry.", streams),
+        ("lokid_sst_bytes", "Size of RocksDB's SST files.", sst),
+    ]);
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+}
+
+pub async fn buildinfo() -> Response {
+    json_response(format!(
+        r#"{{"version":"{LOKI_COMPAT_VERSION}","revision":"lokid-{}","branch":"main","buildUser":"lokid","buildDate":"","goVersion":"rust"}}"#,
+        env!("CARGO_PKG_VERSION")
+    ))
+}
+
+pub async fn config(State(st): State<Arc<AppState>>) -> Response {
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], st.config.to_yaml()).into_response()
+}
+
+pub async fn services(State(st): State<Arc<AppState>>) -> Response {
+    let state = if st.ready.load(Ordering::Relaxed) { "Running" } else { "Stopping" };
+    let body = ["server", "store", "ingester", "querier", "compactor"]
+        .iter()
+        .map(|m| format!("{m} => {state}\n"))
+        .collect::<String>();
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}
+
+/// Go's `http.NotFound` answer, which Loki gives for unknown paths.
+pub async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "404 page not found\n").into_response()
+}

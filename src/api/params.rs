@@ -1,0 +1,195 @@
+//! Loki's request-parameter rules: timestamps, durations, limits, direction, defaults.
+//!
+//! Parameters come from the URL query and, for form-encoded POSTs, the body (body wins).
+
+use crate::model::{Direction, Nanos};
+
+use super::error::ApiError;
+
+/// Decoded form parameters (repeated keys kept in order).
+#[derive(Debug, Default, Clone)]
+pub struct Params(pub Vec<(String, String)>);
+
+impl Params {
+    pub fn parse(query: Option<&str>, form_body: Option<&[u8]>) -> Params {
+        let mut v: Vec<(String, String)> = Vec::new();
+        if let Some(q) = query {
+            v.extend(form_urlencoded::parse(q.as_bytes()).into_owned());
+        }
+        if let Some(b) = form_body {
+            // Body values override URL values of the same name.
+            let body: Vec<(String, String)> = form_urlencoded::parse(b).into_owned().collect();
+            v.retain(|(k, _)| !body.iter().any(|(bk, _)| bk == k));
+            v.extend(body);
+        }
+        Params(v)
+    }
+
+    /// First non-empty value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str())
+    }
+
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Loki's `parseTimestamp`: float seconds (ms-rounded), ≤10-digit integer seconds,
+/// longer integers nanoseconds, else RFC3339(Nano).
+pub fn parse_timestamp(s: &str) -> Result<Nanos, String> {
+    if s.contains('.') {
+        if let Ok(f) = s.parse::<f64>() {
+            let secs = f.trunc();
+            let ms = ((f - secs) * 1000.0).round();
+            return Ok(secs as i64 * 1_000_000_000 + ms as i64 * 1_000_000);
+        }
+    }
+    if let Ok(i) = s.parse::<i64>() {
+        return Ok(if s.len() <= 10 { i.saturating_mul(1_000_000_000) } else { i });
+    }
+    match chrono::DateTime::parse_from_rfc3339(s) {
+        Ok(t) => t.timestamp_nanos_opt().ok_or_else(|| format!("timestamp out of range: {s}")),
+        Err(_) => Err(format!("strconv.ParseInt: parsing {}: invalid syntax", go_quote(s))),
+    }
+}
+
+/// Float seconds, else a Prometheus duration (`1m30s`, `2d`).
+pub fn parse_step(s: &str) -> Result<Nanos, String> {
+    if let Ok(f) = s.parse::<f64>() {
+        return Ok((f * 1e9).round() as i64);
+    }
+    parse_prom_duration(s).ok_or_else(|| format!("cannot parse {} to a valid duration", go_quote(s)))
+}
+
+/// Prometheus `model.ParseDuration`: integer components with units ms s m h d w y.
+pub fn parse_prom_duration(s: &str) -> Option<Nanos> {
+    if s == "0" {
+        return Some(0);
+    }
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut total: i128 = 0;
+    if b.is_empty() {
+        return None;
+    }
+    while i < b.len() {
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if start == i {
+            return None;
+        }
+        let n: i128 = s[start..i].parse().ok()?;
+        let unit_start = i;
+        while i < b.len() && b[i].is_ascii_alphabetic() {
+            i += 1;
+        }
+        let mult: i128 = match &s[unit_start..i] {
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60 * 1_000_000_000,
+            "h" => 3600 * 1_000_000_000,
+            "d" => 24 * 3600 * 1_000_000_000,
+            "w" => 7 * 24 * 3600 * 1_000_000_000,
+            "y" => 365 * 24 * 3600 * 1_000_000_000,
+            _ => return None,
+        };
+        total += n * mult;
+    }
+    i64::try_from(total).ok()
+}
+
+fn go_quote(s: &str) -> String {
+    let mut out = String::new();
+    let _ = crate::model::write_go_quoted(&mut out, s);
+    out
+}
+
+/// `start`/`end` with Loki's defaults: end = now, start = min(end, now) − since (1h).
+pub fn bounds(p: &Params, now: Nanos) -> Result<(Nanos, Nanos), ApiError> {
+    let end = match p.get("end") {
+        Some(s) => parse_timestamp(s).map_err(|e| ApiError::BadRequest(format!("could not parse 'end' parameter: {e}")))?,
+        None => now,
+    };
+    let since = match p.get("since") {
+        Some(s) => parse_prom_duration(s)
+            .ok_or_else(|| ApiError::BadRequest(format!("could not parse 'since' parameter: not a valid duration string: {}", go_quote(s))))?,
+        None => 3600 * 1_000_000_000,
+    };
+    let start = match p.get("start") {
+        Some(s) => parse_timestamp(s).map_err(|e| ApiError::BadRequest(format!("could not parse 'start' parameter: {e}")))?,
+        None => end.min(now) - since,
+    };
+    Ok((start, end))
+}
+
+pub fn limit(p: &Params) -> Result<usize, ApiError> {
+    match p.get("limit") {
+        None => Ok(100),
+        Some(s) => {
+            let n: i64 = s
+                .parse()
+                .map_err(|_| ApiError::BadRequest(format!("strconv.ParseInt: parsing {}: invalid syntax", go_quote(s))))?;
+            if n <= 0 {
+                return Err(ApiError::BadRequest("limit must be a positive value".into()));
+            }
+            Ok(n as usize)
+        }
+    }
+}
+
+pub fn direction(p: &Params) -> Result<Direction, ApiError> {
+    match p.get("direction").map(|s| s.to_ascii_lowercase()) {
+        None => Ok(Direction::Backward),
+        Some(d) if d == "backward" => Ok(Direction::Backward),
+        Some(d) if d == "forward" => Ok(Direction::Forward),
+        Some(_) => Err(ApiError::BadRequest(format!("invalid direction '{}'", p.get("direction").unwrap_or("")))),
+    }
+}
+
+/// Loki's default step: max(floor((end − start) / 250s), 1s), in nanoseconds.
+pub fn default_step(start: Nanos, end: Nanos) -> Nanos {
+    let secs = ((end - start) / 1_000_000_000) / 250;
+    secs.max(1) * 1_000_000_000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_follow_loki_rules() {
+        assert_eq!(parse_timestamp("4000000000").unwrap(), 4_000_000_000 * 1_000_000_000);
+        assert_eq!(parse_timestamp("1770033600000000000").unwrap(), 1_770_033_600_000_000_000);
+        assert_eq!(parse_timestamp("1700000000.1234567").unwrap(), 1_700_000_000_123_000_000);
+        assert_eq!(parse_timestamp("2026-02-02T12:00:00Z").unwrap(), 1_770_033_600_000_000_000);
+        assert_eq!(parse_timestamp("2026-02-02T13:00:00.5+01:00").unwrap(), 1_770_033_600_500_000_000);
+        assert_eq!(parse_timestamp("abc").unwrap_err(), "strconv.ParseInt: parsing \"abc\": invalid syntax");
+    }
+
+    #[test]
+    fn durations_and_steps() {
+        assert_eq!(parse_step("60").unwrap(), 60_000_000_000);
+        assert_eq!(parse_step("2000ms").unwrap(), 2_000_000_000);
+        assert_eq!(parse_step("1m30s").unwrap(), 90_000_000_000);
+        assert_eq!(parse_step("0.5").unwrap(), 500_000_000);
+        assert!(parse_step("x").is_err());
+        assert_eq!(default_step(0, 7200 * 1_000_000_000), 28_000_000_000);
+        assert_eq!(default_step(0, 10), 1_000_000_000);
+    }
+
+    #[test]
+    fn defaults_and_validation() {
+        let p = Params::parse(Some("limit=0"), None);
+        assert!(limit(&p).is_err());
+        let p = Params::parse(Some("direction=FORWARD&match%5B%5D=a&match[]=b"), None);
+        assert_eq!(direction(&p).unwrap(), Direction::Forward);
+        assert_eq!(p.all("match[]").collect::<Vec<_>>(), vec!["a", "b"]);
+        let (s, e) = bounds(&Params::default(), 10_000_000_000_000).unwrap();
+        assert_eq!(e - s, 3_600_000_000_000);
+        let p = Params::parse(Some("a=1"), Some(b"a=2"));
+        assert_eq!(p.get("a"), Some("2"));
+    }
+}

@@ -1,0 +1,77 @@
+//! `POST /loki/api/v1/push` (and legacy `/api/prom/push`): decode → validate → commit.
+//!
+//! Partial pushes follow Loki: valid entries are stored, and the 400 names the rejected
+//! ones. The reply is sent only after the RocksDB write returned.
+
+use std::sync::Arc;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+
+use super::error::ApiError;
+use super::wire::push::decode_push_body;
+use super::{tenant_of, AppState};
+use crate::clock::now_ns;
+use crate::ingest::validate_push;
+
+/// Loki's `distributor.max-recv-msg-size` (compressed body).
+pub const MAX_RECV_BYTES: usize = 100 << 20;
+/// Loki's `distributor.max-decompressed-size` is 5000 MiB; lokid keeps RAM bounded.
+pub const MAX_DECOMPRESSED_BYTES: usize = 512 << 20;
+
+pub async fn push(
+    State(st): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let tenant = tenant_of(&st, &headers)?;
+    let body = to_bytes(body, MAX_RECV_BYTES).await.map_err(|_| {
+        ApiError::PayloadTooLarge(format!(
+            "request body too large: message size too large than max (more than {MAX_RECV_BYTES} vs {MAX_RECV_BYTES})"
+        ))
+    })?;
+    let legacy = !uri.path().to_ascii_lowercase().contains("/loki/api/v1");
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let content_encoding =
+        headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let st2 = Arc::clone(&st);
+    // Decoding, validation, compression and the write all run off the async workers; the
+    // write completes even if the client goes away.
+    let outcome = tokio::task::spawn_blocking(move || -> Result<Option<String>, ApiError> {
+        let streams = decode_push_body(
+            legacy,
+            content_type.as_deref(),
+            content_encoding.as_deref(),
+            &body,
+            MAX_DECOMPRESSED_BYTES,
+        )
+        .map_err(|e| match e.status() {
+            413 => ApiError::PayloadTooLarge(e.to_string()),
+            _ => ApiError::BadRequest(e.to_string()),
+        })?;
+        if streams.is_empty() {
+            return Err(ApiError::Unprocessable("error at least one valid stream is required for ingestion".into()));
+        }
+        let (lines, bytes) = streams.iter().fold((0u64, 0u64), |acc, s| {
+            (acc.0 + s.entries.len() as u64, acc.1 + s.entries.iter().map(|e| e.line.len() as u64).sum::<u64>())
+        });
+        st2.metrics.add_received(&tenant, lines, bytes);
+        let validated = validate_push(&tenant, streams, &st2.config.limits, now_ns());
+        for (reason, n, b) in &validated.rejected_by_reason {
+            st2.metrics.add_discarded(reason, &tenant, *n as u64, *b);
+        }
+        let message = validated.error_message();
+        let committed = st2.ingester.commit(&tenant, validated.accepted)?;
+        st2.metrics
+            .streams_created
+            .fetch_add(committed.new_streams as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(message)
+    })
+    .await??;
+    match outcome {
+        Some(msg) => Err(ApiError::BadRequest(msg)),
+        None => Ok(StatusCode::NO_CONTENT),
+    }
+}

@@ -1,0 +1,169 @@
+//! `/loki/api/v1/query_range` and `/loki/api/v1/query`: parameters → engine → Loki JSON.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+
+use super::error::ApiError;
+use super::params::{self, Params};
+use super::wire::response::query_response;
+use super::{json_response, read_params, tenant_of, AppState};
+use crate::clock::now_ns;
+use crate::logql::{self, Expr};
+use crate::model::TimeRange;
+use crate::query::{logs, metric, Deadline, QueryResult, Stats};
+
+/// Grafana asks for Loki 3's categorized labels with this header.
+fn categorize(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("X-Loki-Response-Encoding-Flags")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|f| f.trim() == "categorize-labels"))
+}
+
+fn parse_query(p: &Params) -> Result<Expr, ApiError> {
+    Ok(logql::parse_expr(p.get("query").unwrap_or(""))?)
+}
+
+pub async fn query_range(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, ApiError> {
+    let (headers, p) = read_params(req).await?;
+    let tenant = tenant_of(&st, &headers)?;
+    let expr = parse_query(&p)?;
+    let now = now_ns();
+    let (start, end) = params::bounds(&p, now)?;
+    let limit = params::limit(&p)?;
+    let direction = params::direction(&p)?;
+    let step = match p.get("step") {
+        Some(s) => params::parse_step(s).map_err(ApiError::BadRequest)?,
+        None => params::default_step(start, end),
+    };
+    let interval = match p.get("interval") {
+        Some(s) => params::parse_step(s).map_err(ApiError::BadRequest)?,
+        None => 0,
+    };
+    if end < start {
+        return Err(ApiError::BadRequest("end timestamp must not be before or equal to start time".into()));
+    }
+    if step <= 0 {
+        return Err(ApiError::BadRequest(
+            "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+        ));
+    }
+    if (end - start) / step > 11_000 {
+        return Err(ApiError::BadRequest(
+            "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter".into(),
+        ));
+    }
+    if interval < 0 {
+        return Err(ApiError::BadRequest("interval must be >= 0".into()));
+    }
+    let limits = &st.config.limits;
+    let max_len = limits.max_query_length;
+    if !max_len.is_zero() && (end - start) as u128 > max_len.as_nanos() {
+        return Err(ApiError::BadRequest(format!(
+            "the query time range exceeds the limit (query length: {}, limit: {})",
+            go_duration(Duration::from_nanos((end - start) as u64)),
+            go_duration(max_len)
+        )));
+    }
+    let categorize = categorize(&headers);
+    let deadline = deadline(&st);
+    let st2 = Arc::clone(&st);
+    let (res, stats) = tokio::task::spawn_blocking(move || -> Result<(QueryResult, Stats), ApiError> {
+        match &expr {
+            Expr::Log(log) => {
+                if limit > st2.config.limits.max_entries_limit_per_query {
+                    return Err(ApiError::BadRequest(format!(
+                        "max entries limit per query exceeded, limit > max_entries_limit_per_query ({limit} > {})",
+                        st2.config.limits.max_entries_limit_per_query
+                    )));
+                }
+                let q = logs::LogQuery {
+                    tenant: &tenant,
+                    expr: log,
+                    range: TimeRange { start, end },
+                    limit,
+                    direction,
+                    categorize,
+                    interval,
+                    deadline,
+                };
+                let (streams, stats) = logs::run(&st2.engine, &q)?;
+                Ok((QueryResult::Streams(streams), stats))
+            }
+            Expr::Metric(m) => {
+                // Loki's query frontend aligns start down and end up to the step.
+                let start = start.div_euclid(step) * step;
+                let end = end.div_euclid(step) * step + if end.rem_euclid(step) == 0 { 0 } else { step };
+                let started = Instant::now();
+                let res = metric::run(&metric::MetricQuery { expr: m, start, end, step })?;
+                Ok((res, Stats { exec_seconds: started.elapsed().as_secs_f64(), ..Stats::default() }))
+            }
+        }
+    })
+    .await??;
+    Ok(json_response(query_response(&res, &stats, categorize)))
+}
+
+pub async fn query_instant(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, ApiError> {
+    let (headers, p) = read_params(req).await?;
+    let _tenant = tenant_of(&st, &headers)?;
+    let expr = parse_query(&p)?;
+    let t = match p.get("time") {
+        Some(s) => params::parse_timestamp(s)
+            .map_err(|e| ApiError::BadRequest(format!("could not parse 'time' parameter: {e}")))?,
+        None => now_ns(),
+    };
+    params::limit(&p)?;
+    params::direction(&p)?;
+    let Expr::Metric(m) = expr else {
+        return Err(ApiError::BadRequest(
+            "log queries are not supported as an instant query type, please change your query to a range query type".into(),
+        ));
+    };
+    let started = Instant::now();
+    let res = tokio::task::spawn_blocking(move || metric::run(&metric::MetricQuery { expr: &m, start: t, end: t, step: 0 }))
+        .await??;
+    let stats = Stats { exec_seconds: started.elapsed().as_secs_f64(), ..Stats::default() };
+    Ok(json_response(query_response(&res, &stats, false)))
+}
+
+fn deadline(st: &AppState) -> Deadline {
+    let t = st.config.limits.query_timeout;
+    Deadline(if t.is_zero() { None } else { Some(Instant::now() + t) })
+}
+
+/// Go's `time.Duration.String()` for whole hours/minutes/seconds (`721h0m0s`).
+pub fn go_duration(d: Duration) -> String {
+    let total = d.as_secs();
+    let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60);
+    let frac = d.subsec_nanos();
+    let secs = if frac == 0 {
+        format!("{s}")
+    } else {
+        format!("{s}.{}", format!("{frac:09}").trim_end_matches('0'))
+    };
+    if h > 0 {
+        format!("{h}h{m}m{secs}s")
+    } else if m > 0 {
+        format!("{m}m{secs}s")
+    } else {
+        format!("{secs}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(go_duration(Duration::from_secs(721 * 3600)), "721h0m0s");
+        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
+    }
+}

@@ -1,0 +1,87 @@
+//! Metadata queries: label names, label values and series of streams with data in a range.
+//!
+//! The day partitions of the index give candidate streams; block keys (time bounds only,
+//! no block reads) then keep the streams that really have entries in `[start, end]`.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use roaring::RoaringBitmap;
+
+use super::{Engine, QueryError};
+use crate::index::StreamMeta;
+use crate::logql::Matcher;
+use crate::model::{Nanos, TimeRange};
+use crate::store::{keys, Snapshot};
+
+/// Streams of `tenant` matching any of `selectors` (all streams when empty) with entries
+/// in `[start, end]`, sorted by labels.
+pub fn series(
+    engine: &Engine,
+    tenant: &str,
+    selectors: &[Vec<Matcher>],
+    start: Nanos,
+    end: Nanos,
+) -> Result<Vec<Arc<StreamMeta>>, QueryError> {
+    let snap = engine.rocks.snapshot();
+    let range = TimeRange { start, end: end.saturating_add(1) };
+    let mut ids = RoaringBitmap::new();
+    if selectors.is_empty() {
+        ids = super::logs::select(&snap, tenant, &[], range)?;
+    }
+    for sel in selectors {
+        ids |= super::logs::select(&snap, tenant, sel, range)?;
+    }
+    let mut out: Vec<Arc<StreamMeta>> = ids
+        .iter()
+        .filter_map(|id| engine.registry.meta(id))
+        .filter(|m| m.tenant == tenant)
+        .filter(|m| has_data(&snap, m.id, range).unwrap_or(false))
+        .collect();
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
+pub fn label_names(engine: &Engine, tenant: &str, selector: Option<&[Matcher]>, start: Nanos, end: Nanos) -> Result<BTreeSet<String>, QueryError> {
+    let selectors: Vec<Vec<Matcher>> = selector.map(|s| vec![s.to_vec()]).unwrap_or_default();
+    let mut names = BTreeSet::new();
+    for m in series(engine, tenant, &selectors, start, end)? {
+        names.extend(m.labels.iter().map(|(n, _)| n.to_string()));
+    }
+    Ok(names)
+}
+
+pub fn label_values(
+    engine: &Engine,
+    tenant: &str,
+    name: &str,
+    selector: Option<&[Matcher]>,
+    start: Nanos,
+    end: Nanos,
+) -> Result<BTreeSet<String>, QueryError> {
+    let selectors: Vec<Vec<Matcher>> = selector.map(|s| vec![s.to_vec()]).unwrap_or_default();
+    let mut values = BTreeSet::new();
+    for m in series(engine, tenant, &selectors, start, end)? {
+        if let Some(v) = m.labels.get(name) {
+            values.insert(v.to_string());
+        }
+    }
+    Ok(values)
+}
+
+/// Whether stream `id` has a block overlapping `range` (keys only).
+pub fn has_data(snap: &Snapshot, id: u32, range: TimeRange) -> Result<bool, QueryError> {
+    if range.end <= range.start {
+        return Ok(false);
+    }
+    let mut found = false;
+    let from = keys::block_bucket(id, keys::hour_of(range.start));
+    let to = keys::block_bucket(id, keys::hour_of(range.end - 1) + 1);
+    snap.block_keys_in(&from, &to, |k| {
+        if let Some(b) = keys::parse_block(k) {
+            found = b.max_ts >= range.start && b.min_ts < range.end;
+        }
+        !found
+    })?;
+    Ok(found)
+}
