@@ -1,1 +1,76 @@
-fn main() {}
+//! Needle scan: `{job="docker"} |= "needle"` over ~2 million stored winston lines (about
+//! 450 MB of raw log) after block merging, as a log query with limit 100 that finds only
+//! a few matches, so it reads everything. Throughput is raw log bytes scanned per second.
+//! Run: `bash scripts/dev.sh bench` (or `cargo bench --bench scan`).
+
+mod common;
+
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use lokid::index::Registry;
+use lokid::ingest::Ingester;
+use lokid::logql::{LineFilter, LineFilterOp, LineFilterValue, LogExpr, MatchOp, Matcher, Stage};
+use lokid::model::{Direction, TimeRange};
+use lokid::query::{logs, Deadline, Engine};
+use lokid::store::{keys, merge, Rocks, RocksOptions};
+use lokid::tail::Hub;
+
+const STREAMS: usize = 24;
+const BATCHES: usize = 20;
+const PER_BATCH: usize = 4_200; // per stream: 24 × 20 × 4200 ≈ 2.0 M lines
+
+fn setup() -> (tempfile::TempDir, Engine, u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rocks = Arc::new(Rocks::open(dir.path(), &RocksOptions::default()).expect("open"));
+    let registry = Arc::new(Registry::load(&rocks).expect("registry"));
+    let ingester = Ingester::new(Arc::clone(&rocks), Arc::clone(&registry), Arc::new(Hub::default()));
+    let mut raw = 0u64;
+    for b in 0..BATCHES {
+        let start = common::T0 + (b * PER_BATCH) as i64 * 1_000_000;
+        let mut streams = common::streams(STREAMS, PER_BATCH, start);
+        if b == BATCHES / 2 {
+            streams[3].entries[17].line.push_str(" needle");
+        }
+        raw += streams.iter().flat_map(|s| &s.entries).map(|e| e.line.len() as u64).sum::<u64>();
+        ingester.commit("fake", streams).expect("commit");
+    }
+    let buckets: Vec<(u32, i64)> = ingester.small_blocks.lock().keys().copied().collect();
+    for (stream, hour) in buckets {
+        merge::merge_bucket(&rocks, stream, hour, 1 << 20, || ingester.next_seq()).expect("merge");
+    }
+    rocks.flush().expect("flush");
+    (dir, Engine { rocks, registry }, raw)
+}
+
+fn bench_scan(c: &mut Criterion) {
+    let (_dir, engine, raw) = setup();
+    let expr = LogExpr {
+        matchers: vec![Matcher { name: "job".into(), op: MatchOp::Eq, value: "docker".into() }],
+        stages: vec![Stage::LineFilter(LineFilter { op: LineFilterOp::Contains, values: vec![LineFilterValue::Str("needle".into())] })],
+    };
+    let end = common::T0 + 2 * keys::HOUR_NS;
+    let mut g = c.benchmark_group("scan");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(raw));
+    g.bench_function("needle_2m_lines", |b| {
+        b.iter(|| {
+            let q = logs::LogQuery {
+                tenant: "fake",
+                expr: &expr,
+                range: TimeRange { start: common::T0, end },
+                limit: 100,
+                direction: Direction::Backward,
+                categorize: false,
+                interval: 0,
+                deadline: Deadline(None),
+            };
+            let (res, _) = logs::run(&engine, &q).expect("query");
+            assert_eq!(res.iter().map(|s| s.entries.len()).sum::<usize>(), 1);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_scan);
+criterion_main!(benches);

@@ -1,0 +1,40 @@
+//! An acknowledged push survives `kill -9` of the real binary.
+
+mod support;
+
+use serde_json::json;
+use support::*;
+
+#[tokio::test]
+async fn acknowledged_pushes_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut srv = ChildServer::spawn(dir.path(), port);
+    srv.wait_ready().await;
+    let t0: i64 = 1_770_033_600_000_000_000;
+    let mut acked = Vec::new();
+    for batch in 0..50i64 {
+        let values: Vec<serde_json::Value> =
+            (0..20i64).map(|i| json!([(t0 + batch * 1000 + i).to_string(), format!("b{batch} e{i}")])).collect();
+        let body = json!({"streams": [{"stream": {"app": "durable", "batch": (batch % 3).to_string()}, "values": values}]});
+        let (s, text) = push_json(&srv.base, &body).await;
+        assert_eq!(s, 204, "{text}");
+        acked.extend((0..20i64).map(|i| format!("b{batch} e{i}")));
+    }
+    srv.kill9();
+
+    let srv = ChildServer::spawn(dir.path(), port);
+    srv.wait_ready().await;
+    let start = t0.to_string();
+    let end = (t0 + 3_600_000_000_000).to_string();
+    let v = get_json(
+        &srv.base,
+        "/loki/api/v1/query_range",
+        &[("query", r#"{app="durable"}"#), ("start", &start), ("end", &end), ("limit", "5000")],
+    )
+    .await;
+    let mut got: Vec<String> = lines(&v).into_iter().map(|(_, l)| l).collect();
+    got.sort();
+    acked.sort();
+    assert_eq!(got, acked);
+}

@@ -1,0 +1,202 @@
+//! End-to-end query behaviour against the real server: limits across streams, direction,
+//! half-open ranges, filters, metadata endpoints, instant queries, Grafana's shapes.
+
+mod support;
+
+use serde_json::json;
+use support::*;
+
+const T0: i64 = 1_770_033_600_000_000_000; // 2026-02-02T12:00:00Z
+
+fn ns(offset_s: i64) -> String {
+    (T0 + offset_s * 1_000_000_000).to_string()
+}
+
+async fn seeded() -> TestServer {
+    let srv = TestServer::start().await;
+    let body = json!({"streams": [
+        {"stream": {"job": "docker", "container": "api-server", "level": "info"},
+         "values": [[ns(1), "GET /api ok user_id_1"], [ns(3), "payment failed user_id_2"], [ns(5), "GET /api ok"]]},
+        {"stream": {"job": "docker", "container": "ticket-server", "level": "error"},
+         "values": [[ns(2), "error: seat already taken"], [ns(4), "timeout user_id_123", {"trace_id": "abc"}]]},
+        {"stream": {"job": "varlogs", "filename": "/var/log/syslog"},
+         "values": [[ns(6), "kernel: Out of memory"]]}
+    ]});
+    let (status, text) = push_json(&srv.base, &body).await;
+    assert_eq!(status, 204, "{text}");
+    srv
+}
+
+fn range() -> Vec<(&'static str, String)> {
+    vec![("start", ns(0)), ("end", ns(3600))]
+}
+
+async fn qr(srv: &TestServer, query: &str, extra: &[(&str, &str)]) -> serde_json::Value {
+    let r = range();
+    let mut p: Vec<(&str, &str)> = r.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    p.push(("query", query));
+    p.extend_from_slice(extra);
+    get_json(&srv.base, "/loki/api/v1/query_range", &p).await
+}
+
+fn sorted_ts(v: &serde_json::Value) -> Vec<String> {
+    let mut ts: Vec<String> = lines(v).into_iter().map(|(t, _)| t).collect();
+    ts.sort();
+    ts
+}
+
+#[tokio::test]
+async fn limit_applies_across_streams_newest_first() {
+    let srv = seeded().await;
+    let v = qr(&srv, r#"{job="docker"}"#, &[("limit", "2")]).await;
+    assert_eq!(v["data"]["resultType"], "streams");
+    assert_eq!(sorted_ts(&v), vec![ns(4), ns(5)]);
+    let v = qr(&srv, r#"{job="docker"}"#, &[("limit", "2"), ("direction", "forward")]).await;
+    assert_eq!(sorted_ts(&v), vec![ns(1), ns(2)]);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn start_is_inclusive_end_exclusive() {
+    let srv = seeded().await;
+    let p = [("query", r#"{job="docker"}"#), ("start", &ns(2)[..]), ("end", &ns(4)[..])];
+    let v = get_json(&srv.base, "/loki/api/v1/query_range", &p).await;
+    assert_eq!(sorted_ts(&v), vec![ns(2), ns(3)]);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn line_filters_select_lines() {
+    let srv = seeded().await;
+    let v = qr(&srv, r#"{job="docker"} |= "user_id_123""#, &[]).await;
+    assert_eq!(lines(&v).len(), 1);
+    let v = qr(&srv, r#"{job="docker"} |= "payment failed" or "seat already taken""#, &[]).await;
+    assert_eq!(sorted_ts(&v), vec![ns(2), ns(3)]);
+    let v = qr(&srv, r#"{job="docker"} != "GET" != "error""#, &[]).await;
+    assert_eq!(sorted_ts(&v), vec![ns(3), ns(4)]);
+    let v = qr(&srv, r#"{job="varlogs"} |~ "(?i)out of MEMORY""#, &[]).await;
+    assert_eq!(lines(&v).len(), 1);
+    let v = qr(&srv, r#"{container=~"api.*", job!~"nginx|x"}"#, &[]).await;
+    assert_eq!(lines(&v).len(), 3);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn stream_labels_include_discovered_service_name_and_metadata() {
+    let srv = seeded().await;
+    let v = qr(&srv, r#"{container="ticket-server"}"#, &[]).await;
+    let streams = v["data"]["result"].as_array().unwrap();
+    // The entry with trace_id forms its own result stream, as in Loki.
+    assert_eq!(streams.len(), 2);
+    for s in streams {
+        assert_eq!(s["stream"]["service_name"], "ticket-server");
+        assert_eq!(s.as_object().unwrap().len(), 2, "stream objects hold only stream and values");
+    }
+    assert!(streams.iter().any(|s| s["stream"]["trace_id"] == "abc"));
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn categorize_labels_keeps_metadata_apart() {
+    let srv = seeded().await;
+    let r = range();
+    let resp = client()
+        .get(srv.url("/loki/api/v1/query_range"))
+        .header("X-Loki-Response-Encoding-Flags", "categorize-labels")
+        .query(&[("query", r#"{container="ticket-server"}"#), ("start", &r[0].1), ("end", &r[1].1)])
+        .send()
+        .await
+        .unwrap();
+    let text = resp.text().await.unwrap();
+    let ef = text.find("\"encodingFlags\"").expect("encodingFlags present");
+    assert!(ef < text.find("\"result\"").unwrap(), "encodingFlags must precede result");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let streams = v["data"]["result"].as_array().unwrap();
+    assert_eq!(streams.len(), 1);
+    assert!(streams[0]["stream"].get("trace_id").is_none());
+    let values = streams[0]["values"].as_array().unwrap();
+    assert!(values.iter().all(|e| e.as_array().unwrap().len() == 3));
+    assert!(values.iter().any(|e| e[2]["structuredMetadata"]["trace_id"] == "abc"));
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn metadata_endpoints() {
+    let srv = seeded().await;
+    let r = range();
+    let p: Vec<(&str, &str)> = r.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let v = get_json(&srv.base, "/loki/api/v1/labels", &p).await;
+    assert_eq!(v["data"], json!(["container", "filename", "job", "level", "service_name"]));
+    let v = get_json(&srv.base, "/loki/api/v1/label/container/values", &p).await;
+    assert_eq!(v["data"], json!(["api-server", "ticket-server"]));
+    let mut pq = p.clone();
+    pq.push(("query", r#"{level="error"}"#));
+    let v = get_json(&srv.base, "/loki/api/v1/label/container/values", &pq).await;
+    assert_eq!(v["data"], json!(["ticket-server"]));
+    let mut ps = p.clone();
+    ps.push(("match[]", r#"{job="varlogs"}"#));
+    let v = get_json(&srv.base, "/loki/api/v1/series", &ps).await;
+    assert_eq!(v["data"], json!([{"filename": "/var/log/syslog", "job": "varlogs", "service_name": "varlogs"}]));
+    // Outside the data's time range: Loki omits `data`.
+    let far = [("start", "1000000000"), ("end", "1000003600")];
+    let (s, body) = get(&srv.base, "/loki/api/v1/labels", &far).await;
+    assert_eq!((s, body.as_str()), (200, r#"{"status":"success"}"#));
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn grafana_health_check_and_instant_rules() {
+    let srv = TestServer::start().await;
+    let (s, body) = get(
+        &srv.base,
+        "/loki/api/v1/query",
+        &[("direction", "backward"), ("query", "vector(1)+vector(1)"), ("time", "4000000000")],
+    )
+    .await;
+    assert_eq!(s, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["data"]["result"], json!([{"metric": {}, "value": [4000000000u64, "2"]}]));
+    let (s, body) = get(&srv.base, "/loki/api/v1/query", &[("query", r#"{job="x"}"#)]).await;
+    assert_eq!(s, 400);
+    assert_eq!(body, "log queries are not supported as an instant query type, please change your query to a range query type");
+    let (s, body) = get(&srv.base, "/loki/api/v1/query", &[("query", "2 * 3"), ("time", "1770040800")]).await;
+    assert_eq!(s, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["data"]["result"], json!([1770040800u64, "6"]));
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn bad_queries_and_params_are_loki_400s() {
+    let srv = seeded().await;
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("query", r#"{job="docker""#)], "parse error at line 1, col 14: syntax error: unexpected $end, expecting } or ,"),
+        (&[("query", r#"{job="docker"}"#), ("limit", "0")], "limit must be a positive value"),
+        (&[("query", r#"{job="docker"}"#), ("limit", "5001")], "max entries limit per query exceeded, limit > max_entries_limit_per_query (5001 > 5000)"),
+        (&[("query", r#"{job="docker"}"#), ("direction", "sideways")], "invalid direction 'sideways'"),
+        (&[("query", r#"{job="docker"}"#), ("start", "abc")], "could not parse 'start' parameter: strconv.ParseInt: parsing \"abc\": invalid syntax"),
+    ];
+    for (params, want) in cases {
+        let (s, body) = get(&srv.base, "/loki/api/v1/query_range", params).await;
+        assert_eq!((s, body.as_str()), (400, *want), "{params:?}");
+    }
+    // A stage that is not executed yet is refused by name, never answered wrongly.
+    let (s, body) = get(&srv.base, "/loki/api/v1/query_range", &[("query", r#"{job="docker"} | json"#)]).await;
+    assert_eq!(s, 400);
+    assert!(body.contains("json"), "{body}");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn out_of_order_pushes_come_back_in_order() {
+    let srv = TestServer::start().await;
+    for offs in [[30, 10], [20, 40]] {
+        let body = json!({"streams": [{"stream": {"app": "ooo"}, "values": [[ns(offs[0]), format!("l{}", offs[0])], [ns(offs[1]), format!("l{}", offs[1])]]}]});
+        assert_eq!(push_json(&srv.base, &body).await.0, 204);
+    }
+    let p = [("query", r#"{app="ooo"}"#), ("start", &ns(0)[..]), ("end", &ns(100)[..]), ("direction", "forward")];
+    let v = get_json(&srv.base, "/loki/api/v1/query_range", &p).await;
+    let got: Vec<String> = lines(&v).into_iter().map(|(_, l)| l).collect();
+    assert_eq!(got, vec!["l10", "l20", "l30", "l40"]);
+    srv.stop().await;
+}
