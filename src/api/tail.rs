@@ -9,7 +9,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::IntoResponse;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -36,7 +38,7 @@ pub async fn tail(
     State(st): State<Arc<AppState>>,
     headers: HeaderMap,
     Query(raw): Query<Vec<(String, String)>>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let tenant = tenant_of(&st, &headers)?;
     let p = Params(raw);
@@ -60,6 +62,11 @@ pub async fn tail(
     // Validate the pipeline before upgrading: errors must be plain HTTP 400s.
     LogPipeline::compile(&expr.stages)?;
     let matchers = compile_all(&expr.matchers).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    // Parameters are checked first (plain 400s, as Loki); only then must it be an upgrade.
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return Ok(rejection.into_response()),
+    };
     let active = st.metrics.tails_active.load(Ordering::Relaxed) as usize;
     let max = st.config.limits.max_concurrent_tail_requests;
     let sub = st.hub.subscribe(&tenant, matchers);
