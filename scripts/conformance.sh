@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# conformance.sh — compare lokid with recorded Grafana Loki answers (../shared/conformance).
+#
+# Starts the release lokid binary on a free loopback port with a temporary data dir
+# (no retention, old samples accepted), pushes the shared data set, runs
+# `conformance.py check` against public.golden.json and prints its full output.
+# Not all of LogQL is implemented yet, so some queries are expected to fail; what must
+# pass is listed in tests/conformance/expected-pass (one id a line, '#' comments).
+# The last line is `conformance: N passed, M failed`, counting only those ids;
+# exit status 1 when M > 0 (or when the run could not be done at all).
+#
+# Called by `bash scripts/dev.sh test` and `bash scripts/dev.sh conformance`.
+# Env: CARGO_TARGET_DIR (default ~/.cache/lokid-target), LOKID_SHARED (default ../shared).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(git -C "$HERE" rev-parse --show-toplevel 2>/dev/null || (cd "$HERE/.." && pwd))
+cd "$ROOT"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/lokid-target}
+SHARED=${LOKID_SHARED:-$ROOT/../shared}
+CONF=$SHARED/conformance
+EXPECTED=$ROOT/tests/conformance/expected-pass
+
+# The ids that must pass, without comments and blank lines.
+mapfile -t IDS < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$EXPECTED" | grep -v '^$')
+
+# Gives up: every expected id counts as failed.
+give_up() {
+    echo "conformance: error: $*"
+    echo "conformance: 0 passed, ${#IDS[@]} failed"
+    exit 1
+}
+
+for f in dataset.py conformance.py public.golden.json; do
+    [ -f "$CONF/$f" ] || give_up "$CONF/$f not found. The shared conformance kit must sit beside the repository (../shared/conformance, as in CI), or set LOKID_SHARED=/path/to/shared."
+done
+command -v python3 >/dev/null 2>&1 || give_up "python3 not found (bash scripts/dev.sh test installs it)"
+
+cargo build --release --bin lokid >&2 || give_up "cargo build --release failed"
+BIN=$CARGO_TARGET_DIR/release/lokid
+
+TMP=$(mktemp -d)
+PID=""
+cleanup() {
+    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+        kill "$PID" 2>/dev/null || true
+        wait "$PID" 2>/dev/null || true
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+URL=http://127.0.0.1:$PORT
+cat >"$TMP/config.yaml" <<EOF
+auth_enabled: false
+server:
+  http_listen_address: 127.0.0.1
+  http_listen_port: $PORT
+  log_level: warn
+common:
+  path_prefix: $TMP/data
+limits_config:
+  reject_old_samples: false
+  retention_period: 0s
+compactor:
+  retention_enabled: false
+EOF
+
+"$BIN" -config.file="$TMP/config.yaml" >"$TMP/lokid.log" 2>&1 &
+PID=$!
+
+server_log() { echo "--- lokid log (last 30 lines) ---"; tail -n 30 "$TMP/lokid.log"; echo "---"; }
+
+ready=0
+for _ in $(seq 1 300); do # up to 60 s
+    kill -0 "$PID" 2>/dev/null || { server_log; give_up "lokid exited during startup"; }
+    if python3 -c "import sys, urllib.request; sys.exit(urllib.request.urlopen('$URL/ready', timeout=2).status != 200)" 2>/dev/null; then
+        ready=1
+        break
+    fi
+    sleep 0.2
+done
+[ "$ready" -eq 1 ] || { server_log; give_up "lokid not ready on $URL after 60 s"; }
+echo "lokid ready on $URL (data in $TMP/data)"
+
+python3 "$CONF/dataset.py" >"$TMP/dataset.jsonl"
+python3 "$CONF/conformance.py" push "$URL" "$TMP/dataset.jsonl" || { server_log; give_up "pushing the data set failed"; }
+
+check_rc=0
+python3 "$CONF/conformance.py" check "$URL" "$CONF/public.golden.json" --verbose >"$TMP/check.out" 2>&1 || check_rc=$?
+cat "$TMP/check.out"
+# conformance.py exits 1 when any query fails (expected for now); anything else, or a
+# missing summary line, means the check itself broke and nothing can be trusted.
+if [ "$check_rc" -gt 1 ] || ! grep -Eq '^[0-9]+ passed, [0-9]+ failed$' "$TMP/check.out"; then
+    kill -0 "$PID" 2>/dev/null || server_log
+    give_up "conformance.py check did not complete (exit $check_rc)"
+fi
+
+mapfile -t GOLDEN < <(python3 -c 'import json, sys; [print(q["id"]) for q in json.load(open(sys.argv[1]))]' "$CONF/public.golden.json")
+passed=0
+failed=()
+for id in "${IDS[@]}"; do
+    if ! printf '%s\n' "${GOLDEN[@]}" | grep -Fxq -- "$id"; then
+        failed+=("$id (not in public.golden.json)")
+    elif awk -v want="FAIL $id:" 'index($0, want) == 1 { found = 1 } END { exit !found }' "$TMP/check.out"; then
+        failed+=("$id")
+    else
+        passed=$((passed + 1))
+    fi
+done
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "expected to pass (tests/conformance/expected-pass) but failed:"
+    printf '  %s\n' "${failed[@]}"
+else
+    echo "all ${#IDS[@]} ids in tests/conformance/expected-pass passed"
+fi
+echo "conformance: $passed passed, ${#failed[@]} failed"
+[ ${#failed[@]} -eq 0 ]

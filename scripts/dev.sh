@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# dev.sh — bootstrap, build, run and test lokid on a Debian machine.
+#
+#   bash scripts/dev.sh run          install build deps, build release, run lokid in the
+#                                    foreground with loki-config.example.yaml (data in ./data)
+#   bash scripts/dev.sh test         install deps (+ node/npm, python3), cargo test --release
+#                                    (unit + integration + winston client test), then the
+#                                    Loki conformance check; non-zero exit if anything fails
+#   bash scripts/dev.sh conformance  only the conformance check (builds release first)
+#   bash scripts/dev.sh bench        cargo bench (criterion benches in benches/)
+#
+# Everything builds with the release profile into one shared target dir
+# (CARGO_TARGET_DIR, default ~/.cache/lokid-target): RocksDB's C++ takes 15-20 minutes
+# from cold, so tests, benches and the server reuse a single build.
+# Missing Debian packages are installed with apt-get (as root, or via sudo); nothing is
+# installed when everything is already present.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/lokid-target}
+
+log() { echo "dev.sh: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# --- system packages ------------------------------------------------------------------
+
+MISSING=()
+want_pkg() { # want_pkg PACKAGE: queue a Debian package unless it is installed
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed' || MISSING+=("$1")
+}
+want_cmd() { # want_cmd COMMAND PACKAGE...: queue the packages unless COMMAND exists
+    local cmd=$1; shift
+    command -v "$cmd" >/dev/null 2>&1 || MISSING+=("$@")
+}
+install_missing() {
+    [ ${#MISSING[@]} -eq 0 ] && return 0
+    command -v apt-get >/dev/null 2>&1 || die "missing ${MISSING[*]} and no apt-get; install them by hand"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    log "installing ${MISSING[*]}"
+    $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+        "${MISSING[@]}" >/dev/null
+    MISSING=()
+}
+
+build_deps() {
+    command -v cargo >/dev/null 2>&1 || die "cargo not found: install the Rust toolchain (rustup)"
+    want_pkg libclang-dev   # bindgen (rocksdb bindings) loads libclang at build time
+    want_cmd clang clang
+    want_cmd c++ g++        # RocksDB's C++
+    want_cmd make make
+}
+test_deps() {
+    build_deps
+    want_cmd node nodejs    # tests/clients.rs runs winston + winston-loki
+    want_cmd npm npm
+    want_cmd python3 python3 # scripts/conformance.sh
+    want_cmd git git
+}
+
+# --- subcommands ----------------------------------------------------------------------
+
+cmd_run() {
+    build_deps
+    install_missing
+    cargo build --release --bin lokid
+    exec "$CARGO_TARGET_DIR/release/lokid" -config.file=loki-config.example.yaml
+}
+
+cmd_conformance() {
+    test_deps
+    install_missing
+    bash scripts/conformance.sh
+}
+
+cmd_bench() {
+    build_deps
+    install_missing
+    cargo bench "$@"
+}
+
+cmd_test() {
+    test_deps
+    install_missing
+    OUT=$(mktemp -d)
+    trap 'rm -rf "$OUT"' EXIT
+
+    local cargo_rc=0 conf_rc=0
+    cargo test --release --no-fail-fast 2>&1 | tee "$OUT/cargo.log" || cargo_rc=$?
+    bash scripts/conformance.sh 2>&1 | tee "$OUT/conformance.log" || conf_rc=$?
+
+    # One honest closing line over everything that must pass: every cargo test plus every
+    # id in tests/conformance/expected-pass. A cargo or conformance run that died before
+    # counting anything counts as one failure.
+    local cp cf kp kf
+    read -r cp cf < <(awk '/^test result: /{
+            for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
+        } END { print p + 0, f + 0 }' "$OUT/cargo.log")
+    read -r kp kf < <(awk '/^conformance: [0-9]+ passed, [0-9]+ failed$/{ p = $2; f = $4 }
+        END { print p + 0, f + 0 }' "$OUT/conformance.log")
+    [ "$cargo_rc" -ne 0 ] && [ "$cf" -eq 0 ] && cf=1
+    [ "$conf_rc" -ne 0 ] && [ "$kf" -eq 0 ] && kf=1
+    echo
+    echo "cargo test: $cp passed, $cf failed (exit $cargo_rc); conformance (expected ids): $kp passed, $kf failed (exit $conf_rc)"
+    echo "total: $((cp + kp)) passed, $((cf + kf)) failed"
+    [ "$cargo_rc" -eq 0 ] && [ "$conf_rc" -eq 0 ]
+}
+
+usage() {
+    sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
+
+case "${1:-}" in
+    run) shift; cmd_run "$@" ;;
+    test) shift; cmd_test "$@" ;;
+    conformance) shift; cmd_conformance "$@" ;;
+    bench) shift; cmd_bench "$@" ;;
+    *) usage ;;
+esac
