@@ -16,9 +16,14 @@ pub struct CompiledMatcher {
 }
 
 impl CompiledMatcher {
-    pub fn new(m: &Matcher) -> Result<CompiledMatcher, regex::Error> {
+    pub fn new(m: &Matcher) -> Result<CompiledMatcher, String> {
         let re = match m.op {
-            MatchOp::Re | MatchOp::Nre => Some(Regex::new(&format!("^(?:{})$", m.value))?),
+            MatchOp::Re | MatchOp::Nre => {
+                // The query's regex is Go RE2 syntax; translate it exactly as the parser
+                // validated it.
+                let go = crate::logql::translate_go_regex(&m.value)?;
+                Some(Regex::new(&format!("^(?:{})$", go.rust)).map_err(|e| e.to_string())?)
+            }
             _ => None,
         };
         Ok(CompiledMatcher { name: m.name.clone(), op: m.op, value: m.value.clone(), re })
@@ -40,7 +45,7 @@ impl CompiledMatcher {
     }
 }
 
-pub fn compile_all(ms: &[Matcher]) -> Result<Vec<CompiledMatcher>, regex::Error> {
+pub fn compile_all(ms: &[Matcher]) -> Result<Vec<CompiledMatcher>, String> {
     ms.iter().map(CompiledMatcher::new).collect()
 }
 
