@@ -1,17 +1,14 @@
-//! Go-compatible number/duration/string primitives used by the LogQL lexer, parser and printer
-//! (`strconv.ParseFloat`/`Quote`/`FormatFloat`, `time.ParseDuration`, Prometheus
-//! `model.ParseDuration`, go-humanize `ParseBytes`), re-implemented from their documented behaviour.
+//! Go-compatible string/number primitives used by the LogQL lexer, parser and printer
+//! (Unicode classes of Go's `unicode` package, `strconv.ParseFloat`/`Atoi`/`Quote`, `fmt`
+//! float formatting), re-implemented from their documented behaviour.
 
 use std::sync::OnceLock;
 
 /// Unicode class ranges built once from regex-syntax's tables (pure, no I/O).
 fn class_ranges(pattern: &str) -> Vec<(char, char)> {
-    let hir = regex_syntax::ParserBuilder::new()
-        .build()
-        .parse(pattern)
-        .expect("static unicode class");
-    match hir.into_kind() {
-        regex_syntax::hir::HirKind::Class(regex_syntax::hir::Class::Unicode(c)) => {
+    let hir = regex_syntax::ParserBuilder::new().build().parse(pattern);
+    match hir.map(regex_syntax::hir::Hir::into_kind) {
+        Ok(regex_syntax::hir::HirKind::Class(regex_syntax::hir::Class::Unicode(c))) => {
             c.ranges().iter().map(|r| (r.start(), r.end())).collect()
         }
         _ => Vec::new(),

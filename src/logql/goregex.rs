@@ -59,6 +59,8 @@ struct P<'a> {
     has_operand: bool,
     operand_stack: Vec<bool>,
     last_repeat: Option<usize>,
+    /// Output position before trailing flag-only groups (`a(?i)*` repeats `a` in Go).
+    flags_at: Option<usize>,
 }
 
 impl<'a> P<'a> {
@@ -205,10 +207,10 @@ impl<'a> P<'a> {
             }
             first = false;
             let r = self.rest();
-            if r.starts_with("[:") {
-                if let Some(end) = r[2..].find(":]") {
+            if let Some(after) = r.strip_prefix("[:") {
+                if let Some(end) = after.find(":]") {
                     let full = &r[..end + 4];
-                    let name = &r[2..end + 2];
+                    let name = &after[..end];
                     if !POSIX.contains(&name.strip_prefix('^').unwrap_or(name)) {
                         return Err(err("invalid character class range", full));
                     }
@@ -312,13 +314,17 @@ impl<'a> P<'a> {
                 &self.s[op_start..end],
             ));
         }
-        self.out.push_str(&self.s[op_start..end]);
+        match self.flags_at {
+            Some(at) => self.out.insert_str(at, &self.s[op_start..end]),
+            None => self.out.push_str(&self.s[op_start..end]),
+        }
         self.i = end;
         self.last_repeat = Some(op_start);
         Ok(())
     }
 
-    fn group(&mut self) -> Result<(), String> {
+    /// A group opening; `Ok(true)` for a flags-only group such as `(?i)`.
+    fn group(&mut self) -> Result<bool, String> {
         let t = self.rest();
         if !t.starts_with("(?") {
             self.i += 1;
@@ -352,33 +358,35 @@ impl<'a> P<'a> {
                     neg = true;
                     saw_flag = false;
                 }
-                ':' | ')' if !(neg && !saw_flag) => {
+                ':' | ')' if !neg || saw_flag => {
                     self.i += j;
                     if c == ':' {
                         return self.open_group(&t[..j]);
                     }
+                    self.flags_at.get_or_insert(self.out.len());
                     self.out.push_str(&t[..j]);
-                    return Ok(());
+                    return Ok(true);
                 }
                 _ => return Err(err("invalid or unsupported Perl syntax", &t[..j])),
             }
         }
     }
 
-    fn open_group(&mut self, text: &str) -> Result<(), String> {
+    fn open_group(&mut self, text: &str) -> Result<bool, String> {
         self.out.push_str(text);
         self.open += 1;
         self.operand_stack.push(self.has_operand);
         self.has_operand = false;
-        Ok(())
+        Ok(false)
     }
 
     fn run(&mut self) -> Result<(), String> {
         while let Some(c) = self.peek() {
             let start = self.i;
             let mut repeat = false;
+            let mut flags_only = false;
             match c {
-                '(' => self.group()?,
+                '(' => flags_only = self.group()?,
                 '|' => {
                     self.i += 1;
                     self.out.push('|');
@@ -413,7 +421,7 @@ impl<'a> P<'a> {
                 }
                 '{' => match self.counted() {
                     Some((min, max, len)) => {
-                        if min < 0 || min > 1000 || max > 1000 || (max >= 0 && min > max) {
+                        if !(0..=1000).contains(&min) || max > 1000 || (max >= 0 && min > max) {
                             return Err(err("invalid repeat count", &self.s[start..start + len]));
                         }
                         self.repeat(start, len)?;
@@ -434,6 +442,9 @@ impl<'a> P<'a> {
             }
             if !repeat {
                 self.last_repeat = None;
+            }
+            if !flags_only {
+                self.flags_at = None;
             }
         }
         if self.open > 0 {
@@ -498,6 +509,7 @@ pub fn translate(re: &str) -> Result<GoRegex, String> {
         has_operand: false,
         operand_stack: Vec::new(),
         last_repeat: None,
+        flags_at: None,
     };
     p.run()?;
     regex_syntax::ParserBuilder::new()

@@ -1,7 +1,7 @@
 //! LogQL parser, part 1: parser state, syntax errors in goyacc's verbose style, and the metric
 //! grammar (binary operators with Loki's precedence, literals, range/vector aggregations,
-//! `label_replace`, `vector`). Log selectors, pipelines and log ranges are in `parser_log.rs`;
-//! semantic validation in `validate.rs`.
+//! `label_replace`, `vector`). Selectors and pipelines are in `parser_log.rs`, log ranges in
+//! `parser_range.rs`, operator construction in `ops.rs`, semantic validation in `validate.rs`.
 //!
 //! Syntax errors mimic goyacc: `syntax error: unexpected X[, expecting A or B]`, where the
 //! expected tokens are the shiftable tokens of the LALR state in which Loki's generated parser
@@ -96,8 +96,10 @@ impl<'a> Parser<'a> {
     }
 
     pub(crate) fn bump(&mut self) -> Result<Token, ParseError> {
-        self.peek()?;
-        Ok(self.la.take().expect("peeked"))
+        match self.la.take() {
+            Some(t) => Ok(t),
+            None => self.lex.next_token(),
+        }
     }
 
     /// Consume a token of kind `want`; otherwise a syntax error listing `expected`.
@@ -151,7 +153,9 @@ impl<'a> Parser<'a> {
 
     /// Precedence climbing over Loki's `%left OR / AND UNLESS / cmp / + - / * / % / %right ^`.
     pub(crate) fn parse_binops(&mut self, mut lhs: Node, min_prec: u8) -> Result<Node, ParseError> {
-        for chain in 1.. {
+        let mut chain = 0;
+        loop {
+            chain += 1;
             self.nest(chain)?;
             let Some((op, prec)) = binop_of(self.peek()?) else {
                 return Ok(lhs);
@@ -165,7 +169,6 @@ impl<'a> Parser<'a> {
             let rhs = self.parse_expr(next_min)?;
             lhs = make_binop(op, modifier, lhs, rhs);
         }
-        unreachable!("unbounded loop")
     }
 
     #[inline(never)]
@@ -350,15 +353,17 @@ impl<'a> Parser<'a> {
         self.expect(Tok::OpenParen, &[Tok::OpenParen])?;
         let expr = self.parse_metric(None)?;
         self.expect(Tok::Comma, &[])?;
-        let mut strs = Vec::with_capacity(4);
-        for i in 0..4 {
-            if i > 0 {
-                self.expect(Tok::Comma, &[Tok::Comma])?;
+        let string = |p: &mut Self, comma: bool| -> Result<String, ParseError> {
+            if comma {
+                p.expect(Tok::Comma, &[Tok::Comma])?;
             }
-            strs.push(self.expect(Tok::Str, &[Tok::Str])?.text);
-        }
+            Ok(p.expect(Tok::Str, &[Tok::Str])?.text)
+        };
+        let dst = string(self, false)?;
+        let replacement = string(self, true)?;
+        let src = string(self, true)?;
+        let regex = string(self, true)?;
         self.expect(Tok::CloseParen, &[Tok::CloseParen])?;
-        let [dst, replacement, src, regex]: [String; 4] = strs.try_into().expect("four strings");
         Ok(Node::LabelReplace {
             expr: Box::new(expr),
             dst,

@@ -268,7 +268,9 @@ impl Parser<'_> {
         min_prec: u8,
     ) -> Result<LabelFilter, ParseError> {
         let mut lhs = self.parse_label_filter_primary(first)?;
-        for chain in 1.. {
+        let mut chain = 0;
+        loop {
+            chain += 1;
             self.nest(chain)?;
             let (prec, or) = match self.peek()? {
                 Tok::Identifier | Tok::OpenParen => (0, false),
@@ -297,7 +299,6 @@ impl Parser<'_> {
                 LabelFilter::And(Box::new(lhs), rhs)
             };
         }
-        unreachable!("unbounded loop")
     }
 
     #[inline(never)]
