@@ -38,3 +38,23 @@ async fn acknowledged_pushes_survive_sigkill() {
     acked.sort();
     assert_eq!(got, acked);
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_shuts_down_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = ChildServer::spawn(dir.path(), free_port());
+    srv.wait_ready().await;
+    let pid = srv.child.id().to_string();
+    let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(code) = srv.child.try_wait().unwrap() {
+            assert!(code.success(), "lokid exited with {code}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "lokid did not stop after SIGTERM");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -100,3 +100,33 @@ impl Hub {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Labels;
+
+    fn event(n: usize) -> TailEvent {
+        let labels = Labels::from_pairs(vec![("app".into(), "x".into())]);
+        TailEvent {
+            stream: Arc::new(StreamMeta { id: 1, tenant: "fake".into(), key: labels.to_string(), labels }),
+            entries: Arc::new((0..n).map(|i| Entry { ts: i as i64, line: "l".into(), metadata: vec![] }).collect()),
+        }
+    }
+
+    #[test]
+    fn a_slow_subscriber_loses_entries_but_never_blocks_publish() {
+        let hub = Arc::new(Hub::default());
+        let sub = hub.subscribe("fake", vec![]);
+        let other_tenant = hub.subscribe("other", vec![]);
+        // The subscriber never reads: publishing far more than its queue must return at once.
+        for _ in 0..QUEUE + 10 {
+            hub.publish("fake", &[event(2)]);
+        }
+        assert_eq!(sub.rx.len(), QUEUE);
+        assert_eq!(sub.dropped.lock().len(), 20, "two entries per overflowing event are reported");
+        assert_eq!(other_tenant.rx.len(), 0, "tenants never see each other's entries");
+        drop(sub);
+        assert_eq!(hub.active(), 1, "dropping a subscription unsubscribes");
+    }
+}
