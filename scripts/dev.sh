@@ -27,7 +27,10 @@ die() { log "error: $*"; exit 1; }
 
 MISSING=()
 want_pkg() { # want_pkg PACKAGE: queue a Debian package unless it is installed
-    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed' || MISSING+=("$1")
+    case "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" in
+        *"ok installed") ;;
+        *) MISSING+=("$1") ;;
+    esac
 }
 want_cmd() { # want_cmd COMMAND PACKAGE...: queue the packages unless COMMAND exists
     local cmd=$1; shift

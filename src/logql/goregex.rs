@@ -314,9 +314,13 @@ impl<'a> P<'a> {
                 &self.s[op_start..end],
             ));
         }
+        let op = &self.s[op_start..end];
         match self.flags_at {
-            Some(at) => self.out.insert_str(at, &self.s[op_start..end]),
-            None => self.out.push_str(&self.s[op_start..end]),
+            Some(at) => {
+                self.out.insert_str(at, op);
+                self.flags_at = Some(at + op.len());
+            }
+            None => self.out.push_str(op),
         }
         self.i = end;
         self.last_repeat = Some(op_start);
@@ -364,7 +368,9 @@ impl<'a> P<'a> {
                         return self.open_group(&t[..j]);
                     }
                     self.flags_at.get_or_insert(self.out.len());
-                    self.out.push_str(&t[..j]);
+                    if j > 3 {
+                        self.out.push_str(&t[..j]); // `(?)` sets nothing (and Rust rejects it)
+                    }
                     return Ok(true);
                 }
                 _ => return Err(err("invalid or unsupported Perl syntax", &t[..j])),
@@ -443,7 +449,7 @@ impl<'a> P<'a> {
             if !repeat {
                 self.last_repeat = None;
             }
-            if !flags_only {
+            if !flags_only && !repeat {
                 self.flags_at = None;
             }
         }
@@ -635,6 +641,12 @@ mod tests {
             .unwrap()
             .is_match("\u{0663}"));
         assert!(regex::Regex::new(&ok("^*a")).is_ok());
+        assert!(regex::Regex::new(&ok("(?)a")).unwrap().is_match("a"));
+        assert!(regex::Regex::new(&ok("^a(?i)*$")).unwrap().is_match("aaa"));
+        assert!(regex::Regex::new(&ok("^a*(?i){2}$"))
+            .unwrap()
+            .is_match("aa"));
+        assert!(regex::Regex::new(&ok(r"\bx\b")).unwrap().is_match("é x"));
         let g = translate("(?P<a>x)(y)(?<a>z)").unwrap();
         assert_eq!(g.names, vec![Some("a".into()), None, Some("a".into())]);
         assert!(regex::Regex::new(&g.rust).is_ok());
