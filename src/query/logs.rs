@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
-use super::pipeline::LogPipeline;
+use super::pipeline::{LogPipeline, Processed};
 use super::result::{ResultEntry, Stats, StreamResult};
+use super::source::{LogSource, ProcessedEntry};
 use super::{Deadline, Engine, QueryError};
 use crate::index::{self, compile_all, StreamMeta};
 use crate::logql::LogExpr;
@@ -49,19 +50,26 @@ pub fn select(
     Ok(index::select_streams(snap, tenant, &compiled, days)?)
 }
 
-/// One opened block: the entry indices that pass the pipeline, in query order.
+/// An entry of an opened block that passed the pipeline, with the pipeline's output
+/// when the pipeline does more than filter lines.
+pub(crate) struct Hit {
+    idx: u32,
+    processed: Option<Processed>,
+}
+
+/// One opened block: the entries that pass the pipeline, in query order.
 struct Cursor {
     rank: u32,
     meta: Arc<StreamMeta>,
     block: Block,
-    hits: Vec<u32>,
+    hits: Vec<Hit>,
     pos: usize,
     backward: bool,
 }
 
 impl Cursor {
     fn ts(&self) -> Nanos {
-        self.block.ts(self.hits[self.pos] as usize)
+        self.block.ts(self.hits[self.pos].idx as usize)
     }
 }
 
@@ -90,111 +98,192 @@ struct BlockRef {
     key: keys::BlockKey,
 }
 
+/// What a visitor wants after an entry.
+pub(crate) enum Flow {
+    Continue,
+    Stop,
+}
+
+/// Walks every entry of `matchers` + `pipeline` in `range`, in `direction` order across
+/// all streams, calling `visit` until it answers [`Flow::Stop`]. Exact duplicates (same
+/// stream, time and line) are visited once.
+#[allow(clippy::too_many_arguments)]
+fn walk(
+    engine: &Engine,
+    tenant: &str,
+    matchers: &[crate::logql::Matcher],
+    pipeline: &LogPipeline,
+    range: TimeRange,
+    direction: Direction,
+    deadline: Deadline,
+    stats: &mut Stats,
+    mut visit: impl FnMut(&StreamMeta, &Block, &Hit) -> Result<Flow, QueryError>,
+) -> Result<(), QueryError> {
+    let snap = engine.rocks.snapshot();
+    let ids = select(&snap, tenant, matchers, range)?;
+    // Rank streams by label string so that ties on time break like Loki (labels ascending).
+    let mut metas: Vec<Arc<StreamMeta>> =
+        ids.iter().filter_map(|id| engine.registry.meta(id)).filter(|m| m.tenant == tenant).collect();
+    metas.sort_by(|a, b| a.key.cmp(&b.key));
+    stats.streams = metas.len() as u64;
+    if range.end <= range.start || metas.is_empty() {
+        return Ok(());
+    }
+    let backward = direction == Direction::Backward;
+    let first = keys::hour_of(range.start);
+    let last = keys::hour_of(range.end - 1);
+    let hours: Box<dyn Iterator<Item = i64>> =
+        if backward { Box::new((first..=last).rev()) } else { Box::new(first..=last) };
+    for hour in hours {
+        deadline.check()?;
+        let mut refs = Vec::new();
+        for (rank, m) in metas.iter().enumerate() {
+            snap.block_keys(&keys::block_bucket(m.id, hour), |k| {
+                if let Some(key) = keys::parse_block(k) {
+                    if key.max_ts >= range.start && key.min_ts < range.end {
+                        refs.push(BlockRef { rank: rank as u32, key });
+                    }
+                }
+            })?;
+        }
+        stats.blocks_referenced += refs.len() as u64;
+        if backward {
+            refs.sort_by(|a, b| b.key.max_ts.cmp(&a.key.max_ts));
+        } else {
+            refs.sort_by(|a, b| a.key.min_ts.cmp(&b.key.min_ts));
+        }
+        let mut heap: BinaryHeap<Cursor> = BinaryHeap::new();
+        let mut next = 0usize;
+        // (stream, line) of entries visited at the current timestamp: duplicates pushed
+        // twice (re-collected logs) are returned once, as Loki's merge does.
+        let mut same_ts: HashSet<(u32, Vec<u8>)> = HashSet::new();
+        let mut same_ts_at: Option<Nanos> = None;
+        loop {
+            while next < refs.len() {
+                let r = &refs[next];
+                let needed = match heap.peek() {
+                    None => true,
+                    Some(top) if backward => r.key.max_ts >= top.ts(),
+                    Some(top) => r.key.min_ts <= top.ts(),
+                };
+                if !needed {
+                    break;
+                }
+                next += 1;
+                deadline.check()?;
+                if let Some(c) = open(&snap, r, &metas, pipeline, range, direction, stats)? {
+                    heap.push(c);
+                }
+            }
+            let Some(mut cur) = heap.pop() else { break };
+            let hit = &cur.hits[cur.pos];
+            let idx = hit.idx as usize;
+            let ts = cur.block.ts(idx);
+            let line = cur.block.line(idx);
+            let duplicate = if same_ts_at == Some(ts) {
+                !same_ts.insert((cur.meta.id, line.to_vec()))
+            } else {
+                same_ts_at = Some(ts);
+                same_ts.clear();
+                same_ts.insert((cur.meta.id, line.to_vec()));
+                false
+            };
+            if !duplicate {
+                if let Flow::Stop = visit(&cur.meta, &cur.block, hit)? {
+                    return Ok(());
+                }
+            }
+            cur.pos += 1;
+            if cur.pos < cur.hits.len() {
+                heap.push(cur);
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn run(engine: &Engine, q: &LogQuery) -> Result<(Vec<StreamResult>, Stats), QueryError> {
     let started = std::time::Instant::now();
     let pipeline = LogPipeline::compile(&q.expr.stages)?;
-    let snap = engine.rocks.snapshot();
     let mut stats = Stats::default();
-    let ids = select(&snap, q.tenant, &q.expr.matchers, q.range)?;
-
-    // Rank streams by label string so that ties on time break like Loki (labels ascending).
-    let mut metas: Vec<Arc<StreamMeta>> = ids
-        .iter()
-        .filter_map(|id| engine.registry.meta(id))
-        .filter(|m| m.tenant == q.tenant)
-        .collect();
-    metas.sort_by(|a, b| a.key.cmp(&b.key));
-    stats.streams = metas.len() as u64;
-
     let mut groups: BTreeMap<String, StreamResult> = BTreeMap::new();
     let mut emitted = 0usize;
     let mut last_accepted: Option<Nanos> = None;
     let backward = q.direction == Direction::Backward;
-    if q.range.end > q.range.start && q.limit > 0 && !metas.is_empty() {
-        let first = keys::hour_of(q.range.start);
-        let last = keys::hour_of(q.range.end - 1);
-        let hours: Box<dyn Iterator<Item = i64>> =
-            if backward { Box::new((first..=last).rev()) } else { Box::new(first..=last) };
-        'hours: for hour in hours {
-            q.deadline.check()?;
-            let mut refs = Vec::new();
-            for (rank, m) in metas.iter().enumerate() {
-                snap.block_keys(&keys::block_bucket(m.id, hour), |k| {
-                    if let Some(key) = keys::parse_block(k) {
-                        if key.max_ts >= q.range.start && key.min_ts < q.range.end {
-                            refs.push(BlockRef { rank: rank as u32, key });
-                        }
-                    }
-                })?;
-            }
-            stats.blocks_referenced += refs.len() as u64;
-            if backward {
-                refs.sort_by(|a, b| b.key.max_ts.cmp(&a.key.max_ts));
-            } else {
-                refs.sort_by(|a, b| a.key.min_ts.cmp(&b.key.min_ts));
-            }
-            let mut heap: BinaryHeap<Cursor> = BinaryHeap::new();
-            let mut next = 0usize;
-            // (stream, ts, line) of entries emitted at the current timestamp: duplicates
-            // pushed twice (re-collected logs) are returned once, as Loki's merge does.
-            let mut same_ts: HashSet<(u32, Vec<u8>)> = HashSet::new();
-            let mut same_ts_at: Option<Nanos> = None;
-            loop {
-                while next < refs.len() {
-                    let r = &refs[next];
-                    let needed = match heap.peek() {
-                        None => true,
-                        Some(top) if backward => r.key.max_ts >= top.ts(),
-                        Some(top) => r.key.min_ts <= top.ts(),
-                    };
-                    if !needed {
-                        break;
-                    }
-                    next += 1;
-                    q.deadline.check()?;
-                    if let Some(c) = open(&snap, r, &metas, &pipeline, q, &mut stats)? {
-                        heap.push(c);
-                    }
-                }
-                let Some(mut cur) = heap.pop() else { break };
-                let idx = cur.hits[cur.pos] as usize;
-                let ts = cur.block.ts(idx);
-                let line = cur.block.line(idx);
-                let duplicate = if same_ts_at == Some(ts) {
-                    !same_ts.insert((cur.meta.id, line.to_vec()))
-                } else {
-                    same_ts_at = Some(ts);
-                    same_ts.clear();
-                    same_ts.insert((cur.meta.id, line.to_vec()));
-                    false
-                };
-                let spaced = match (q.interval, last_accepted) {
-                    (0, _) | (_, None) => true,
-                    (iv, Some(prev)) => if backward { ts <= prev - iv } else { ts >= prev + iv },
-                };
-                if !duplicate && spaced {
-                    last_accepted = Some(ts);
-                    add_entry(&mut groups, &cur, idx, q.categorize);
-                    emitted += 1;
-                    if emitted >= q.limit {
-                        break 'hours;
-                    }
-                }
-                cur.pos += 1;
-                if cur.pos < cur.hits.len() {
-                    heap.push(cur);
+    if q.limit > 0 {
+        walk(engine, q.tenant, &q.expr.matchers, &pipeline, q.range, q.direction, q.deadline, &mut stats, |meta, block, hit| {
+            let ts = block.ts(hit.idx as usize);
+            let spaced = match (q.interval, last_accepted) {
+                (0, _) | (_, None) => true,
+                (iv, Some(prev)) => if backward { ts <= prev - iv } else { ts >= prev + iv },
+            };
+            if spaced {
+                last_accepted = Some(ts);
+                add_entry(&mut groups, meta, block, hit, q.categorize);
+                emitted += 1;
+                if emitted >= q.limit {
+                    return Ok(Flow::Stop);
                 }
             }
-        }
+            Ok(Flow::Continue)
+        })?;
     }
     stats.entries_returned = emitted as u64;
     stats.exec_seconds = started.elapsed().as_secs_f64();
-    let mut out: Vec<StreamResult> = groups.into_values().collect();
-    for s in &mut out {
-        // Entries were appended in query order already; nothing to sort.
-        s.entries.shrink_to_fit();
+    Ok((groups.into_values().collect(), stats))
+}
+
+/// The store as a [`LogSource`] for metric queries: entries in ascending time order.
+pub struct StoreSource<'a> {
+    pub engine: &'a Engine,
+    pub tenant: &'a str,
+    pub deadline: Deadline,
+    pub stats: std::cell::RefCell<Stats>,
+}
+
+impl LogSource for StoreSource<'_> {
+    fn for_each_entry(
+        &self,
+        log: &LogExpr,
+        from: Nanos,
+        to: Nanos,
+        f: &mut dyn FnMut(ProcessedEntry<'_>) -> Result<(), QueryError>,
+    ) -> Result<(), QueryError> {
+        let pipeline = LogPipeline::compile(&log.stages)?;
+        let mut stats = self.stats.borrow_mut();
+        let range = TimeRange { start: from, end: to };
+        walk(self.engine, self.tenant, &log.matchers, &pipeline, range, Direction::Forward, self.deadline, &mut stats, |meta, block, hit| {
+            let idx = hit.idx as usize;
+            let ts = block.ts(idx);
+            match &hit.processed {
+                Some(p) => {
+                    let original;
+                    let line = match &p.line {
+                        Some(l) => l.as_str(),
+                        None => {
+                            original = String::from_utf8_lossy(block.line(idx));
+                            &original
+                        }
+                    };
+                    f(ProcessedEntry { ts, line, labels: &p.labels })?;
+                }
+                None => {
+                    let metadata = owned_metadata(block, idx);
+                    let labels = with_metadata(&meta.labels, &metadata);
+                    let line = String::from_utf8_lossy(block.line(idx));
+                    f(ProcessedEntry { ts, line: &line, labels: &labels })?;
+                }
+            }
+            Ok(Flow::Continue)
+        })
     }
-    Ok((out, stats))
+}
+
+fn owned_metadata(block: &Block, idx: usize) -> Vec<(String, String)> {
+    block
+        .metadata(idx)
+        .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), String::from_utf8_lossy(v).into_owned()))
+        .collect()
 }
 
 /// Reads, decodes and filters one block. `None` when nothing in it passes.
@@ -203,7 +292,8 @@ fn open(
     r: &BlockRef,
     metas: &[Arc<StreamMeta>],
     pipeline: &LogPipeline,
-    q: &LogQuery,
+    range: TimeRange,
+    direction: Direction,
     stats: &mut Stats,
 ) -> Result<Option<Cursor>, QueryError> {
     let Some(value) = snap.get_block(&r.key.encode())? else { return Ok(None) };
@@ -211,31 +301,44 @@ fn open(
     let block = Block::decode(&value).map_err(|e| QueryError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
     stats.blocks_decoded += 1;
     stats.decompressed_bytes += block.raw_len() as u64;
-    let lo = block.lower_bound(q.range.start);
-    let hi = block.lower_bound(q.range.end);
-    let mut hits: Vec<u32> = Vec::new();
+    let meta = &metas[r.rank as usize];
+    let lo = block.lower_bound(range.start);
+    let hi = block.lower_bound(range.end);
     stats.lines_processed += (hi - lo) as u64;
+    // Candidate entries: those containing the required substring (one pass over the
+    // block), or all entries in range.
+    let mut candidates: Vec<usize> = Vec::new();
     if let Some(finder) = pipeline.required_substring() {
-        // One pass over all lines; only entries containing the needle are examined.
         let region = block.lines_region();
         let mut last = usize::MAX;
         for off in finder.find_iter(region) {
             let i = block.entry_at_line_offset(off);
-            if i != last && i >= lo && i < hi && pipeline.keep_line(block.line(i)) {
-                hits.push(i as u32);
+            if i != last && i >= lo && i < hi {
+                candidates.push(i);
             }
             last = i;
         }
         stats.bytes_processed += region.len() as u64;
-        if hits.is_empty() {
+        if candidates.is_empty() {
             stats.blocks_skipped += 1;
+            return Ok(None);
         }
     } else {
-        for i in lo..hi {
-            let line = block.line(i);
-            stats.bytes_processed += line.len() as u64;
-            if pipeline.is_noop() || pipeline.keep_line(line) {
-                hits.push(i as u32);
+        candidates.extend(lo..hi);
+        stats.bytes_processed += candidates.iter().map(|&i| block.line(i).len() as u64).sum::<u64>();
+    }
+    let mut hits: Vec<Hit> = Vec::with_capacity(candidates.len());
+    if pipeline.line_filters_only() {
+        for i in candidates {
+            if pipeline.is_noop() || pipeline.keep_line(block.line(i)) {
+                hits.push(Hit { idx: i as u32, processed: None });
+            }
+        }
+    } else {
+        for i in candidates {
+            let metadata = owned_metadata(&block, i);
+            if let Some(p) = pipeline.process(block.ts(i), block.line(i), &meta.labels, &metadata) {
+                hits.push(Hit { idx: i as u32, processed: Some(p) });
             }
         }
     }
@@ -243,32 +346,48 @@ fn open(
         return Ok(None);
     }
     stats.post_filter_lines += hits.len() as u64;
-    let backward = q.direction == Direction::Backward;
+    let backward = direction == Direction::Backward;
     if backward {
         hits.reverse();
     }
-    Ok(Some(Cursor { rank: r.rank, meta: Arc::clone(&metas[r.rank as usize]), block, hits, pos: 0, backward }))
+    Ok(Some(Cursor { rank: r.rank, meta: Arc::clone(meta), block, hits, pos: 0, backward }))
 }
 
-fn add_entry(groups: &mut BTreeMap<String, StreamResult>, cur: &Cursor, idx: usize, categorize: bool) {
-    let block = &cur.block;
-    let metadata: Vec<(String, String)> = block
-        .metadata(idx)
-        .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), String::from_utf8_lossy(v).into_owned()))
-        .collect();
-    let line = String::from_utf8_lossy(block.line(idx)).into_owned();
+fn add_entry(groups: &mut BTreeMap<String, StreamResult>, meta: &StreamMeta, block: &Block, hit: &Hit, categorize: bool) {
+    let idx = hit.idx as usize;
     let ts = block.ts(idx);
-    if categorize || metadata.is_empty() {
-        let g = groups
-            .entry(cur.meta.key.clone())
-            .or_insert_with(|| StreamResult { labels: cur.meta.labels.clone(), entries: Vec::new() });
-        g.entries.push(ResultEntry { ts, line, metadata: if categorize { metadata } else { Vec::new() }, parsed: Vec::new() });
-        return;
-    }
-    let labels = with_metadata(&cur.meta.labels, &metadata);
+    let (labels, line, metadata, parsed) = match &hit.processed {
+        None => {
+            let metadata = owned_metadata(block, idx);
+            let line = String::from_utf8_lossy(block.line(idx)).into_owned();
+            if categorize || metadata.is_empty() {
+                (meta.labels.clone(), line, if categorize { metadata } else { Vec::new() }, Vec::new())
+            } else {
+                (with_metadata(&meta.labels, &metadata), line, Vec::new(), Vec::new())
+            }
+        }
+        Some(p) => {
+            let line = p.line.clone().unwrap_or_else(|| String::from_utf8_lossy(block.line(idx)).into_owned());
+            if categorize {
+                // The stream part is what remains of the output once metadata and parsed
+                // labels are taken out.
+                let stream = Labels(
+                    p.labels
+                        .0
+                        .iter()
+                        .filter(|(n, _)| !p.metadata.iter().any(|(m, _)| m == n) && !p.parsed.iter().any(|(m, _)| m == n))
+                        .cloned()
+                        .collect(),
+                );
+                (stream, line, p.metadata.clone(), p.parsed.clone())
+            } else {
+                (p.labels.clone(), line, Vec::new(), Vec::new())
+            }
+        }
+    };
     let key = labels.to_string();
     let g = groups.entry(key).or_insert_with(|| StreamResult { labels, entries: Vec::new() });
-    g.entries.push(ResultEntry { ts, line, metadata: Vec::new(), parsed: Vec::new() });
+    g.entries.push(ResultEntry { ts, line, metadata, parsed });
 }
 
 /// Stream labels plus structured metadata; a metadata name that collides with a stream

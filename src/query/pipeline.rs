@@ -6,6 +6,19 @@ use memchr::memmem::Finder;
 use super::filter::CompiledLineFilter;
 use super::QueryError;
 use crate::logql::Stage;
+use crate::model::{Labels, Nanos};
+
+/// The result of running the pipeline on one entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Processed {
+    /// Some(new line) when a stage rewrote it.
+    pub line: Option<String>,
+    /// Output labels: stream ∪ structured metadata ∪ parsed (+ error labels).
+    pub labels: Labels,
+    /// Structured metadata and parsed labels that remain (for categorize-labels).
+    pub metadata: Vec<(String, String)>,
+    pub parsed: Vec<(String, String)>,
+}
 
 /// Per-entry processing of a log query.
 #[derive(Debug, Default)]
@@ -38,6 +51,24 @@ impl LogPipeline {
 
     pub fn is_noop(&self) -> bool {
         self.filters.is_empty()
+    }
+
+    /// True when every stage is a line filter (the engine's fast path).
+    pub fn line_filters_only(&self) -> bool {
+        true
+    }
+
+    /// Runs the whole pipeline on one entry; `None` = dropped.
+    pub fn process(&self, _ts: Nanos, line: &[u8], stream: &Labels, metadata: &[(String, String)]) -> Option<Processed> {
+        if !self.keep_line(line) {
+            return None;
+        }
+        Some(Processed {
+            line: None,
+            labels: crate::query::logs::with_metadata(stream, metadata),
+            metadata: metadata.to_vec(),
+            parsed: Vec::new(),
+        })
     }
 }
 
