@@ -36,19 +36,11 @@ pub fn json_str(out: &mut String, s: &str) {
 }
 
 pub fn labels_obj(out: &mut String, l: &Labels) {
-    out.push('{');
-    for (i, (k, v)) in l.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        json_str(out, k);
-        out.push(':');
-        json_str(out, v);
-    }
-    out.push('}');
+    pairs_obj(out, &l.0);
 }
 
-fn pairs_obj(out: &mut String, pairs: &[(String, String)]) {
+/// `{"k":"v",…}` from name/value pairs, in the given order.
+pub fn pairs_obj(out: &mut String, pairs: &[(String, String)]) {
     out.push('{');
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
