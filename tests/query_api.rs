@@ -180,10 +180,43 @@ async fn bad_queries_and_params_are_loki_400s() {
         let (s, body) = get(&srv.base, "/loki/api/v1/query_range", params).await;
         assert_eq!((s, body.as_str()), (400, *want), "{params:?}");
     }
-    // A stage that is not executed yet is refused by name, never answered wrongly.
-    let (s, body) = get(&srv.base, "/loki/api/v1/query_range", &[("query", r#"{job="docker"} | json"#)]).await;
+    // A template that cannot be built is a 400 naming the problem, not an empty answer.
+    let (s, body) = get(
+        &srv.base,
+        "/loki/api/v1/query_range",
+        &[("query", r#"{job="docker"} | line_format "{{ nosuchfunc .a }}""#)],
+    )
+    .await;
     assert_eq!(s, 400);
-    assert!(body.contains("json"), "{body}");
+    assert!(body.contains("nosuchfunc"), "{body}");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn pipelines_and_metric_queries_run_end_to_end() {
+    let srv = seeded().await;
+    // logfmt-free lines: a regexp parser, a label filter and line_format.
+    let v = qr(&srv, r#"{job="docker"} | regexp `(?P<word>\w+) (?P<rest>.*)` | word="payment" | line_format "{{.rest}}""#, &[]).await;
+    let got: Vec<String> = lines(&v).into_iter().map(|(_, l)| l).collect();
+    assert_eq!(got, vec!["failed user_id_2"]);
+    assert_eq!(v["data"]["result"][0]["stream"]["word"], "payment");
+    // Grafana's logs-volume query: sum by (level, detected_level) over count_over_time | drop __error__.
+    let p = [
+        ("query", r#"sum by (level, detected_level) (count_over_time({job="docker"} | drop __error__[1m]))"#),
+        ("start", &ns(0)[..]),
+        ("end", &ns(60)[..]),
+        ("step", "60000ms"),
+    ];
+    let v = get_json(&srv.base, "/loki/api/v1/query_range", &p).await;
+    assert_eq!(v["data"]["resultType"], "matrix");
+    let series = v["data"]["result"].as_array().unwrap();
+    // Windows are (t-1m, t]: every entry (offsets 1..5 s) falls in the window of the step at 60 s.
+    let total: f64 = series
+        .iter()
+        .flat_map(|s| s["values"].as_array().unwrap().iter())
+        .map(|p| p[1].as_str().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(total, 5.0, "{v}");
     srv.stop().await;
 }
 

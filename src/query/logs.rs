@@ -116,6 +116,7 @@ fn walk(
     range: TimeRange,
     direction: Direction,
     deadline: Deadline,
+    categorize: bool,
     stats: &mut Stats,
     mut visit: impl FnMut(&StreamMeta, &Block, &Hit) -> Result<Flow, QueryError>,
 ) -> Result<(), QueryError> {
@@ -171,7 +172,7 @@ fn walk(
                 }
                 next += 1;
                 deadline.check()?;
-                if let Some(c) = open(&snap, r, &metas, pipeline, range, direction, stats)? {
+                if let Some(c) = open(&snap, r, &metas, pipeline, range, direction, categorize, stats)? {
                     heap.push(c);
                 }
             }
@@ -211,7 +212,7 @@ pub fn run(engine: &Engine, q: &LogQuery) -> Result<(Vec<StreamResult>, Stats), 
     let mut last_accepted: Option<Nanos> = None;
     let backward = q.direction == Direction::Backward;
     if q.limit > 0 {
-        walk(engine, q.tenant, &q.expr.matchers, &pipeline, q.range, q.direction, q.deadline, &mut stats, |meta, block, hit| {
+        walk(engine, q.tenant, &q.expr.matchers, &pipeline, q.range, q.direction, q.deadline, q.categorize, &mut stats, |meta, block, hit| {
             let ts = block.ts(hit.idx as usize);
             let spaced = match (q.interval, last_accepted) {
                 (0, _) | (_, None) => true,
@@ -252,7 +253,7 @@ impl LogSource for StoreSource<'_> {
         let pipeline = LogPipeline::compile(&log.stages)?;
         let mut stats = self.stats.borrow_mut();
         let range = TimeRange { start: from, end: to };
-        walk(self.engine, self.tenant, &log.matchers, &pipeline, range, Direction::Forward, self.deadline, &mut stats, |meta, block, hit| {
+        walk(self.engine, self.tenant, &log.matchers, &pipeline, range, Direction::Forward, self.deadline, false, &mut stats, |meta, block, hit| {
             let idx = hit.idx as usize;
             let ts = block.ts(idx);
             match &hit.processed {
@@ -287,6 +288,7 @@ fn owned_metadata(block: &Block, idx: usize) -> Vec<(String, String)> {
 }
 
 /// Reads, decodes and filters one block. `None` when nothing in it passes.
+#[allow(clippy::too_many_arguments)]
 fn open(
     snap: &Snapshot,
     r: &BlockRef,
@@ -294,6 +296,7 @@ fn open(
     pipeline: &LogPipeline,
     range: TimeRange,
     direction: Direction,
+    categorize: bool,
     stats: &mut Stats,
 ) -> Result<Option<Cursor>, QueryError> {
     let Some(value) = snap.get_block(&r.key.encode())? else { return Ok(None) };
@@ -337,7 +340,13 @@ fn open(
     } else {
         for i in candidates {
             let metadata = owned_metadata(&block, i);
-            if let Some(p) = pipeline.process(block.ts(i), block.line(i), &meta.labels, &metadata) {
+            let (ts, line) = (block.ts(i), block.line(i));
+            let processed = if categorize {
+                pipeline.process(ts, line, &meta.labels, &metadata)
+            } else {
+                pipeline.process_uncategorized(ts, line, &meta.labels, &metadata)
+            };
+            if let Some(p) = processed {
                 hits.push(Hit { idx: i as u32, processed: Some(p) });
             }
         }

@@ -3,7 +3,6 @@
 //! Log queries stream through blocks with bounded memory and stop at the limit
 //! ([`logs`]); metric queries are evaluated step by step ([`metric`]).
 
-pub mod filter;
 pub mod logs;
 pub mod meta;
 pub mod metric;

@@ -1,0 +1,289 @@
+//! logfmt decoder with the behaviour of Loki's (`pkg/logql/log/logfmt/decode.go`, adapted from
+//! go-logfmt): whitespace-separated `key=value` pairs, quoted values with JSON-like escapes, and
+//! `logfmt syntax error at pos N : …` errors.
+
+use std::borrow::Cow;
+
+/// Iterates the pairs of one line.
+pub struct Decoder<'l> {
+    line: &'l [u8],
+    pos: usize,
+    key: &'l [u8],
+    value: Cow<'l, [u8]>,
+    err: Option<String>,
+}
+
+impl<'l> Decoder<'l> {
+    pub fn new(line: &'l [u8]) -> Decoder<'l> {
+        Decoder {
+            line,
+            pos: 0,
+            key: b"",
+            value: Cow::Borrowed(b""),
+            err: None,
+        }
+    }
+
+    pub fn eol(&self) -> bool {
+        self.pos >= self.line.len()
+    }
+
+    pub fn key(&self) -> &'l [u8] {
+        self.key
+    }
+
+    pub fn value(&self) -> &[u8] {
+        &self.value
+    }
+
+    /// The first syntax error met (`logfmt syntax error at pos N : msg`).
+    pub fn err(&self) -> Option<&str> {
+        self.err.as_deref()
+    }
+
+    fn syntax_error(&mut self, msg: &str) {
+        self.err = Some(format!(
+            "logfmt syntax error at pos {} : {msg}",
+            self.pos + 1
+        ));
+    }
+
+    fn unexpected(&mut self, c: u8) {
+        let shown = if c == b'\'' {
+            "'\\''".to_string()
+        } else {
+            format!("'{}'", c as char)
+        };
+        self.err = Some(format!(
+            "logfmt syntax error at pos {} : unexpected {shown}",
+            self.pos + 1
+        ));
+    }
+
+    fn skip_value(&mut self) -> bool {
+        let rest = &self.line[self.pos..];
+        self.pos += rest.iter().position(|&c| c <= b' ').unwrap_or(rest.len());
+        false
+    }
+
+    fn bad_key(key: &[u8], multibyte: bool) -> bool {
+        multibyte && String::from_utf8_lossy(key).contains('\u{FFFD}')
+    }
+
+    /// Advances to the next pair; false on a malformed pair or at the end of the line.
+    pub fn scan(&mut self) -> bool {
+        self.key = b"";
+        self.value = Cow::Borrowed(b"");
+        let line = self.line;
+        match line[self.pos..].iter().position(|&c| c > b' ') {
+            Some(p) => self.pos += p,
+            None => {
+                self.pos = line.len();
+                return false;
+            }
+        }
+        // key
+        let start = self.pos;
+        let mut multibyte = false;
+        loop {
+            if self.pos >= line.len() {
+                self.key = &line[start..];
+                if Self::bad_key(self.key, multibyte) {
+                    self.syntax_error("invalid key");
+                    return false;
+                }
+                return true;
+            }
+            let c = line[self.pos];
+            if c == b'=' {
+                if self.pos == start {
+                    self.unexpected(c);
+                    return self.skip_value();
+                }
+                self.key = &line[start..self.pos];
+                if Self::bad_key(self.key, multibyte) {
+                    self.syntax_error("invalid key");
+                    return self.skip_value();
+                }
+                break;
+            } else if c == b'"' {
+                self.unexpected(c);
+                return self.skip_value();
+            } else if c <= b' ' {
+                self.key = &line[start..self.pos];
+                if Self::bad_key(self.key, multibyte) {
+                    self.syntax_error("invalid key");
+                    return false;
+                }
+                return true;
+            } else if c >= 0x80 {
+                multibyte = true;
+            }
+            self.pos += 1;
+        }
+        // equal sign
+        self.pos += 1;
+        if self.pos >= line.len() {
+            return true;
+        }
+        let c = line[self.pos];
+        if c <= b' ' {
+            return true;
+        }
+        if c == b'"' {
+            return self.quoted_value();
+        }
+        let start = self.pos;
+        while self.pos < line.len() {
+            let c = line[self.pos];
+            if c == b'=' || c == b'"' {
+                self.unexpected(c);
+                return self.skip_value();
+            }
+            if c <= b' ' {
+                break;
+            }
+            self.pos += 1;
+        }
+        self.value = Cow::Borrowed(&line[start..self.pos]);
+        true
+    }
+
+    fn quoted_value(&mut self) -> bool {
+        let line = self.line;
+        let start = self.pos;
+        let (mut has_esc, mut esc) = (false, false);
+        let mut p = start + 1;
+        while p < line.len() {
+            let c = line[p];
+            if esc {
+                esc = false;
+            } else if c == b'\\' {
+                has_esc = true;
+                esc = true;
+            } else if c == b'"' {
+                self.pos = p + 1;
+                let inner = &line[start + 1..p];
+                if has_esc {
+                    match unquote(inner) {
+                        Some(v) => self.value = Cow::Owned(v),
+                        None => {
+                            self.syntax_error("invalid quoted value");
+                            return false;
+                        }
+                    }
+                } else {
+                    self.value = Cow::Borrowed(inner);
+                }
+                return true;
+            }
+            p += 1;
+        }
+        self.pos = line.len();
+        self.syntax_error("unterminated quoted value");
+        false
+    }
+}
+
+/// Go `encoding/json`-style unquoting of a quoted logfmt value's inside (also accepts `\'`).
+fn unquote(s: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        let c = s[i];
+        if c == b'"' {
+            return None;
+        }
+        if c != b'\\' {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        i += 1;
+        let e = *s.get(i)?;
+        let simple = match e {
+            b'"' | b'\\' | b'/' | b'\'' => Some(e),
+            b'b' => Some(8),
+            b'f' => Some(12),
+            b'n' => Some(b'\n'),
+            b'r' => Some(b'\r'),
+            b't' => Some(b'\t'),
+            _ => None,
+        };
+        if let Some(c) = simple {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        if e != b'u' {
+            return None;
+        }
+        let hex = |s: &[u8]| -> Option<u32> {
+            let h = std::str::from_utf8(s.get(..4)?).ok()?;
+            u32::from_str_radix(h, 16).ok()
+        };
+        let r = hex(&s[i + 1..])?;
+        i += 5;
+        let ch = if (0xD800..0xE000).contains(&r) {
+            let r2 = if s.get(i) == Some(&b'\\') && s.get(i + 1) == Some(&b'u') {
+                hex(&s[i + 2..])
+            } else {
+                None
+            };
+            match r2 {
+                Some(r2) if (0xDC00..0xE000).contains(&r2) && r < 0xDC00 => {
+                    i += 6;
+                    char::from_u32(0x10000 + ((r - 0xD800) << 10) + (r2 - 0xDC00))
+                }
+                _ => None,
+            }
+        } else {
+            char::from_u32(r)
+        };
+        let mut buf = [0u8; 4];
+        out.extend_from_slice(ch.unwrap_or('\u{FFFD}').encode_utf8(&mut buf).as_bytes());
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(line: &str) -> (Vec<(String, String)>, Option<String>) {
+        let mut d = Decoder::new(line.as_bytes());
+        let mut out = Vec::new();
+        while !d.eol() {
+            if d.scan() {
+                out.push((
+                    String::from_utf8_lossy(d.key()).into_owned(),
+                    String::from_utf8_lossy(d.value()).into_owned(),
+                ));
+            }
+        }
+        (out, d.err().map(str::to_string))
+    }
+
+    #[test]
+    fn decodes_like_go_logfmt() {
+        let (p, e) = pairs(
+            r#"ts=2026-02-02T13:00:08.475Z level=debug msg="template rendered" to=user15@example.com flag x= q="a\"b""#,
+        );
+        assert_eq!(e, None);
+        assert_eq!(p[2], ("msg".into(), "template rendered".into()));
+        assert_eq!(p[4], ("flag".into(), "".into()));
+        assert_eq!(p[5], ("x".into(), "".into()));
+        assert_eq!(p[6], ("q".into(), "a\"b".into()));
+        let (p, e) = pairs("foo=bar=buzz a=b");
+        assert_eq!(p, vec![("a".into(), "b".into())]);
+        assert_eq!(e.unwrap(), "logfmt syntax error at pos 8 : unexpected '='");
+        assert_eq!(
+            pairs(r#"a="open"#).1.unwrap(),
+            "logfmt syntax error at pos 8 : unterminated quoted value"
+        );
+        assert_eq!(
+            pairs(r#"a"b=c"#).1.unwrap(),
+            "logfmt syntax error at pos 2 : unexpected '\"'"
+        );
+    }
+}

@@ -1,0 +1,300 @@
+//! The LogQL log pipeline (logql.md §4): every stage compiled from the AST, after Loki's stage
+//! reordering (§4.11), and run per entry over a label builder that keeps stream labels,
+//! structured metadata and parsed labels apart (§4.1).
+//!
+//! Files follow Loki's `pkg/logql/log/`: [`filter`] (line filters), [`parser`] (json, logfmt,
+//! regexp, pattern, unpack), [`label_filter`], [`format`] (line_format, label_format, decolorize,
+//! with the Go template subset in [`template`]), [`drop_keep`], [`labels`] (the builder), [`ip`].
+
+pub mod conv;
+pub mod drop_keep;
+pub mod filter;
+pub mod format;
+pub mod gotime;
+pub mod ip;
+pub mod json;
+pub mod jsonexpr;
+pub mod label_filter;
+pub mod labels;
+pub mod logfmt;
+pub mod parser;
+pub mod pattern;
+pub mod template;
+pub mod template_exec;
+pub mod template_funcs;
+pub mod template_lex;
+pub mod template_printf;
+pub mod template_util;
+#[cfg(test)]
+mod tests;
+
+use memchr::memmem::Finder;
+
+use self::drop_keep::DropKeep;
+use self::filter::CompiledLineFilter;
+use self::format::{LabelsFormatter, LineFormatter};
+use self::jsonexpr::JsonExprParser;
+use self::label_filter::CompiledLabelFilter;
+use self::labels::LabelsBuilder;
+use self::parser::{JsonParser, LogfmtExprParser, LogfmtParser, PatternParser, RegexpParser};
+use crate::logql::Stage;
+use crate::model::{Labels, Nanos};
+use crate::query::QueryError;
+
+#[derive(Debug)]
+enum Compiled {
+    LineFilter(CompiledLineFilter),
+    Json(JsonParser),
+    JsonExpr(JsonExprParser),
+    Logfmt(LogfmtParser),
+    LogfmtExpr(LogfmtExprParser),
+    Regexp(RegexpParser),
+    Pattern(PatternParser),
+    Unpack,
+    LabelFilter(CompiledLabelFilter),
+    LineFormat(LineFormatter),
+    LabelFormat(LabelsFormatter),
+    Decolorize,
+    DropKeep(DropKeep),
+}
+
+/// Loki's parser hints for log queries (`ShouldContinueParsingLine`): when a parser sets a label
+/// that a single-label filter stage of the pipeline tests, that filter runs at once and a failing
+/// entry is dropped right there (observable when a later stage would have changed the label).
+#[derive(Debug, Default)]
+pub struct Hints {
+    filters: Vec<(String, CompiledLabelFilter)>,
+}
+
+impl Hints {
+    pub fn ok(&self, name: &str, lbs: &mut LabelsBuilder) -> bool {
+        match self.filters.iter().find(|(n, _)| n == name) {
+            Some((_, f)) => f.eval(lbs),
+            None => true,
+        }
+    }
+}
+
+/// Per-entry processing of a log query.
+#[derive(Debug, Default)]
+pub struct LogPipeline {
+    stages: Vec<Compiled>,
+    hints: Hints,
+}
+
+/// The result of running the pipeline on one kept entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Processed {
+    /// Some(new line) when a stage rewrote it.
+    pub line: Option<String>,
+    /// Output label set: stream ∪ structured metadata ∪ parsed (+ error labels), sorted.
+    pub labels: Labels,
+    /// Structured metadata that remains (sorted).
+    pub metadata: Vec<(String, String)>,
+    /// Parsed labels that remain, error labels included (sorted).
+    pub parsed: Vec<(String, String)>,
+}
+
+/// Loki's `reorderStages`: line filters move forward past stages that do not rewrite the line.
+fn reorder(stages: &[Stage]) -> Vec<&Stage> {
+    fn flush<'s>(
+        result: &mut Vec<&'s Stage>,
+        filters: &mut Vec<&'s Stage>,
+        others: &mut Vec<&'s Stage>,
+    ) {
+        result.append(filters);
+        result.append(others);
+    }
+    let mut result = Vec::with_capacity(stages.len());
+    let mut filters: Vec<&Stage> = Vec::new();
+    let mut others: Vec<&Stage> = Vec::new();
+    for s in stages {
+        match s {
+            Stage::LabelFilter(_) => {
+                flush(&mut result, &mut filters, &mut others);
+                result.push(s);
+            }
+            Stage::LineFilter(_) => filters.push(s),
+            Stage::LineFormat(_) | Stage::Unpack => {
+                others.push(s);
+                flush(&mut result, &mut filters, &mut others);
+            }
+            _ => others.push(s),
+        }
+    }
+    flush(&mut result, &mut filters, &mut others);
+    result
+}
+
+impl LogPipeline {
+    /// Builds the pipeline (after Loki's stage reordering). Errors carry Loki's stage texts.
+    pub fn compile(stages: &[Stage]) -> Result<LogPipeline, QueryError> {
+        let mut out = Vec::with_capacity(stages.len());
+        let mut hints = Hints::default();
+        for s in reorder(stages) {
+            out.push(match s {
+                Stage::LineFilter(f) => Compiled::LineFilter(CompiledLineFilter::new(f)?),
+                Stage::Json(ex) if ex.is_empty() => Compiled::Json(JsonParser),
+                Stage::Json(ex) => Compiled::JsonExpr(JsonExprParser::new(ex)?),
+                Stage::Logfmt {
+                    strict,
+                    keep_empty,
+                    extractions,
+                } if extractions.is_empty() => Compiled::Logfmt(LogfmtParser {
+                    strict: *strict,
+                    keep_empty: *keep_empty,
+                }),
+                Stage::Logfmt {
+                    strict,
+                    extractions,
+                    ..
+                } => Compiled::LogfmtExpr(LogfmtExprParser::new(extractions, *strict)?),
+                Stage::Regexp(re) => Compiled::Regexp(RegexpParser::new(re)?),
+                Stage::Pattern(p) => Compiled::Pattern(PatternParser::new(p)?),
+                Stage::Unpack => Compiled::Unpack,
+                Stage::LabelFilter(f) => {
+                    let c = CompiledLabelFilter::new(f)?;
+                    if let Some(name) = c.single_label() {
+                        hints
+                            .filters
+                            .push((name.to_string(), CompiledLabelFilter::new(f)?));
+                    }
+                    Compiled::LabelFilter(c)
+                }
+                Stage::LineFormat(t) => Compiled::LineFormat(LineFormatter::new(t)?),
+                Stage::LabelFormat(f) => Compiled::LabelFormat(LabelsFormatter::new(f)?),
+                Stage::Decolorize => Compiled::Decolorize,
+                Stage::Drop(items) => Compiled::DropKeep(DropKeep::new(items, false)?),
+                Stage::Keep(items) => Compiled::DropKeep(DropKeep::new(items, true)?),
+            });
+        }
+        Ok(LogPipeline { stages: out, hints })
+    }
+
+    /// True when every stage is a line filter (the engine then uses a fast path).
+    pub fn line_filters_only(&self) -> bool {
+        self.stages
+            .iter()
+            .all(|s| matches!(s, Compiled::LineFilter(_)))
+    }
+
+    pub fn is_noop(&self) -> bool {
+        self.stages.is_empty()
+    }
+
+    /// For line-filter-only pipelines: whether a line passes every filter.
+    #[inline]
+    pub fn keep_line(&self, line: &[u8]) -> bool {
+        self.stages.iter().all(|s| match s {
+            Compiled::LineFilter(f) => f.matches(line),
+            _ => true,
+        })
+    }
+
+    /// A substring every kept line contains, from a line filter that runs before any stage
+    /// that rewrites the line.
+    pub fn required_substring(&self) -> Option<&Finder<'static>> {
+        for s in &self.stages {
+            match s {
+                Compiled::LineFilter(f) => {
+                    if let Some(r) = f.required_substring() {
+                        return Some(r);
+                    }
+                }
+                Compiled::LineFormat(_) | Compiled::Unpack | Compiled::Decolorize => return None,
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Runs the whole pipeline on one entry. None = dropped.
+    pub fn process(
+        &self,
+        ts: Nanos,
+        line: &[u8],
+        stream: &Labels,
+        metadata: &[(String, String)],
+    ) -> Option<Processed> {
+        self.run(ts, line, stream, metadata, true)
+    }
+
+    /// [`Self::process`] without the categorized copies: `metadata` and `parsed` stay empty
+    /// (for responses without `categorize-labels` and for metric queries).
+    pub fn process_uncategorized(
+        &self,
+        ts: Nanos,
+        line: &[u8],
+        stream: &Labels,
+        metadata: &[(String, String)],
+    ) -> Option<Processed> {
+        self.run(ts, line, stream, metadata, false)
+    }
+
+    fn run(
+        &self,
+        ts: Nanos,
+        line: &[u8],
+        stream: &Labels,
+        metadata: &[(String, String)],
+        categorize: bool,
+    ) -> Option<Processed> {
+        let mut b = LabelsBuilder::new(stream);
+        b.add_metadata(metadata);
+        let mut owned: Option<Vec<u8>> = None;
+        for s in &self.stages {
+            let cur: &[u8] = owned.as_deref().unwrap_or(line);
+            let keep = match s {
+                Compiled::LineFilter(f) => f.matches(cur),
+                Compiled::Json(p) => p.process(cur, &mut b, &self.hints),
+                Compiled::JsonExpr(p) => p.process(cur, &mut b),
+                Compiled::Logfmt(p) => p.process(cur, &mut b, &self.hints),
+                Compiled::LogfmtExpr(p) => p.process(cur, &mut b),
+                Compiled::Regexp(p) => p.process(cur, &mut b, &self.hints),
+                Compiled::Pattern(p) => p.process(cur, &mut b, &self.hints),
+                Compiled::Unpack => {
+                    let (keep, new) = parser::unpack(cur, &mut b, &self.hints);
+                    if let Some(n) = new {
+                        owned = Some(n);
+                    }
+                    keep
+                }
+                Compiled::LabelFilter(f) => f.eval(&mut b),
+                Compiled::LineFormat(f) => {
+                    if let Some(n) = f.process(ts, cur, &mut b) {
+                        owned = Some(n.into_bytes());
+                    }
+                    true
+                }
+                Compiled::LabelFormat(f) => {
+                    f.process(ts, cur, &mut b);
+                    true
+                }
+                Compiled::Decolorize => {
+                    if let Some(n) = format::decolorize(cur) {
+                        owned = Some(n);
+                    }
+                    true
+                }
+                Compiled::DropKeep(d) => {
+                    d.process(&mut b);
+                    true
+                }
+            };
+            if !keep {
+                return None;
+            }
+        }
+        let (labels, metadata, parsed) = b.finish(categorize);
+        let line = owned.map(|v| {
+            String::from_utf8(v)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        });
+        Some(Processed {
+            line,
+            labels,
+            metadata,
+            parsed,
+        })
+    }
+}
