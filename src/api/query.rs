@@ -100,8 +100,12 @@ pub async fn query_range(State(st): State<Arc<AppState>>, req: Request) -> Resul
                 let start = start.div_euclid(step) * step;
                 let end = end.div_euclid(step) * step + if end.rem_euclid(step) == 0 { 0 } else { step };
                 let started = Instant::now();
-                let res = metric::run(&metric::MetricQuery { expr: m, start, end, step })?;
-                Ok((res, Stats { exec_seconds: started.elapsed().as_secs_f64(), ..Stats::default() }))
+                let src = logs::StoreSource { engine: &st2.engine, tenant: &tenant, deadline, stats: Default::default() };
+                let max_series = st2.config.limits.max_query_series;
+                let res = metric::run(&metric::MetricQuery { expr: m, start, end, step }, &src, max_series)?;
+                let mut stats = src.stats.into_inner();
+                stats.exec_seconds = started.elapsed().as_secs_f64();
+                Ok((res, stats))
             }
         }
     })
@@ -111,7 +115,7 @@ pub async fn query_range(State(st): State<Arc<AppState>>, req: Request) -> Resul
 
 pub async fn query_instant(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, ApiError> {
     let (headers, p) = read_params(req).await?;
-    let _tenant = tenant_of(&st, &headers)?;
+    let tenant = tenant_of(&st, &headers)?;
     let expr = parse_query(&p)?;
     let t = match p.get("time") {
         Some(s) => params::parse_timestamp(s)
@@ -125,10 +129,18 @@ pub async fn query_instant(State(st): State<Arc<AppState>>, req: Request) -> Res
             "log queries are not supported as an instant query type, please change your query to a range query type".into(),
         ));
     };
-    let started = Instant::now();
-    let res = tokio::task::spawn_blocking(move || metric::run(&metric::MetricQuery { expr: &m, start: t, end: t, step: 0 }))
-        .await??;
-    let stats = Stats { exec_seconds: started.elapsed().as_secs_f64(), ..Stats::default() };
+    let deadline = deadline(&st);
+    let st2 = Arc::clone(&st);
+    let (res, stats) = tokio::task::spawn_blocking(move || -> Result<(QueryResult, Stats), ApiError> {
+        let started = Instant::now();
+        let src = logs::StoreSource { engine: &st2.engine, tenant: &tenant, deadline, stats: Default::default() };
+        let max_series = st2.config.limits.max_query_series;
+        let res = metric::run(&metric::MetricQuery { expr: &m, start: t, end: t, step: 0 }, &src, max_series)?;
+        let mut stats = src.stats.into_inner();
+        stats.exec_seconds = started.elapsed().as_secs_f64();
+        Ok((res, stats))
+    })
+    .await??;
     Ok(json_response(query_response(&res, &stats, false)))
 }
 
