@@ -14,6 +14,7 @@ pub mod limits;
 pub mod logql;
 pub mod model;
 pub mod query;
+pub mod retention;
 pub mod server;
 pub mod store;
 pub mod tail;

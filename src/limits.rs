@@ -38,6 +38,18 @@ pub struct Limits {
     pub retention_period: Duration,
     /// Tail: default 10.
     pub max_concurrent_tail_requests: usize,
+    /// Per-tenant ingestion rate in MB/s (Loki: 4).
+    pub ingestion_rate_mb: f64,
+    /// Per-tenant burst in MB (Loki: 6).
+    pub ingestion_burst_size_mb: f64,
+    /// Per-stream rate in bytes/s (Loki: 3MB).
+    pub per_stream_rate_limit: u64,
+    /// Per-stream burst in bytes (Loki: 15MB).
+    pub per_stream_rate_limit_burst: u64,
+    /// Active streams per tenant (Loki: 5000); 0 = unlimited.
+    pub max_global_streams_per_user: usize,
+    /// Queries may not reach further back than this; zero = off. Start is clamped silently.
+    pub max_query_lookback: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -79,6 +91,12 @@ impl Default for Limits {
             query_timeout: Duration::from_secs(60),
             retention_period: Duration::ZERO,
             max_concurrent_tail_requests: 10,
+            ingestion_rate_mb: 4.0,
+            ingestion_burst_size_mb: 6.0,
+            per_stream_rate_limit: 3 << 20,
+            per_stream_rate_limit_burst: 15 << 20,
+            max_global_streams_per_user: 5000,
+            max_query_lookback: std::time::Duration::ZERO,
         }
     }
 }

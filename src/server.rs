@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::index::Registry;
 use crate::ingest::Ingester;
 use crate::query::Engine;
+use crate::retention::{Report, Retention};
 use crate::store::{merge, Rocks, RocksOptions};
 use crate::tail::Hub;
 use crate::telemetry::Metrics;
@@ -21,11 +22,17 @@ use crate::telemetry::Metrics;
 pub struct Running {
     pub addr: SocketAddr,
     pub state: Arc<AppState>,
+    pub retention: Arc<Retention>,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
+    /// Runs one compactor pass now (tests and operators' tooling).
+    pub async fn compact_now(&self) {
+        run_compactor_once(&self.state, &self.retention).await;
+    }
+
     /// Stops accepting, drains in-flight requests, flushes the store.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
@@ -64,6 +71,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 
     let (tx, mut rx) = tokio::sync::watch::channel(false);
     let merger = tokio::spawn(merge_loop(Arc::clone(&state), tx.subscribe()));
+    let retention = Arc::new(Retention::from_config(&config).map_err(|e| anyhow::anyhow!("retention rules: {e}"))?);
+    let compactor = tokio::spawn(compactor_loop(Arc::clone(&state), Arc::clone(&retention), tx.subscribe()));
     let app = api::router(Arc::clone(&state));
     let st = Arc::clone(&state);
     let task = tokio::spawn(async move {
@@ -75,12 +84,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             tracing::error!(error = %e, "http server failed");
         }
         let _ = merger.await;
+        let _ = compactor.await;
         if let Err(e) = rocks.flush() {
             tracing::warn!(error = %e, "flush at shutdown failed");
         }
         tracing::info!("lokid stopped");
     });
-    Ok(Running { addr, state, shutdown: tx, task })
+    Ok(Running { addr, state, retention, shutdown: tx, task })
 }
 
 /// Merges small blocks in the background: buckets with many pushes right away, the rest
@@ -110,6 +120,7 @@ async fn merge_loop(st: Arc<AppState>, mut stop: tokio::sync::watch::Receiver<bo
         let st2 = Arc::clone(&st);
         let target = st.config.block_target_bytes as usize;
         let res = tokio::task::spawn_blocking(move || {
+            let _maintenance = st2.ingester.maintenance.lock();
             let mut merged = 0;
             for (stream, hour) in due {
                 match merge::merge_bucket(&st2.engine.rocks, stream, hour, target, || st2.ingester.next_seq()) {
@@ -123,6 +134,48 @@ async fn merge_loop(st: Arc<AppState>, mut stop: tokio::sync::watch::Receiver<bo
         if let Ok(n) = res {
             st.metrics.blocks_merged.fetch_add(n as u64, Ordering::Relaxed);
         }
+    }
+}
+
+/// Runs the retention compactor every `compactor.compaction_interval` (first pass one
+/// interval after start).
+async fn compactor_loop(st: Arc<AppState>, retention: Arc<Retention>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let period = st.config.compactor.compaction_interval.max(Duration::from_millis(10));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        run_compactor_once(&st, &retention).await;
+    }
+}
+
+/// One compactor pass off the async workers, recorded in the metrics.
+pub async fn run_compactor_once(st: &Arc<AppState>, retention: &Arc<Retention>) {
+    let (st2, r2) = (Arc::clone(st), Arc::clone(retention));
+    let res = tokio::task::spawn_blocking(move || {
+        r2.run_once(&st2.engine.rocks, &st2.engine.registry, &st2.ingester, crate::clock::now_ns())
+    })
+    .await;
+    let m = &st.metrics;
+    match res {
+        Ok(Ok(r)) => {
+            m.compactor_runs.fetch_add(1, Ordering::Relaxed);
+            m.compactor_last_success_seconds.store((crate::clock::now_ns() / 1_000_000_000) as u64, Ordering::Relaxed);
+            m.compactor_bytes_deleted.fetch_add(r.bytes_deleted, Ordering::Relaxed);
+            m.compactor_blocks_deleted.fetch_add(r.blocks_deleted, Ordering::Relaxed);
+            m.compactor_partitions_deleted.fetch_add(r.partitions_deleted, Ordering::Relaxed);
+            m.compactor_streams_removed.fetch_add(r.streams_removed, Ordering::Relaxed);
+            m.compactor_days_dropped_for_size.fetch_add(r.days_dropped_for_size, Ordering::Relaxed);
+            m.delete_requests_processed.fetch_add(r.delete_requests_applied, Ordering::Relaxed);
+            m.delete_request_entries_deleted.fetch_add(r.entries_deleted_by_requests, Ordering::Relaxed);
+            if r != Report::default() {
+                tracing::info!(blocks = r.blocks_deleted, bytes = r.bytes_deleted, partitions = r.partitions_deleted, streams = r.streams_removed, "compactor pass deleted data");
+            }
+        }
+        Ok(Err(e)) => tracing::error!(error = %e, "compactor pass failed"),
+        Err(e) => tracing::error!(error = %e, "compactor task panicked"),
     }
 }
 

@@ -29,6 +29,15 @@ pub struct Metrics {
     /// (reason, tenant) → (samples, bytes)
     discarded: Mutex<BTreeMap<(String, String), (u64, u64)>>,
     pub streams_created: AtomicU64,
+    pub compactor_runs: AtomicU64,
+    pub compactor_last_success_seconds: AtomicU64,
+    pub compactor_bytes_deleted: AtomicU64,
+    pub compactor_blocks_deleted: AtomicU64,
+    pub compactor_partitions_deleted: AtomicU64,
+    pub compactor_streams_removed: AtomicU64,
+    pub compactor_days_dropped_for_size: AtomicU64,
+    pub delete_requests_processed: AtomicU64,
+    pub delete_request_entries_deleted: AtomicU64,
     pub blocks_merged: AtomicU64,
     pub tails_active: AtomicU64,
 }
@@ -96,6 +105,14 @@ impl Metrics {
         let counters = [
             ("loki_ingester_streams_created_total", "The total number of streams created.", &self.streams_created),
             ("lokid_blocks_merged_total", "Small blocks merged into larger ones by the block compactor.", &self.blocks_merged),
+            ("lokid_compactor_runs_total", "Retention compactor passes that completed.", &self.compactor_runs),
+            ("lokid_compactor_deleted_bytes_total", "Bytes of blocks deleted by retention.", &self.compactor_bytes_deleted),
+            ("lokid_compactor_deleted_blocks_total", "Blocks deleted by retention.", &self.compactor_blocks_deleted),
+            ("lokid_compactor_deleted_partitions_total", "Label-index day partitions deleted.", &self.compactor_partitions_deleted),
+            ("lokid_compactor_removed_streams_total", "Streams removed from the registry because no data was left.", &self.compactor_streams_removed),
+            ("lokid_compactor_size_cap_days_dropped_total", "Days dropped to keep the data directory under retention_max_disk_bytes.", &self.compactor_days_dropped_for_size),
+            ("loki_compactor_delete_requests_processed_total", "Delete requests applied.", &self.delete_requests_processed),
+            ("lokid_compactor_delete_request_entries_deleted_total", "Entries removed by delete requests.", &self.delete_request_entries_deleted),
         ];
         for (name, help, v) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Ordering::Relaxed));
@@ -104,6 +121,11 @@ impl Metrics {
             out,
             "# HELP loki_querier_tail_active Number of active tailers.\n# TYPE loki_querier_tail_active gauge\nloki_querier_tail_active {}",
             self.tails_active.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP loki_compactor_apply_retention_last_successful_run_timestamp_seconds Unix time of the last successful compactor pass.\n# TYPE loki_compactor_apply_retention_last_successful_run_timestamp_seconds gauge\nloki_compactor_apply_retention_last_successful_run_timestamp_seconds {}",
+            self.compactor_last_success_seconds.load(Ordering::Relaxed)
         );
         for (name, help, v) in extra {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");

@@ -3,6 +3,7 @@
 //! Only this layer knows HTTP, JSON and protobuf; handlers stay thin and call one
 //! domain function each through `spawn_blocking`.
 
+pub mod delete;
 pub mod error;
 pub mod meta;
 pub mod ops;
@@ -57,6 +58,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/loki/api/v1/label/{name}/values", get(meta::label_values).post(meta::label_values))
         .route("/loki/api/v1/series", get(meta::series).post(meta::series))
         .route("/loki/api/v1/format_query", get(meta::format_query).post(meta::format_query))
+        // Deletion (applied by the compactor)
+        .route(
+            "/loki/api/v1/delete",
+            post(delete::create).put(delete::create).get(delete::list).delete(delete::cancel),
+        )
         // Operations
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))

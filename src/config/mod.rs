@@ -105,6 +105,12 @@ pub struct CompactorConfig {
     pub compaction_interval: Duration,
     /// Delay between marking data expired and deleting it. Default 2h.
     pub retention_delete_delay: Duration,
+    /// Delete requests can be cancelled this long after creation and are applied after
+    /// it. Default 24h (Loki's).
+    pub delete_request_cancel_period: Duration,
+    /// lokid's own: when the data directory grows past this many bytes the compactor
+    /// deletes the oldest days first. 0 = no cap (default).
+    pub retention_max_disk_bytes: u64,
     /// Accepted and shown; lokid keeps everything under `data_dir`.
     pub working_directory: Option<PathBuf>,
     /// Accepted and shown (Loki 3.1+ requires it with retention); unused.
@@ -197,6 +203,8 @@ impl Default for CompactorConfig {
             retention_enabled: false,
             compaction_interval: Duration::from_secs(600),
             retention_delete_delay: Duration::from_secs(2 * 3600),
+            delete_request_cancel_period: Duration::from_secs(24 * 3600),
+            retention_max_disk_bytes: 0,
             working_directory: None,
             delete_request_store: None,
         }

@@ -227,6 +227,18 @@ impl<'a> Reader<'a> {
         Some(n)
     }
 
+    /// A non-negative number (`ingestion_rate_mb: 4.5`).
+    pub fn f64(&mut self, path: &[&str]) -> Option<f64> {
+        let v = self.get(path)?;
+        match scalar_text(v).and_then(|s| s.trim().parse::<f64>().ok()) {
+            Some(f) if f >= 0.0 && f.is_finite() => Some(f),
+            _ => {
+                self.invalid(path, v, format!("expected a non-negative number, got {}", describe(v)));
+                None
+            }
+        }
+    }
+
     pub fn usize(&mut self, path: &[&str]) -> Option<usize> {
         self.int(path, 0, i64::MAX).map(|n| n as usize)
     }

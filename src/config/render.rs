@@ -93,6 +93,12 @@ impl Config {
             .dur("max_query_length", l.max_query_length)
             .dur("query_timeout", l.query_timeout)
             .dur("retention_period", l.retention_period)
+            .put("ingestion_rate_mb", l.ingestion_rate_mb)
+            .put("ingestion_burst_size_mb", l.ingestion_burst_size_mb)
+            .size("per_stream_rate_limit", l.per_stream_rate_limit)
+            .size("per_stream_rate_limit_burst", l.per_stream_rate_limit_burst)
+            .put("max_global_streams_per_user", l.max_global_streams_per_user as u64)
+            .dur("max_query_lookback", l.max_query_lookback)
             .put(
                 "max_concurrent_tail_requests",
                 l.max_concurrent_tail_requests as u64,
@@ -104,7 +110,9 @@ impl Config {
         let mut compactor = Map::default()
             .put("retention_enabled", c.retention_enabled)
             .dur("compaction_interval", c.compaction_interval)
-            .dur("retention_delete_delay", c.retention_delete_delay);
+            .dur("retention_delete_delay", c.retention_delete_delay)
+            .dur("delete_request_cancel_period", c.delete_request_cancel_period)
+            .size("retention_max_disk_bytes", c.retention_max_disk_bytes);
         if let Some(w) = &c.working_directory {
             compactor = compactor.put("working_directory", w.to_string_lossy().as_ref());
         }

@@ -162,6 +162,12 @@ impl Config {
         set(&mut l.max_query_series, r.usize(&k("max_query_series")));
         set(&mut l.max_query_length, r.duration(&k("max_query_length")));
         set(&mut l.retention_period, r.duration(&k("retention_period")));
+        set(&mut l.ingestion_rate_mb, r.f64(&k("ingestion_rate_mb")));
+        set(&mut l.ingestion_burst_size_mb, r.f64(&k("ingestion_burst_size_mb")));
+        set(&mut l.per_stream_rate_limit, r.bytes(&k("per_stream_rate_limit")));
+        set(&mut l.per_stream_rate_limit_burst, r.bytes(&k("per_stream_rate_limit_burst")));
+        set(&mut l.max_global_streams_per_user, r.usize(&k("max_global_streams_per_user")));
+        set(&mut l.max_query_lookback, r.duration(&k("max_query_lookback")));
         set(
             &mut l.max_concurrent_tail_requests,
             r.usize(&k("max_concurrent_tail_requests")),
@@ -212,6 +218,14 @@ impl Config {
         set(
             &mut c.retention_delete_delay,
             r.duration(&["compactor", "retention_delete_delay"]),
+        );
+        set(
+            &mut c.delete_request_cancel_period,
+            r.duration(&["compactor", "delete_request_cancel_period"]),
+        );
+        set(
+            &mut c.retention_max_disk_bytes,
+            r.bytes(&["compactor", "retention_max_disk_bytes"]),
         );
         c.working_directory = r
             .string(&["compactor", "working_directory"])

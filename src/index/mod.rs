@@ -119,6 +119,41 @@ impl Registry {
         true
     }
 
+    /// Every known stream (retention walks them).
+    pub fn all(&self) -> Vec<Arc<StreamMeta>> {
+        self.by_id.read().values().cloned().collect()
+    }
+
+    /// Adds the deletion of a stream's registry records to `batch`; call
+    /// [`Self::forget`] after the write. Callers hold the ingester's commit lock so no
+    /// push can add data to the stream in between.
+    pub fn prepare_remove(&self, batch: &mut Batch, meta: &StreamMeta) {
+        batch.delete_stream(&keys::stream_by_labels(&meta.tenant, &meta.key));
+        batch.delete_stream(&keys::stream_by_id(meta.id));
+    }
+
+    /// Drops removed streams from memory.
+    pub fn forget(&self, metas: &[Arc<StreamMeta>]) {
+        if metas.is_empty() {
+            return;
+        }
+        let mut by_key = self.by_key.write();
+        let mut by_id = self.by_id.write();
+        for m in metas {
+            by_key.remove(&(m.tenant.clone(), m.key.clone()));
+            by_id.remove(&m.id);
+        }
+        drop((by_key, by_id));
+        let gone: HashSet<StreamId> = metas.iter().map(|m| m.id).collect();
+        self.indexed.lock().retain(|(id, _)| !gone.contains(id));
+    }
+
+    /// Forgets which (stream, day) postings were written for `tenant`'s days before
+    /// `day`, after retention removed those partitions.
+    pub fn forget_days_before(&self, day: i64) {
+        self.indexed.lock().retain(|(_, d)| *d >= day);
+    }
+
     pub fn mark_indexed(&self, pairs: &[(StreamId, i64)]) {
         self.indexed.lock().extend(pairs.iter().copied());
     }

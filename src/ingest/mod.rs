@@ -46,6 +46,9 @@ pub struct Ingester {
     seq: AtomicU64,
     /// (stream, hour) → number of blocks written since the last merge.
     pub small_blocks: Mutex<HashMap<(StreamId, i64), u32>>,
+    /// Held by the block merger and by retention so they never work on the same blocks
+    /// at once (a merge must not resurrect blocks retention just deleted).
+    pub maintenance: Mutex<()>,
 }
 
 struct Prepared {
@@ -67,7 +70,14 @@ impl Ingester {
             // than the number of blocks written.
             seq: AtomicU64::new(now_ns().max(0) as u64),
             small_blocks: Mutex::new(HashMap::new()),
+            maintenance: Mutex::new(()),
         }
+    }
+
+    /// Runs `f` while no push can commit (used by retention to remove empty streams).
+    pub fn with_commit_lock<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.commit_lock.lock();
+        f()
     }
 
     pub fn next_seq(&self) -> u64 {

@@ -127,6 +127,14 @@ pub fn block_stream(stream: StreamId) -> [u8; 4] {
     stream.to_be_bytes()
 }
 
+/// The first key after every block of `stream`.
+pub fn block_stream_end(stream: StreamId) -> Vec<u8> {
+    match stream.checked_add(1) {
+        Some(next) => next.to_be_bytes().to_vec(),
+        None => vec![0xff; BLOCK_KEY_LEN + 1],
+    }
+}
+
 /// Decoded block key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BlockKey {
@@ -154,6 +162,24 @@ impl BlockKey {
     pub fn encode(&self) -> Vec<u8> {
         block(self.stream, self.hour, self.min_ts, self.max_ts, self.seq)
     }
+}
+
+// ---- CF `deletes`: delete requests -----------------------------------------------------
+
+/// tenant 0x00 request-id → JSON record (see `retention::deletes`).
+pub fn delete_request(tenant: &str, id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(tenant.len() + 1 + id.len());
+    k.extend_from_slice(tenant.as_bytes());
+    k.push(0);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// The prefix of every delete request of `tenant`.
+pub fn delete_requests_of(tenant: &str) -> Vec<u8> {
+    let mut k = tenant.as_bytes().to_vec();
+    k.push(0);
+    k
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use super::StoreError;
 const CF_STREAMS: &str = "streams";
 const CF_POSTINGS: &str = "postings";
 const CF_BLOCKS: &str = "blocks";
+const CF_DELETES: &str = "deletes";
 
 /// Tuning that matters for memory: a small shared block cache and modest memtables keep an
 /// idle server well under 50 MiB.
@@ -89,10 +90,14 @@ impl Rocks {
         // Block values are already lz4-compressed by `block::encode`.
         blocks.set_compression_type(DBCompressionType::None);
 
+        let mut deletes = Options::default();
+        deletes.set_write_buffer_size(1 << 20);
+
         let cfs = vec![
             ColumnFamilyDescriptor::new(CF_STREAMS, streams),
             ColumnFamilyDescriptor::new(CF_POSTINGS, postings),
             ColumnFamilyDescriptor::new(CF_BLOCKS, blocks),
+            ColumnFamilyDescriptor::new(CF_DELETES, deletes),
         ];
         let db = DB::open_cf_descriptors(&db_opts, dir, cfs)?;
         Ok(Rocks { db, sync_writes: opts.sync_writes })
@@ -133,8 +138,30 @@ impl Rocks {
         Ok(out)
     }
 
+    /// Every (key, value) of the `deletes` CF under `prefix` (delete requests).
+    pub fn scan_deletes(&self, prefix: &[u8]) -> Result<Vec<(Box<[u8]>, Box<[u8]>)>, StoreError> {
+        let it = self.db.iterator_cf(self.cf(CF_DELETES), IteratorMode::From(prefix, RDir::Forward));
+        let mut out = Vec::new();
+        for item in it {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            out.push((k, v));
+        }
+        Ok(out)
+    }
+
+    /// Compacts a key range of the blocks and postings CFs so that deleted data leaves
+    /// the disk now rather than at some later compaction.
+    pub fn compact_all(&self) {
+        for cf in [CF_BLOCKS, CF_POSTINGS, CF_STREAMS] {
+            self.db.compact_range_cf(self.cf(cf), None::<&[u8]>, None::<&[u8]>);
+        }
+    }
+
     pub fn flush(&self) -> Result<(), StoreError> {
-        for cf in [CF_STREAMS, CF_POSTINGS, CF_BLOCKS] {
+        for cf in [CF_STREAMS, CF_POSTINGS, CF_BLOCKS, CF_DELETES] {
             self.db.flush_cf(self.cf(cf))?;
         }
         Ok(())
@@ -168,6 +195,28 @@ impl Batch<'_> {
 
     pub fn delete_block(&mut self, key: &[u8]) {
         self.inner.delete_cf(self.rocks.cf(CF_BLOCKS), key);
+    }
+
+    /// Deletes every block key in `[from, to)` (one range tombstone).
+    pub fn delete_blocks_range(&mut self, from: &[u8], to: &[u8]) {
+        self.inner.delete_range_cf(self.rocks.cf(CF_BLOCKS), from, to);
+    }
+
+    /// Deletes every posting key in `[from, to)`.
+    pub fn delete_postings_range(&mut self, from: &[u8], to: &[u8]) {
+        self.inner.delete_range_cf(self.rocks.cf(CF_POSTINGS), from, to);
+    }
+
+    pub fn delete_stream(&mut self, key: &[u8]) {
+        self.inner.delete_cf(self.rocks.cf(CF_STREAMS), key);
+    }
+
+    pub fn put_delete_request(&mut self, key: &[u8], value: &[u8]) {
+        self.inner.put_cf(self.rocks.cf(CF_DELETES), key, value);
+    }
+
+    pub fn delete_delete_request(&mut self, key: &[u8]) {
+        self.inner.delete_cf(self.rocks.cf(CF_DELETES), key);
     }
 
     pub fn is_empty(&self) -> bool {
