@@ -280,7 +280,12 @@ fn values_from_other_shared_configs() {
     assert_eq!(c.limits.max_label_value_length, 20480);
     assert_eq!(c.limits.max_label_name_length, 10240);
     assert_eq!(c.limits.max_entries_limit_per_query, 1_000_000);
-    assert!(c
+    // Rate limits are read now (not reported as unused).
+    assert_eq!(c.limits.per_stream_rate_limit, 512 << 20);
+    assert_eq!(c.limits.per_stream_rate_limit_burst, 1024 << 20);
+    assert_eq!(c.limits.ingestion_rate_mb, 10000.0);
+    assert_eq!(c.limits.ingestion_burst_size_mb, 1000.0);
+    assert!(!c
         .unused_keys
         .contains(&"limits_config.per_stream_rate_limit".to_string()));
 
