@@ -59,6 +59,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         ingester: Arc::clone(&ingester),
         hub,
         metrics: Arc::new(Metrics::default()),
+        limiter: Default::default(),
         ready: AtomicBool::new(true),
     });
     let addr: SocketAddr = config

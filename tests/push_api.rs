@@ -154,3 +154,35 @@ async fn body_over_the_limit_is_413() {
     assert_eq!(s, 413);
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn rate_limits_answer_429_with_lokis_messages() {
+    let srv = TestServer::start_with(|c| {
+        c.limits.ingestion_rate_mb = 0.001; // ~1 KB/s, burst below
+        c.limits.ingestion_burst_size_mb = 0.002;
+    })
+    .await;
+    let big = "x".repeat(4000);
+    let body = json!({"streams": [{"stream": {"app": "rl"}, "values": [[T0.to_string(), big]]}]});
+    let (s, t) = push_json(&srv.base, &body).await;
+    assert_eq!(s, 429);
+    assert!(t.starts_with("ingestion rate limit exceeded for user fake (limit: 1048 bytes/sec) while attempting to ingest '1' lines totaling '4000' bytes"), "{t}");
+    assert!(all_lines(&srv.base, r#"{app="rl"}"#).await.is_empty(), "a rate-limited push stores nothing");
+    let (_, metrics) = get(&srv.base, "/metrics", &[]).await;
+    assert!(metrics.contains(r#"loki_discarded_samples_total{reason="rate_limited",tenant="fake"} 1"#), "{metrics}");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn stream_limit_refuses_new_streams_with_429_and_keeps_the_rest() {
+    let srv = TestServer::start_with(|c| c.limits.max_global_streams_per_user = 1).await;
+    let body = json!({"streams": [
+        {"stream": {"app": "first"}, "values": [[T0.to_string(), "kept"]]},
+        {"stream": {"app": "second"}, "values": [[T0.to_string(), "refused"]]}
+    ]});
+    let (s, t) = push_json(&srv.base, &body).await;
+    assert_eq!(s, 429);
+    assert!(t.starts_with("maximum active stream limit exceeded when trying to create stream {app=\"second\", service_name=\"second\"}"), "{t}");
+    assert_eq!(all_lines(&srv.base, r#"{app="first"}"#).await, vec!["kept"]);
+    srv.stop().await;
+}

@@ -60,6 +60,8 @@ async fn retention_deletes_expired_data_streams_and_disk_space() {
         c.compactor.retention_enabled = true;
         c.limits.retention_period = Duration::from_secs(336 * 3600);
         c.compactor.compaction_interval = Duration::from_secs(3600);
+        c.limits.ingestion_rate_mb = 1000.0; // this test pushes 6 MB at once
+        c.limits.ingestion_burst_size_mb = 1000.0;
     })
     .await;
     let old = now() - 20 * 24 * H;
@@ -109,6 +111,8 @@ async fn retention_stream_rules_override_the_global_period() {
 async fn size_cap_drops_the_oldest_days_first() {
     let srv = TestServer::start_with(|c| {
         c.compactor.retention_max_disk_bytes = 4 << 20;
+        c.limits.ingestion_rate_mb = 1000.0; // this test pushes 12 MB at once
+        c.limits.ingestion_burst_size_mb = 1000.0;
     })
     .await;
     let base_t = now() - 10 * 24 * H;

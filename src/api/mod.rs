@@ -40,6 +40,7 @@ pub struct AppState {
     pub ingester: Arc<Ingester>,
     pub hub: Arc<Hub>,
     pub metrics: Arc<Metrics>,
+    pub limiter: crate::ingest::limiter::Limiter,
     pub ready: AtomicBool,
 }
 

@@ -39,7 +39,7 @@ pub async fn push(
     let st2 = Arc::clone(&st);
     // Decoding, validation, compression and the write all run off the async workers; the
     // write completes even if the client goes away.
-    let outcome = tokio::task::spawn_blocking(move || -> Result<Option<String>, ApiError> {
+    let outcome = tokio::task::spawn_blocking(move || -> Result<Option<ApiError>, ApiError> {
         let streams = decode_push_body(
             legacy,
             content_type.as_deref(),
@@ -58,20 +58,36 @@ pub async fn push(
             (acc.0 + s.entries.len() as u64, acc.1 + s.entries.iter().map(|e| e.line.len() as u64).sum::<u64>())
         });
         st2.metrics.add_received(&tenant, lines, bytes);
-        let validated = validate_push(&tenant, streams, &st2.config.limits, now_ns());
+        let limits = &st2.config.limits;
+        let validated = validate_push(&tenant, streams, limits, now_ns());
         for (reason, n, b) in &validated.rejected_by_reason {
             st2.metrics.add_discarded(reason, &tenant, *n as u64, *b);
         }
-        let message = validated.error_message();
-        let committed = st2.ingester.commit(&tenant, validated.accepted)?;
+        let invalid = validated.error_message();
+        let limited = st2.limiter.check(&tenant, validated.accepted, limits, std::time::Instant::now());
+        if let Some(msg) = limited.rate_limited {
+            st2.metrics.add_discarded("rate_limited", &tenant, lines, bytes);
+            return Ok(Some(ApiError::TooManyRequests(msg)));
+        }
+        let committed = st2.ingester.commit(&tenant, limited.accepted)?;
         st2.metrics
             .streams_created
             .fetch_add(committed.new_streams as u64, std::sync::atomic::Ordering::Relaxed);
-        Ok(message)
+        if !limited.rejected.is_empty() {
+            // 429 so that the client retries the streams the limits refused.
+            let mut msgs = Vec::new();
+            for (reason, msg, n, b) in limited.rejected {
+                st2.metrics.add_discarded(reason, &tenant, n as u64, b);
+                msgs.push(msg);
+            }
+            msgs.extend(invalid);
+            return Ok(Some(ApiError::TooManyRequests(msgs.join("; "))));
+        }
+        Ok(invalid.map(ApiError::BadRequest))
     })
     .await??;
     match outcome {
-        Some(msg) => Err(ApiError::BadRequest(msg)),
+        Some(err) => Err(err),
         None => Ok(StatusCode::NO_CONTENT),
     }
 }

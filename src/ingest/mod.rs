@@ -5,6 +5,7 @@
 
 pub mod detect;
 pub mod labels;
+pub mod limiter;
 pub mod validate;
 
 use std::collections::HashMap;

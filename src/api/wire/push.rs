@@ -324,8 +324,8 @@ fn parse_text_labels(text: &str) -> Result<Labels, PushDecodeError> {
     if text.len() > MAX_STREAM_LABELS_SIZE {
         return Err(PushDecodeError::TooLarge(format!(
             "request body too large: stream labels size {} exceeds limit of {}",
-            humanize_bytes(text.len() as u64),
-            humanize_bytes(MAX_STREAM_LABELS_SIZE as u64)
+            crate::ingest::limiter::humanize(text.len() as u64),
+            crate::ingest::limiter::humanize(MAX_STREAM_LABELS_SIZE as u64)
         )));
     }
     parse_label_set(text).map_err(PushDecodeError::Labels)
@@ -357,20 +357,6 @@ fn labels_from_json_map(pairs: Vec<(String, String)>) -> Result<Labels, PushDeco
     parse_text_labels(&text)
 }
 
-/// go-humanize's `Bytes` (SI units, `17 MB`).
-fn humanize_bytes(n: u64) -> String {
-    if n < 10 {
-        return format!("{n} B");
-    }
-    let units = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let e = ((n as f64).ln() / 1000f64.ln()).floor() as usize;
-    let val = ((n as f64) / 1000f64.powi(e as i32) * 10.0 + 0.5).floor() / 10.0;
-    if val < 10.0 {
-        format!("{val:.1} {}", units[e])
-    } else {
-        format!("{val:.0} {}", units[e])
-    }
-}
 
 fn lossy_string(b: &[u8]) -> String {
     match std::str::from_utf8(b) {
@@ -739,9 +725,9 @@ mod tests {
 
     #[test]
     fn sizes_and_helpers() {
-        assert_eq!(humanize_bytes(1 << 24), "17 MB");
-        assert_eq!(humanize_bytes(1500), "1.5 kB");
-        assert_eq!(humanize_bytes(5), "5 B");
+        assert_eq!(crate::ingest::limiter::humanize(1 << 24), "17 MB");
+        assert_eq!(crate::ingest::limiter::humanize(1500), "1.5 kB");
+        assert_eq!(crate::ingest::limiter::humanize(5), "5 B");
         let e = PushDecodeError::body_too_large(11, 10);
         assert_eq!(
             (e.status(), e.to_string().as_str()),
