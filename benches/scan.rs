@@ -63,7 +63,7 @@ fn bench_scan(c: &mut Criterion) {
                 direction: Direction::Backward,
                 categorize: false,
                 interval: 0,
-                deadline: Deadline(None),
+                deadline: Deadline::none(),
             };
             let (res, _) = logs::run(&engine, &q).expect("query");
             assert_eq!(res.iter().map(|s| s.entries.len()).sum::<usize>(), 1);

@@ -233,3 +233,28 @@ async fn out_of_order_pushes_come_back_in_order() {
     assert_eq!(got, vec!["l10", "l20", "l30", "l40"]);
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn query_timeout_is_a_504_with_lokis_text() {
+    let srv = TestServer::start_with(|c| c.limits.query_timeout = std::time::Duration::from_nanos(1)).await;
+    let body = json!({"streams": [{"stream": {"app": "slow"}, "values": [[ns(1), "x"]]}]});
+    assert_eq!(push_json(&srv.base, &body).await.0, 204);
+    let (s, text) = get(&srv.base, "/loki/api/v1/query_range", &[("query", r#"{app="slow"}"#), ("start", &ns(0)[..]), ("end", &ns(10)[..])]).await;
+    assert_eq!(s, 504);
+    assert_eq!(text, "request timed out, decrease the duration of the request or add more label matchers (prefer exact match over regex match) to reduce the amount of data processed");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn max_query_lookback_clamps_the_start_silently() {
+    let srv = TestServer::start_with(|c| c.limits.max_query_lookback = std::time::Duration::from_secs(3600)).await;
+    let now = lokid::clock::now_ns();
+    let body = json!({"streams": [{"stream": {"app": "lb"}, "values": [
+        [(now - 2 * 3_600_000_000_000i64).to_string(), "too old to see"], [(now - 60_000_000_000i64).to_string(), "recent"]]}]});
+    assert_eq!(push_json(&srv.base, &body).await.0, 204);
+    let start = (now - 3 * 3_600_000_000_000i64).to_string();
+    let v = get_json(&srv.base, "/loki/api/v1/query_range", &[("query", r#"{app="lb"}"#), ("start", &start)]).await;
+    let got: Vec<String> = lines(&v).into_iter().map(|(_, l)| l).collect();
+    assert_eq!(got, vec!["recent"]);
+    srv.stop().await;
+}

@@ -25,6 +25,9 @@ pub enum ApiError {
     TooManyRequests(String),
     #[error("request timed out, decrease the duration of the request or add more label matchers (prefer exact match over regex match) to reduce the amount of data processed")]
     Timeout,
+    /// Loki's 499: the client went away.
+    #[error("the request was cancelled by the client")]
+    Cancelled,
     /// Transient server trouble (full disk…): 503 so that Promtail retries.
     #[error("{0}")]
     Unavailable(String),
@@ -42,6 +45,7 @@ impl ApiError {
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Cancelled => StatusCode::from_u16(499).expect("valid status"),
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -91,6 +95,7 @@ impl From<QueryError> for ApiError {
             | QueryError::Pipeline(_)
             | QueryError::Limit(_) => ApiError::BadRequest(e.to_string()),
             QueryError::Timeout => ApiError::Timeout,
+            QueryError::Cancelled => ApiError::Cancelled,
             QueryError::Execution(m) => ApiError::Internal(m),
             QueryError::Store(s) => s.into(),
         }

@@ -24,7 +24,9 @@ fn selector(p: &Params) -> Result<Option<Vec<Matcher>>, ApiError> {
 pub async fn labels(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, ApiError> {
     let (headers, p) = read_params(req).await?;
     let tenant = tenant_of(&st, &headers)?;
-    let (start, end) = params::bounds(&p, now_ns())?;
+    let now = now_ns();
+    let (start, end) = params::bounds(&p, now)?;
+    let start = super::query::clamp_lookback(&st, start, now);
     let sel = selector(&p)?;
     let st2 = Arc::clone(&st);
     let names = tokio::task::spawn_blocking(move || meta::label_names(&st2.engine, &tenant, sel.as_deref(), start, end))
@@ -39,7 +41,9 @@ pub async fn label_values(
 ) -> Result<Response, ApiError> {
     let (headers, p) = read_params(req).await?;
     let tenant = tenant_of(&st, &headers)?;
-    let (start, end) = params::bounds(&p, now_ns())?;
+    let now = now_ns();
+    let (start, end) = params::bounds(&p, now)?;
+    let start = super::query::clamp_lookback(&st, start, now);
     let sel = selector(&p)?;
     let st2 = Arc::clone(&st);
     let values = tokio::task::spawn_blocking(move || {
@@ -52,7 +56,9 @@ pub async fn label_values(
 pub async fn series(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, ApiError> {
     let (headers, p) = read_params(req).await?;
     let tenant = tenant_of(&st, &headers)?;
-    let (start, end) = params::bounds(&p, now_ns())?;
+    let now = now_ns();
+    let (start, end) = params::bounds(&p, now)?;
+    let start = super::query::clamp_lookback(&st, start, now);
     let mut selectors = Vec::new();
     for m in p.all("match[]").chain(p.all("match")) {
         let sel = logql::parse_selector(m, false)?;

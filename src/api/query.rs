@@ -14,7 +14,7 @@ use super::{json_response, read_params, tenant_of, AppState};
 use crate::clock::now_ns;
 use crate::logql::{self, Expr};
 use crate::model::TimeRange;
-use crate::query::{logs, metric, Deadline, QueryResult, Stats};
+use crate::query::{logs, metric, CancelOnDrop, Deadline, QueryResult, Stats};
 
 /// Grafana asks for Loki 3's categorized labels with this header.
 fn categorize(headers: &HeaderMap) -> bool {
@@ -35,6 +35,7 @@ pub async fn query_range(State(st): State<Arc<AppState>>, req: Request) -> Resul
     let expr = parse_query(&p)?;
     let now = now_ns();
     let (start, end) = params::bounds(&p, now)?;
+    let start = clamp_lookback(&st, start, now);
     let limit = params::limit(&p)?;
     let direction = params::direction(&p)?;
     let step = match p.get("step") {
@@ -71,7 +72,8 @@ pub async fn query_range(State(st): State<Arc<AppState>>, req: Request) -> Resul
         )));
     }
     let categorize = categorize(&headers);
-    let deadline = deadline(&st);
+    let guard = CancelOnDrop::new();
+    let deadline = deadline(&st, &guard);
     let st2 = Arc::clone(&st);
     let (res, stats) = tokio::task::spawn_blocking(move || -> Result<(QueryResult, Stats), ApiError> {
         match &expr {
@@ -85,7 +87,7 @@ pub async fn query_range(State(st): State<Arc<AppState>>, req: Request) -> Resul
                 let q = logs::LogQuery {
                     tenant: &tenant,
                     expr: log,
-                    range: TimeRange { start, end },
+                    range: TimeRange { start, end: end.max(start) },
                     limit,
                     direction,
                     categorize,
@@ -110,6 +112,7 @@ pub async fn query_range(State(st): State<Arc<AppState>>, req: Request) -> Resul
         }
     })
     .await??;
+    guard.disarm();
     Ok(json_response(query_response(&res, &stats, categorize)))
 }
 
@@ -129,7 +132,8 @@ pub async fn query_instant(State(st): State<Arc<AppState>>, req: Request) -> Res
             "log queries are not supported as an instant query type, please change your query to a range query type".into(),
         ));
     };
-    let deadline = deadline(&st);
+    let guard = CancelOnDrop::new();
+    let deadline = deadline(&st, &guard);
     let st2 = Arc::clone(&st);
     let (res, stats) = tokio::task::spawn_blocking(move || -> Result<(QueryResult, Stats), ApiError> {
         let started = Instant::now();
@@ -141,12 +145,24 @@ pub async fn query_instant(State(st): State<Arc<AppState>>, req: Request) -> Res
         Ok((res, stats))
     })
     .await??;
+    guard.disarm();
     Ok(json_response(query_response(&res, &stats, false)))
 }
 
-fn deadline(st: &AppState) -> Deadline {
+/// The query timeout plus a cancel flag tied to `guard` (set if the client disconnects).
+fn deadline(st: &AppState, guard: &CancelOnDrop) -> Deadline {
     let t = st.config.limits.query_timeout;
-    Deadline(if t.is_zero() { None } else { Some(Instant::now() + t) })
+    Deadline { at: if t.is_zero() { None } else { Some(Instant::now() + t) }, cancelled: Some(Arc::clone(&guard.0)) }
+}
+
+/// Loki's `max_query_lookback`: the start is clamped silently.
+pub fn clamp_lookback(st: &AppState, start: i64, now: i64) -> i64 {
+    let lb = st.config.limits.max_query_lookback;
+    if lb.is_zero() {
+        start
+    } else {
+        start.max(now - lb.as_nanos() as i64)
+    }
 }
 
 /// Go's `time.Duration.String()` for whole hours/minutes/seconds (`721h0m0s`).

@@ -113,7 +113,7 @@ async fn run(
             direction: Direction::Backward,
             categorize: false,
             interval: 0,
-            deadline: Deadline(None),
+            deadline: Deadline::none(),
         };
         logs::run(&st2.engine, &q).map(|(s, _)| s)
     })

@@ -115,7 +115,7 @@ fn walk(
     pipeline: &LogPipeline,
     range: TimeRange,
     direction: Direction,
-    deadline: Deadline,
+    deadline: &Deadline,
     categorize: bool,
     stats: &mut Stats,
     mut visit: impl FnMut(&StreamMeta, &Block, &Hit) -> Result<Flow, QueryError>,
@@ -212,7 +212,7 @@ pub fn run(engine: &Engine, q: &LogQuery) -> Result<(Vec<StreamResult>, Stats), 
     let mut last_accepted: Option<Nanos> = None;
     let backward = q.direction == Direction::Backward;
     if q.limit > 0 {
-        walk(engine, q.tenant, &q.expr.matchers, &pipeline, q.range, q.direction, q.deadline, q.categorize, &mut stats, |meta, block, hit| {
+        walk(engine, q.tenant, &q.expr.matchers, &pipeline, q.range, q.direction, &q.deadline, q.categorize, &mut stats, |meta, block, hit| {
             let ts = block.ts(hit.idx as usize);
             let spaced = match (q.interval, last_accepted) {
                 (0, _) | (_, None) => true,
@@ -253,7 +253,7 @@ impl LogSource for StoreSource<'_> {
         let pipeline = LogPipeline::compile(&log.stages)?;
         let mut stats = self.stats.borrow_mut();
         let range = TimeRange { start: from, end: to };
-        walk(self.engine, self.tenant, &log.matchers, &pipeline, range, Direction::Forward, self.deadline, false, &mut stats, |meta, block, hit| {
+        walk(self.engine, self.tenant, &log.matchers, &pipeline, range, Direction::Forward, &self.deadline, false, &mut stats, |meta, block, hit| {
             let idx = hit.idx as usize;
             let ts = block.ts(idx);
             match &hit.processed {

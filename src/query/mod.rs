@@ -10,6 +10,7 @@ pub mod pipeline;
 pub mod result;
 pub mod source;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -37,6 +38,8 @@ pub enum QueryError {
     Execution(String),
     #[error("request timed out, decrease the duration of the request or add more label matchers (prefer exact match over regex match) to reduce the amount of data processed")]
     Timeout,
+    #[error("the request was cancelled by the client")]
+    Cancelled,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -47,15 +50,75 @@ pub struct Engine {
     pub registry: Arc<Registry>,
 }
 
-/// A point after which a query gives up with [`QueryError::Timeout`].
-#[derive(Clone, Copy, Debug)]
-pub struct Deadline(pub Option<Instant>);
+/// When a query must stop: a time limit ([`QueryError::Timeout`]) and/or a flag set when
+/// the client went away ([`QueryError::Cancelled`]). Checked between blocks.
+#[derive(Clone, Debug, Default)]
+pub struct Deadline {
+    pub at: Option<Instant>,
+    pub cancelled: Option<Arc<AtomicBool>>,
+}
 
 impl Deadline {
+    /// No limit.
+    pub fn none() -> Deadline {
+        Deadline::default()
+    }
+
     pub fn check(&self) -> Result<(), QueryError> {
-        match self.0 {
+        if self.cancelled.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Err(QueryError::Cancelled);
+        }
+        match self.at {
             Some(d) if Instant::now() > d => Err(QueryError::Timeout),
             _ => Ok(()),
         }
+    }
+}
+
+/// Sets its flag when dropped unless disarmed: a handler holds one while its query runs
+/// on a blocking thread, so a client that disconnects (the handler future is dropped)
+/// cancels the query.
+pub struct CancelOnDrop(pub Arc<AtomicBool>);
+
+impl CancelOnDrop {
+    pub fn new() -> CancelOnDrop {
+        CancelOnDrop(Arc::new(AtomicBool::new(false)))
+    }
+
+    pub fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Default for CancelOnDrop {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_guard_cancels_and_a_disarmed_one_does_not() {
+        let guard = CancelOnDrop::new();
+        let d = Deadline { at: None, cancelled: Some(Arc::clone(&guard.0)) };
+        assert!(d.check().is_ok());
+        drop(guard);
+        assert!(matches!(d.check(), Err(QueryError::Cancelled)));
+
+        let guard = CancelOnDrop::new();
+        let d = Deadline { at: None, cancelled: Some(Arc::clone(&guard.0)) };
+        guard.disarm();
+        assert!(d.check().is_ok());
+        let past = Deadline { at: Some(Instant::now() - std::time::Duration::from_secs(1)), cancelled: None };
+        assert!(matches!(past.check(), Err(QueryError::Timeout)));
     }
 }
