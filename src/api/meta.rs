@@ -84,6 +84,22 @@ pub async fn series(State(st): State<Arc<AppState>>, req: Request) -> Result<Res
     Ok(json_response(out))
 }
 
+/// `GET /loki/api/v1/index/stats`: `{"streams":…,"chunks":…,"bytes":…,"entries":…}`.
+pub async fn index_stats(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, ApiError> {
+    let (headers, p) = read_params(req).await?;
+    let tenant = tenant_of(&st, &headers)?;
+    let now = now_ns();
+    let (start, end) = params::bounds(&p, now)?;
+    let start = super::query::clamp_lookback(&st, start, now);
+    let sel = logql::parse_selector(p.get("query").unwrap_or(""), true)?;
+    let st2 = Arc::clone(&st);
+    let s = tokio::task::spawn_blocking(move || meta::index_stats(&st2.engine, &tenant, &sel, start, end)).await??;
+    Ok(json_response(format!(
+        r#"{{"streams":{},"chunks":{},"bytes":{},"entries":{}}}"#,
+        s.streams, s.chunks, s.bytes, s.entries
+    )))
+}
+
 /// `GET /loki/api/v1/format_query`
 pub async fn format_query(req: Request) -> Response {
     let p = match read_params(req).await {

@@ -58,6 +58,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/loki/api/v1/label", get(meta::labels).post(meta::labels))
         .route("/loki/api/v1/label/{name}/values", get(meta::label_values).post(meta::label_values))
         .route("/loki/api/v1/series", get(meta::series).post(meta::series))
+        .route("/loki/api/v1/index/stats", get(meta::index_stats).post(meta::index_stats))
         .route("/loki/api/v1/format_query", get(meta::format_query).post(meta::format_query))
         // Deletion (applied by the compactor)
         .route(

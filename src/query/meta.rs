@@ -85,3 +85,43 @@ pub fn has_data(snap: &Snapshot, id: u32, range: TimeRange) -> Result<bool, Quer
     })?;
     Ok(found)
 }
+
+/// Loki's `index/stats`: streams with data in the range, and their blocks ("chunks"),
+/// entries and line bytes, read from block headers only (whole blocks that overlap the
+/// range are counted, as Loki counts whole chunks).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct IndexStats {
+    pub streams: u64,
+    pub chunks: u64,
+    pub bytes: u64,
+    pub entries: u64,
+}
+
+pub fn index_stats(engine: &Engine, tenant: &str, selector: &[Matcher], start: Nanos, end: Nanos) -> Result<IndexStats, QueryError> {
+    let snap = engine.rocks.snapshot();
+    let range = TimeRange { start, end: end.saturating_add(1) };
+    let ids = super::logs::select(&snap, tenant, selector, range)?;
+    let mut out = IndexStats::default();
+    for id in ids.iter() {
+        if engine.registry.meta(id).is_none_or(|m| m.tenant != tenant) {
+            continue;
+        }
+        let from = keys::block_bucket(id, keys::hour_of(range.start));
+        let to = keys::block_bucket(id, keys::hour_of(range.end - 1) + 1);
+        let mut any = false;
+        snap.blocks_in(&from, &to, |k, v| {
+            let Some(b) = keys::parse_block(k) else { return Ok(true) };
+            if b.max_ts < range.start || b.min_ts >= range.end {
+                return Ok(true);
+            }
+            let (n, raw) = crate::store::block::peek(v).map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+            any = true;
+            out.chunks += 1;
+            out.entries += n as u64;
+            out.bytes += raw.saturating_sub(16 * n) as u64;
+            Ok(true)
+        })?;
+        out.streams += any as u64;
+    }
+    Ok(out)
+}
