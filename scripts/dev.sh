@@ -4,8 +4,8 @@
 #   bash scripts/dev.sh run          install build deps, build release, run lokid in the
 #                                    foreground with loki-config.example.yaml (data in ./data)
 #   bash scripts/dev.sh test         install deps (+ node/npm, python3), cargo test --release
-#                                    (unit + integration + winston client test), then the
-#                                    Loki conformance check; non-zero exit if anything fails
+#                                    (unit + integration + winston client test), the Loki
+#                                    conformance check, scripts/deploy-check.sh; non-zero on failure
 #   bash scripts/dev.sh conformance  only the conformance check (builds release first)
 #   bash scripts/dev.sh bench        cargo bench (criterion benches in benches/)
 #
@@ -90,25 +90,29 @@ cmd_test() {
     OUT=$(mktemp -d)
     trap 'rm -rf "$OUT"' EXIT
 
-    local cargo_rc=0 conf_rc=0
+    local cargo_rc=0 conf_rc=0 deploy_rc=0
     cargo test --release --no-fail-fast 2>&1 | tee "$OUT/cargo.log" || cargo_rc=$?
     bash scripts/conformance.sh 2>&1 | tee "$OUT/conformance.log" || conf_rc=$?
+    bash scripts/deploy-check.sh 2>&1 | tee "$OUT/deploy.log" || deploy_rc=$?
 
-    # One honest closing line over everything that must pass: every cargo test plus every
-    # id in tests/conformance/expected-pass. A cargo or conformance run that died before
+    # One honest closing line over everything that must pass: every cargo test, every id in
+    # tests/conformance/expected-pass and every deploy-check check. A run that died before
     # counting anything counts as one failure.
-    local cp cf kp kf
+    local cp cf kp kf dp df
     read -r cp cf < <(awk '/^test result: /{
             for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
         } END { print p + 0, f + 0 }' "$OUT/cargo.log")
     read -r kp kf < <(awk '/^conformance: [0-9]+ passed, [0-9]+ failed$/{ p = $2; f = $4 }
         END { print p + 0, f + 0 }' "$OUT/conformance.log")
+    read -r dp df < <(awk '/^deploy-check: [0-9]+ passed, [0-9]+ failed$/{ p = $2; f = $4 }
+        END { print p + 0, f + 0 }' "$OUT/deploy.log")
     [ "$cargo_rc" -ne 0 ] && [ "$cf" -eq 0 ] && cf=1
     [ "$conf_rc" -ne 0 ] && [ "$kf" -eq 0 ] && kf=1
+    [ "$deploy_rc" -ne 0 ] && [ "$df" -eq 0 ] && df=1
     echo
-    echo "cargo test: $cp passed, $cf failed (exit $cargo_rc); conformance (expected ids): $kp passed, $kf failed (exit $conf_rc)"
-    echo "total: $((cp + kp)) passed, $((cf + kf)) failed"
-    [ "$cargo_rc" -eq 0 ] && [ "$conf_rc" -eq 0 ]
+    echo "cargo test: $cp passed, $cf failed (exit $cargo_rc); conformance (expected ids): $kp passed, $kf failed (exit $conf_rc); deploy check: $dp passed, $df failed (exit $deploy_rc)"
+    echo "total: $((cp + kp + dp)) passed, $((cf + kf + df)) failed"
+    [ "$cargo_rc" -eq 0 ] && [ "$conf_rc" -eq 0 ] && [ "$deploy_rc" -eq 0 ]
 }
 
 usage() {
