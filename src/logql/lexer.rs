@@ -4,8 +4,8 @@
 //! and Loki's lexical error texts.
 
 use super::error::ParseError;
-use super::godur::{parse_logql_duration, prom_parse_duration};
-use super::gofmt::{is_digit, is_letter};
+use super::go::{is_digit, is_letter, parse_prom_duration};
+use super::lexer_lit::parse_logql_duration;
 
 /// Token kinds. Discriminants follow goyacc's token numbering of Loki's grammar, because syntax
 /// errors list expected tokens in that order.
@@ -409,7 +409,7 @@ impl<'a> Lexer<'a> {
         };
         let inner = &rest[..end];
         self.bump_bytes(end + 1);
-        match prom_parse_duration(inner) {
+        match parse_prom_duration(inner) {
             Ok(d) => {
                 let mut t = self.token(Range, inner, 0, col);
                 t.dur = d;

@@ -3,7 +3,7 @@
 //! duration/bytes suffix rules for numbers.
 
 use super::error::ParseError;
-use super::godur::{humanize_parse_bytes, parse_logql_duration};
+use super::go::{parse_bytes, parse_duration, parse_prom_duration};
 use super::lexer::{is_bytes_rune, is_duration_rune, Lexer, Tok, Token};
 
 fn lit_name(prefix: u8) -> &'static str {
@@ -311,7 +311,7 @@ impl Lexer<'_> {
         }
         let run = self.unit_run(is_bytes_rune);
         if !run.is_empty() {
-            if let Some(v) = humanize_parse_bytes(&format!("{text}{run}")) {
+            if let Some(v) = parse_bytes(&format!("{text}{run}")).ok() {
                 self.bump_bytes(run.len());
                 let mut t = self.token(Tok::Bytes, format!("{text}{run}"), 0, col);
                 t.bytes = v;
@@ -319,5 +319,33 @@ impl Lexer<'_> {
             }
         }
         Ok(self.token(Tok::Number, text, line, col))
+    }
+}
+
+/// Loki's lexer duration rule: Prometheus syntax first, then Go's.
+pub(super) fn parse_logql_duration(s: &str) -> Option<i64> {
+    parse_prom_duration(s)
+        .ok()
+        .or_else(|| parse_duration(s).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEC: i64 = 1_000_000_000;
+    const DAY: i64 = 86_400 * SEC;
+
+    #[test]
+    fn durations_like_go_and_prom() {
+        assert_eq!(parse_logql_duration("5m"), Some(300 * SEC));
+        assert_eq!(parse_logql_duration("1h30m"), Some(5400 * SEC));
+        assert_eq!(parse_logql_duration("1.5h"), Some(5400 * SEC));
+        assert_eq!(parse_logql_duration("2d"), Some(2 * DAY));
+        assert_eq!(parse_logql_duration("-5m"), Some(-300 * SEC));
+        assert_eq!(parse_logql_duration("-0"), Some(0));
+        assert_eq!(parse_logql_duration("-5"), None);
+        assert_eq!(parse_logql_duration("1.5d"), None);
+        assert_eq!(parse_logql_duration("300\u{b5}s"), Some(300_000));
     }
 }

@@ -3,11 +3,12 @@
 //! Entry points: [`parse_expr`] for queries, [`parse_selector`] for `match[]` / `query=` params.
 //! Errors ([`ParseError`]) render exactly like Loki's (`parse error at line 1, col 14: …`).
 //! [`translate_go_regex`] turns a (validated) Go RE2 regex from a query into Rust `regex` syntax.
+//! [`go`] is the crate's one re-implementation of Go's conversions (`strconv`, durations, byte
+//! sizes), shared with the query engine.
 
 pub mod ast;
 mod error;
-mod godur;
-mod gofmt;
+pub mod go;
 mod goregex;
 mod lexer;
 mod lexer_lit;

@@ -2,13 +2,13 @@
 //! binary operations (`mustNewBinOpExpr`: leg checks and scalar folding with `MergeBinOp`).
 
 use super::ast::*;
-use super::gofmt::{go_format_float_6, parse_go_float};
+use super::go::{format_float_6, parse_float};
 use super::lexer::Tok;
 use super::parser::Node;
 
 /// `mustNewLiteralExpr`: the literal keeps its parse error for validation.
 pub(crate) fn literal(text: &str, negate: bool) -> Node {
-    match parse_go_float(text) {
+    match parse_float(text) {
         Ok(v) => Node::Literal {
             value: if negate { -v } else { v },
             err: None,
@@ -133,11 +133,11 @@ pub(crate) fn make_binop(op: BinOp, modifier: BinOpModifier, lhs: Node, rhs: Nod
     match (&lhs, &rhs) {
         (Node::Literal { value, .. }, _) if is_set => Node::Invalid(format!(
             "unexpected literal for left leg of logical/set binary operation ({name}): {}",
-            go_format_float_6(*value)
+            format_float_6(*value)
         )),
         (_, Node::Literal { value, .. }) if is_set => Node::Invalid(format!(
             "unexpected literal for right leg of logical/set binary operation ({name}): {}",
-            go_format_float_6(*value)
+            format_float_6(*value)
         )),
         (Node::Literal { value: l, .. }, Node::Literal { value: r, .. }) => Node::Literal {
             value: fold(op, *l, *r),

@@ -5,10 +5,9 @@
 use std::fmt::{self, Display, Formatter, Write};
 
 use super::ast::*;
-use super::godur::{
-    go_duration_string, humanize_bytes, humanize_parse_bytes, prom_duration_string,
+use super::go::{
+    bytes, duration_string, format_float, format_float_6, parse_bytes, prom_duration_string, quote,
 };
-use super::gofmt::{go_format_float, go_format_float_6, go_quote};
 use super::ops::{binop_str, range_op_name, vector_op_name};
 
 fn join<T: Display>(items: &[T], sep: &str) -> String {
@@ -36,10 +35,15 @@ fn number(v: f64, go_style: bool) -> String {
         return "-0.0".into();
     }
     if go_style {
-        go_format_float(v)
+        format_float(v)
     } else {
         format!("{v}")
     }
+}
+
+/// go-humanize `Bytes` with the space removed, as Loki prints byte label filters.
+fn humanize_bytes(v: u64) -> String {
+    bytes(v).replacen(' ', "", 1)
 }
 
 impl Display for MatchOp {
@@ -55,7 +59,7 @@ impl Display for MatchOp {
 
 impl Display for Matcher {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}{}", self.name, self.op, go_quote(&self.value))
+        write!(f, "{}{}{}", self.name, self.op, quote(&self.value))
     }
 }
 
@@ -87,18 +91,18 @@ impl Display for LabelFilter {
                     f,
                     "{name}{}ip({})",
                     if *equal { "=" } else { "!=" },
-                    go_quote(pattern)
+                    quote(pattern)
                 )
             }
             LabelFilter::Number { name, op, value } => {
                 write!(f, "{name}{op}{}", number(*value, false))
             }
             LabelFilter::Duration { name, op, value } => {
-                write!(f, "{name}{op}{}", go_duration_string(*value))
+                write!(f, "{name}{op}{}", duration_string(*value))
             }
             LabelFilter::Bytes { name, op, value } => {
                 let h = humanize_bytes(*value);
-                let b = if humanize_parse_bytes(&h) == Some(*value) {
+                let b = if parse_bytes(&h).ok() == Some(*value) {
                     h
                 } else {
                     format!("{value}B")
@@ -125,8 +129,8 @@ impl Display for LineFilterOp {
 impl Display for LineFilterValue {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
-            LineFilterValue::Str(s) => f.write_str(&go_quote(s)),
-            LineFilterValue::Ip(p) => write!(f, "ip({})", go_quote(p)),
+            LineFilterValue::Str(s) => f.write_str(&quote(s)),
+            LineFilterValue::Ip(p) => write!(f, "ip({})", quote(p)),
         }
     }
 }
@@ -157,7 +161,7 @@ pub(crate) fn line_filters_string(lfs: &[&LineFilter]) -> String {
 
 fn extractions(list: &[LabelExtraction]) -> String {
     list.iter()
-        .map(|e| format!("{}={}", e.name, go_quote(&e.expr)))
+        .map(|e| format!("{}={}", e.name, quote(&e.expr)))
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -196,18 +200,18 @@ impl Display for Stage {
                 }
                 Ok(())
             }
-            Stage::Regexp(re) => write!(f, "| regexp {}", go_quote(re)),
-            Stage::Pattern(p) => write!(f, "| pattern {}", go_quote(p)),
+            Stage::Regexp(re) => write!(f, "| regexp {}", quote(re)),
+            Stage::Pattern(p) => write!(f, "| pattern {}", quote(p)),
             Stage::Unpack => f.write_str("| unpack"),
             Stage::LabelFilter(lf) => write!(f, "| {lf}"),
-            Stage::LineFormat(t) => write!(f, "| line_format {}", go_quote(t)),
+            Stage::LineFormat(t) => write!(f, "| line_format {}", quote(t)),
             Stage::LabelFormat(fmts) => {
                 let items: Vec<String> = fmts
                     .iter()
                     .map(|l| match l {
                         LabelFmt::Rename { dst, src } => format!("{dst}={src}"),
                         LabelFmt::Template { dst, template } => {
-                            format!("{dst}={}", go_quote(template))
+                            format!("{dst}={}", quote(template))
                         }
                     })
                     .collect();
@@ -263,7 +267,7 @@ impl Display for LogRange {
         }
         write!(f, "[{}]", prom_duration_string(self.range))?;
         if self.offset != 0 {
-            write!(f, " offset {}", go_duration_string(self.offset))?;
+            write!(f, " offset {}", duration_string(self.offset))?;
         }
         Ok(())
     }
@@ -348,7 +352,7 @@ impl Display for MetricExpr {
             }
             MetricExpr::Literal(v) => f.write_str(&number(*v, true)),
             MetricExpr::Vector(v) => {
-                let six = go_format_float_6(*v);
+                let six = format_float_6(*v);
                 let exact =
                     six.parse::<f64>().ok() == Some(*v) && !(*v == 0.0 && v.is_sign_negative());
                 write!(f, "vector({})", if exact { six } else { format!("{v}") })
@@ -362,10 +366,10 @@ impl Display for MetricExpr {
             } => write!(
                 f,
                 "label_replace({expr},{},{},{},{})",
-                go_quote(dst),
-                go_quote(replacement),
-                go_quote(src),
-                go_quote(regex)
+                quote(dst),
+                quote(replacement),
+                quote(src),
+                quote(regex)
             ),
         }
     }
@@ -377,5 +381,17 @@ impl Display for Expr {
             Expr::Log(l) => write!(f, "{l}"),
             Expr::Metric(m) => write!(f, "{m}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_like_humanize() {
+        assert_eq!(humanize_bytes(20_000), "20kB");
+        assert_eq!(humanize_bytes(1_500), "1.5kB");
+        assert_eq!(humanize_bytes(5), "5B");
     }
 }

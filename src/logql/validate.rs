@@ -6,7 +6,7 @@
 
 use super::ast::*;
 use super::error::ParseError;
-use super::gofmt::{go_quote, parse_go_float, parse_go_int};
+use super::go::{parse_float, parse_int, quote};
 use super::goregex::{matcher_matches_empty, translate};
 use super::ops::{range_op_name, vector_op_name};
 use super::parser::Node;
@@ -131,7 +131,7 @@ fn check_line_pattern(p: &str) -> Result<(), String> {
 
 /// The value of a numeric label filter literal (`mustNewNumericLabelFilter`).
 pub(crate) fn label_filter_number(text: &str) -> Result<f64, ParseError> {
-    parse_go_float(text)
+    parse_float(text)
         .map_err(|e| ParseError::new(format!("unable to parse literal as a float: {e}")))
 }
 
@@ -163,7 +163,7 @@ fn range_agg_error(
             return Some(format!("parameter {p} not supported for operation {name}"))
         }
         Some(p) => {
-            if let Err(e) = parse_go_float(p) {
+            if let Err(e) = parse_float(p) {
                 return Some(format!("invalid parameter for operation {name}: {e}"));
             }
         }
@@ -212,7 +212,7 @@ fn vector_agg_error(op: VectorOp, param: Option<&str>, g: Option<&Grouping>) -> 
         let Some(p) = param else {
             return Some(format!("parameter required for operation {name}"));
         };
-        match parse_go_int(p) {
+        match parse_int(p) {
             None => return Some(format!("invalid parameter {name}({p},")),
             Some(v) if v <= 0 => {
                 return Some(format!(
@@ -242,7 +242,7 @@ pub(crate) fn validate(node: &Node) -> Result<(), ParseError> {
         Node::Invalid(m) => fail(m.clone()),
         Node::Literal { err: Some(e), .. } => fail(e.clone()),
         Node::Literal { .. } => Ok(()),
-        Node::VectorLit(t) => match parse_go_float(t) {
+        Node::VectorLit(t) => match parse_float(t) {
             Err(e) => fail(format!("unable to parse vectorExpr as a float: {e}")),
             Ok(_) => Ok(()),
         },
@@ -313,7 +313,7 @@ fn line_filter_error(lf: &LineFilter) -> Option<String> {
                 Some("ip: invalid operation".into())
             }
             LineFilterValue::Ip(p) if !ip_pattern_ok(p) => {
-                Some(format!("ip: invalid pattern: {}", go_quote(p)))
+                Some(format!("ip: invalid pattern: {}", quote(p)))
             }
             LineFilterValue::Str(s) if matches!(lf.op, Match | NotMatch) => translate(s).err(),
             LineFilterValue::Str(s) if matches!(lf.op, Pattern | NotPattern) => {
@@ -349,7 +349,7 @@ fn stage_error(s: &Stage) -> Option<String> {
             None
         }
         Stage::LabelFilter(LabelFilter::Ip { pattern, .. }) if !ip_pattern_ok(pattern) => {
-            Some(format!("ip: invalid pattern: {}", go_quote(pattern)))
+            Some(format!("ip: invalid pattern: {}", quote(pattern)))
         }
         _ => None,
     }
@@ -422,7 +422,7 @@ fn to_metric(node: Node) -> MetricExpr {
             grouping,
         } => MetricExpr::RangeAgg {
             op,
-            param: param.and_then(|p| parse_go_float(&p).ok()),
+            param: param.and_then(|p| parse_float(&p).ok()),
             range,
             grouping,
         },
@@ -433,7 +433,7 @@ fn to_metric(node: Node) -> MetricExpr {
             grouping,
         } => MetricExpr::VectorAgg {
             op,
-            param: param.and_then(|p| parse_go_int(&p)).map(|v| v as f64),
+            param: param.and_then(|p| parse_int(&p)).map(|v| v as f64),
             expr: Box::new(to_metric(*expr)),
             grouping,
         },
@@ -449,7 +449,7 @@ fn to_metric(node: Node) -> MetricExpr {
             rhs: Box::new(to_metric(*rhs)),
         },
         Node::Literal { value, .. } => MetricExpr::Literal(value),
-        Node::VectorLit(t) => MetricExpr::Vector(parse_go_float(&t).unwrap_or(0.0)),
+        Node::VectorLit(t) => MetricExpr::Vector(parse_float(&t).unwrap_or(0.0)),
         Node::LabelReplace {
             expr,
             dst,

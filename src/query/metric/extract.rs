@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use super::convert::{convert, filter_names, template_fields, Filter, ERROR, ERROR_DETAILS};
+use super::convert::{convert, filter_names, template_fields, PostFilter, ERROR, ERROR_DETAILS};
 use crate::logql::{Grouping, LabelFmt, LogRange, RangeOp, Stage, UnwrapConv};
 use crate::model::Labels;
 use crate::query::QueryError;
@@ -45,7 +45,7 @@ enum SampleGrouping {
 enum ValueKind {
     One,
     Bytes,
-    Unwrap { label: String, conv: Option<UnwrapConv>, post: Vec<Filter> },
+    Unwrap { label: String, conv: Option<UnwrapConv>, post: Vec<PostFilter> },
 }
 
 #[derive(Debug)]
@@ -103,7 +103,7 @@ impl Extractor {
                     without = true;
                     groups.push(u.label.clone());
                 }
-                let post = u.post_filters.iter().map(Filter::compile).collect::<Result<Vec<_>, _>>()?;
+                let post = u.post_filters.iter().map(PostFilter::compile).collect::<Result<Vec<_>, _>>()?;
                 u.post_filters.iter().for_each(|f| filter_names(f, &mut required));
                 required.push(u.label.clone());
                 ValueKind::Unwrap { label: u.label.clone(), conv: u.conv, post }

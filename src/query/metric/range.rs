@@ -8,9 +8,9 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use super::convert::go_seconds;
 use super::extract::{is_fatal, Extractor};
 use super::{pipeline_error, Steps, StepVector};
+use crate::logql::go::seconds as go_seconds;
 use crate::logql::{Grouping, LogRange, MatchOp, RangeOp};
 use crate::model::{Labels, Nanos};
 use crate::query::source::LogSource;

@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 
-use super::convert::Filter;
+use super::convert::PostFilter;
 use crate::logql::{LineFilterOp, LineFilterValue, LogExpr, MatchOp, MetricExpr, Stage};
 use crate::logql::{parse_expr, Expr};
 use crate::model::{Labels, Nanos};
@@ -97,11 +97,11 @@ impl LogSource for MemSource {
         f: &mut dyn FnMut(ProcessedEntry<'_>) -> Result<(), QueryError>,
     ) -> Result<(), QueryError> {
         self.scans.set(self.scans.get() + 1);
-        let filters: Vec<Option<Filter>> = log
+        let filters: Vec<Option<PostFilter>> = log
             .stages
             .iter()
             .map(|s| match s {
-                Stage::LabelFilter(lf) => Some(Filter::compile(lf).unwrap()),
+                Stage::LabelFilter(lf) => Some(PostFilter::compile(lf).unwrap()),
                 _ => None,
             })
             .collect();
