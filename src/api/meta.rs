@@ -26,7 +26,7 @@ pub async fn labels(State(st): State<Arc<AppState>>, req: Request) -> Result<Res
     let tenant = tenant_of(&st, &headers)?;
     let now = now_ns();
     let (start, end) = params::bounds(&p, now)?;
-    let start = super::query::clamp_lookback(&st, start, now);
+    let start = super::query::clamp_lookback(&st, &tenant, start, now);
     let sel = selector(&p)?;
     let st2 = Arc::clone(&st);
     let names = tokio::task::spawn_blocking(move || meta::label_names(&st2.engine, &tenant, sel.as_deref(), start, end))
@@ -43,7 +43,7 @@ pub async fn label_values(
     let tenant = tenant_of(&st, &headers)?;
     let now = now_ns();
     let (start, end) = params::bounds(&p, now)?;
-    let start = super::query::clamp_lookback(&st, start, now);
+    let start = super::query::clamp_lookback(&st, &tenant, start, now);
     let sel = selector(&p)?;
     let st2 = Arc::clone(&st);
     let values = tokio::task::spawn_blocking(move || {
@@ -58,7 +58,7 @@ pub async fn series(State(st): State<Arc<AppState>>, req: Request) -> Result<Res
     let tenant = tenant_of(&st, &headers)?;
     let now = now_ns();
     let (start, end) = params::bounds(&p, now)?;
-    let start = super::query::clamp_lookback(&st, start, now);
+    let start = super::query::clamp_lookback(&st, &tenant, start, now);
     let mut selectors = Vec::new();
     for m in p.all("match[]").chain(p.all("match")) {
         let sel = logql::parse_selector(m, false)?;
@@ -90,7 +90,7 @@ pub async fn index_stats(State(st): State<Arc<AppState>>, req: Request) -> Resul
     let tenant = tenant_of(&st, &headers)?;
     let now = now_ns();
     let (start, end) = params::bounds(&p, now)?;
-    let start = super::query::clamp_lookback(&st, start, now);
+    let start = super::query::clamp_lookback(&st, &tenant, start, now);
     let sel = logql::parse_selector(p.get("query").unwrap_or(""), true)?;
     let st2 = Arc::clone(&st);
     let s = tokio::task::spawn_blocking(move || meta::index_stats(&st2.engine, &tenant, &sel, start, end)).await??;

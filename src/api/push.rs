@@ -58,7 +58,7 @@ pub async fn push(
             (acc.0 + s.entries.len() as u64, acc.1 + s.entries.iter().map(|e| e.line.len() as u64).sum::<u64>())
         });
         st2.metrics.add_received(&tenant, lines, bytes);
-        let limits = &st2.config.limits;
+        let limits = st2.config.limits_for(&tenant);
         let validated = validate_push(&tenant, streams, limits, now_ns());
         for (reason, n, b) in &validated.rejected_by_reason {
             st2.metrics.add_discarded(reason, &tenant, *n as u64, *b);

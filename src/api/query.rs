@@ -35,7 +35,7 @@ pub async fn query_range(State(st): State<Arc<AppState>>, req: Request) -> Resul
     let expr = parse_query(&p)?;
     let now = now_ns();
     let (start, end) = params::bounds(&p, now)?;
-    let start = clamp_lookback(&st, start, now);
+    let start = clamp_lookback(&st, &tenant, start, now);
     let limit = params::limit(&p)?;
     let direction = params::direction(&p)?;
     let step = match p.get("step") {
@@ -62,7 +62,7 @@ pub async fn query_range(State(st): State<Arc<AppState>>, req: Request) -> Resul
     if interval < 0 {
         return Err(ApiError::BadRequest("interval must be >= 0".into()));
     }
-    let limits = &st.config.limits;
+    let limits = st.config.limits_for(&tenant);
     let max_len = limits.max_query_length;
     if !max_len.is_zero() && (end - start) as u128 > max_len.as_nanos() {
         return Err(ApiError::BadRequest(format!(
@@ -73,15 +73,15 @@ pub async fn query_range(State(st): State<Arc<AppState>>, req: Request) -> Resul
     }
     let categorize = categorize(&headers);
     let guard = CancelOnDrop::new();
-    let deadline = deadline(&st, &guard);
+    let deadline = deadline(&st, &tenant, &guard);
     let st2 = Arc::clone(&st);
     let (res, stats) = tokio::task::spawn_blocking(move || -> Result<(QueryResult, Stats), ApiError> {
         match &expr {
             Expr::Log(log) => {
-                if limit > st2.config.limits.max_entries_limit_per_query {
+                let max_entries = st2.config.limits_for(&tenant).max_entries_limit_per_query;
+                if limit > max_entries {
                     return Err(ApiError::BadRequest(format!(
-                        "max entries limit per query exceeded, limit > max_entries_limit_per_query ({limit} > {})",
-                        st2.config.limits.max_entries_limit_per_query
+                        "max entries limit per query exceeded, limit > max_entries_limit_per_query ({limit} > {max_entries})"
                     )));
                 }
                 let q = logs::LogQuery {
@@ -103,7 +103,7 @@ pub async fn query_range(State(st): State<Arc<AppState>>, req: Request) -> Resul
                 let end = end.div_euclid(step) * step + if end.rem_euclid(step) == 0 { 0 } else { step };
                 let started = Instant::now();
                 let src = logs::StoreSource { engine: &st2.engine, tenant: &tenant, deadline, stats: Default::default() };
-                let max_series = st2.config.limits.max_query_series;
+                let max_series = st2.config.limits_for(&tenant).max_query_series;
                 let res = metric::run(&metric::MetricQuery { expr: m, start, end, step }, &src, max_series)?;
                 let mut stats = src.stats.into_inner();
                 stats.exec_seconds = started.elapsed().as_secs_f64();
@@ -133,12 +133,12 @@ pub async fn query_instant(State(st): State<Arc<AppState>>, req: Request) -> Res
         ));
     };
     let guard = CancelOnDrop::new();
-    let deadline = deadline(&st, &guard);
+    let deadline = deadline(&st, &tenant, &guard);
     let st2 = Arc::clone(&st);
     let (res, stats) = tokio::task::spawn_blocking(move || -> Result<(QueryResult, Stats), ApiError> {
         let started = Instant::now();
         let src = logs::StoreSource { engine: &st2.engine, tenant: &tenant, deadline, stats: Default::default() };
-        let max_series = st2.config.limits.max_query_series;
+        let max_series = st2.config.limits_for(&tenant).max_query_series;
         let res = metric::run(&metric::MetricQuery { expr: &m, start: t, end: t, step: 0 }, &src, max_series)?;
         let mut stats = src.stats.into_inner();
         stats.exec_seconds = started.elapsed().as_secs_f64();
@@ -150,14 +150,14 @@ pub async fn query_instant(State(st): State<Arc<AppState>>, req: Request) -> Res
 }
 
 /// The query timeout plus a cancel flag tied to `guard` (set if the client disconnects).
-fn deadline(st: &AppState, guard: &CancelOnDrop) -> Deadline {
-    let t = st.config.limits.query_timeout;
+fn deadline(st: &AppState, tenant: &str, guard: &CancelOnDrop) -> Deadline {
+    let t = st.config.limits_for(tenant).query_timeout;
     Deadline { at: if t.is_zero() { None } else { Some(Instant::now() + t) }, cancelled: Some(Arc::clone(&guard.0)) }
 }
 
 /// Loki's `max_query_lookback`: the start is clamped silently.
-pub fn clamp_lookback(st: &AppState, start: i64, now: i64) -> i64 {
-    let lb = st.config.limits.max_query_lookback;
+pub fn clamp_lookback(st: &AppState, tenant: &str, start: i64, now: i64) -> i64 {
+    let lb = st.config.limits_for(tenant).max_query_lookback;
     if lb.is_zero() {
         start
     } else {

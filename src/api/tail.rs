@@ -68,7 +68,7 @@ pub async fn tail(
         Err(rejection) => return Ok(rejection.into_response()),
     };
     let active = st.metrics.tails_active.load(Ordering::Relaxed) as usize;
-    let max = st.config.limits.max_concurrent_tail_requests;
+    let max = st.config.limits_for(&tenant).max_concurrent_tail_requests;
     let sub = st.hub.subscribe(&tenant, matchers);
     Ok(ws.on_upgrade(move |socket| async move {
         if max > 0 && active >= max {

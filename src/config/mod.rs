@@ -79,6 +79,10 @@ pub struct Config {
     /// Keys in the file lokid does not use, in file order (`schema_config`,
     /// `ingester.chunk_idle_period`, ...). See [`Config::unused_keys_warning`].
     pub unused_keys: Vec<String>,
+    /// `runtime_config.file`: Loki's runtime config with per-tenant `overrides`.
+    pub runtime_config_file: Option<PathBuf>,
+    /// Per-tenant limits from the runtime config file (see [`Config::limits_for`]).
+    pub overrides: std::collections::HashMap<String, Limits>,
     /// Other things worth a startup warning (retention configured but disabled, `${VAR:x}`
     /// written without the dash, ...).
     pub warnings: Vec<String>,
@@ -192,6 +196,8 @@ impl Default for Config {
             block_cache_bytes: 32 << 20,
             write_buffer_bytes: 16 << 20,
             unused_keys: Vec::new(),
+            runtime_config_file: None,
+            overrides: Default::default(),
             warnings: Vec::new(),
         }
     }
@@ -323,6 +329,38 @@ impl Config {
     }
 
     /// The one startup warning about ignored keys, or `None` when every key was used.
+    /// The limits of `tenant`: its `overrides` entry from the runtime config file, else
+    /// `limits_config`.
+    pub fn limits_for(&self, tenant: &str) -> &Limits {
+        self.overrides.get(tenant).unwrap_or(&self.limits)
+    }
+
+    /// Reads Loki's runtime config file (`runtime_config.file`): per-tenant limits under
+    /// `overrides: {<tenant>: {<limits_config keys>}}`, each starting from `limits_config`.
+    fn read_overrides(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Invalid(vec![format!("runtime_config.file: cannot read {}: {e}", path.display())]))?;
+        let root: Value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_yaml_ng::from_str(&text).map_err(|e| ConfigError::Yaml(format!("{}: {e}", path.display())))?
+        };
+        let tenants: Vec<String> = match root.get("overrides") {
+            Some(Value::Mapping(m)) => m.keys().filter_map(|k| k.as_str().map(str::to_string)).collect(),
+            _ => Vec::new(),
+        };
+        let mut r = Reader::new(&root, true);
+        for t in tenants {
+            let mut l = self.limits.clone();
+            sections::read_limits_at(&mut l, &mut r, &["overrides", &t]);
+            self.overrides.insert(t, l);
+        }
+        if !r.errors.is_empty() {
+            return Err(ConfigError::Invalid(r.errors.iter().map(|e| format!("{}: {e}", path.display())).collect()));
+        }
+        Ok(())
+    }
+
     pub fn unused_keys_warning(&self) -> Option<String> {
         (!self.unused_keys.is_empty()).then(|| {
             format!(
@@ -351,6 +389,7 @@ impl Config {
         c.read_server(&mut r);
         c.read_data_dir(&mut r);
         c.read_limits(&mut r);
+        c.runtime_config_file = r.string(&["runtime_config", "file"]).filter(|s| !s.is_empty()).map(PathBuf::from);
         c.read_components(&mut r);
         warnings.extend(c.check(&mut r));
         if !r.errors.is_empty() {
@@ -358,6 +397,9 @@ impl Config {
         }
         c.unused_keys = r.unused();
         c.warnings = warnings;
+        if let Some(path) = c.runtime_config_file.clone() {
+            c.read_overrides(&path)?;
+        }
         Ok(c)
     }
 }

@@ -9,6 +9,7 @@ use serde_yaml_ng::Value;
 
 use super::read::{self, Reader};
 use super::{set, units, Config, RetentionStream, LOG_FORMATS, LOG_LEVELS};
+use crate::limits::Limits;
 
 /// Paths whose parent becomes the data directory when `common.path_prefix` is absent,
 /// in order of preference: where the chunks went, then the index, then the ingester WAL.
@@ -107,77 +108,7 @@ impl Config {
     }
 
     pub(super) fn read_limits(&mut self, r: &mut Reader) {
-        let l = &mut self.limits;
-        let k = |name| ["limits_config", name];
-        set(&mut l.reject_old_samples, r.bool(&k("reject_old_samples")));
-        set(
-            &mut l.reject_old_samples_max_age,
-            r.duration(&k("reject_old_samples_max_age")),
-        );
-        set(
-            &mut l.creation_grace_period,
-            r.duration(&k("creation_grace_period")),
-        );
-        set(&mut l.max_line_size, r.bytes(&k("max_line_size")));
-        set(
-            &mut l.max_line_size_truncate,
-            r.bool(&k("max_line_size_truncate")),
-        );
-        set(
-            &mut l.max_label_names_per_series,
-            r.usize(&k("max_label_names_per_series")),
-        );
-        set(
-            &mut l.max_label_name_length,
-            r.usize(&k("max_label_name_length")),
-        );
-        set(
-            &mut l.max_label_value_length,
-            r.usize(&k("max_label_value_length")),
-        );
-        set(
-            &mut l.allow_structured_metadata,
-            r.bool(&k("allow_structured_metadata")),
-        );
-        set(
-            &mut l.max_structured_metadata_size,
-            r.bytes(&k("max_structured_metadata_size")),
-        );
-        set(
-            &mut l.max_structured_metadata_entries_count,
-            r.usize(&k("max_structured_metadata_entries_count")),
-        );
-        set(
-            &mut l.discover_service_name,
-            r.string_list(&k("discover_service_name")),
-        );
-        set(
-            &mut l.discover_log_levels,
-            r.bool(&k("discover_log_levels")),
-        );
-        set(
-            &mut l.max_entries_limit_per_query,
-            r.usize(&k("max_entries_limit_per_query")),
-        );
-        set(&mut l.max_query_series, r.usize(&k("max_query_series")));
-        set(&mut l.max_query_length, r.duration(&k("max_query_length")));
-        set(&mut l.retention_period, r.duration(&k("retention_period")));
-        set(&mut l.ingestion_rate_mb, r.f64(&k("ingestion_rate_mb")));
-        set(&mut l.ingestion_burst_size_mb, r.f64(&k("ingestion_burst_size_mb")));
-        set(&mut l.per_stream_rate_limit, r.bytes(&k("per_stream_rate_limit")));
-        set(&mut l.per_stream_rate_limit_burst, r.bytes(&k("per_stream_rate_limit_burst")));
-        set(&mut l.max_global_streams_per_user, r.usize(&k("max_global_streams_per_user")));
-        set(&mut l.max_query_lookback, r.duration(&k("max_query_lookback")));
-        set(
-            &mut l.max_concurrent_tail_requests,
-            r.usize(&k("max_concurrent_tail_requests")),
-        );
-        // Loki 2.x had the query timeout under `querier`; the limits value wins.
-        let timeout = r
-            .duration(&k("query_timeout"))
-            .or_else(|| r.duration(&["querier", "query_timeout"]))
-            .or_else(|| r.duration(&["querier", "engine", "timeout"]));
-        set(&mut l.query_timeout, timeout);
+        read_limits_at(&mut self.limits, r, &["limits_config"]);
         self.retention_streams = read_retention_streams(r);
     }
 
@@ -313,6 +244,100 @@ impl Config {
         }
         warnings
     }
+}
+
+/// Reads Loki's limit keys under `prefix` (`limits_config`, or `overrides.<tenant>` in the
+/// runtime config file) into `l`; keys that are absent keep `l`'s value.
+pub(super) fn read_limits_at(l: &mut Limits, r: &mut Reader, prefix: &[&str]) {
+    let k = |name: &'static str| -> Vec<&str> {
+        let mut v: Vec<&str> = prefix.to_vec();
+        v.push(name);
+        v
+    };
+    set(&mut l.reject_old_samples, r.bool(&k("reject_old_samples")));
+    set(
+        &mut l.reject_old_samples_max_age,
+        r.duration(&k("reject_old_samples_max_age")),
+    );
+    set(
+        &mut l.creation_grace_period,
+        r.duration(&k("creation_grace_period")),
+    );
+    set(&mut l.max_line_size, r.bytes(&k("max_line_size")));
+    set(
+        &mut l.max_line_size_truncate,
+        r.bool(&k("max_line_size_truncate")),
+    );
+    set(
+        &mut l.max_label_names_per_series,
+        r.usize(&k("max_label_names_per_series")),
+    );
+    set(
+        &mut l.max_label_name_length,
+        r.usize(&k("max_label_name_length")),
+    );
+    set(
+        &mut l.max_label_value_length,
+        r.usize(&k("max_label_value_length")),
+    );
+    set(
+        &mut l.allow_structured_metadata,
+        r.bool(&k("allow_structured_metadata")),
+    );
+    set(
+        &mut l.max_structured_metadata_size,
+        r.bytes(&k("max_structured_metadata_size")),
+    );
+    set(
+        &mut l.max_structured_metadata_entries_count,
+        r.usize(&k("max_structured_metadata_entries_count")),
+    );
+    set(
+        &mut l.discover_service_name,
+        r.string_list(&k("discover_service_name")),
+    );
+    set(
+        &mut l.discover_log_levels,
+        r.bool(&k("discover_log_levels")),
+    );
+    set(
+        &mut l.max_entries_limit_per_query,
+        r.usize(&k("max_entries_limit_per_query")),
+    );
+    set(&mut l.max_query_series, r.usize(&k("max_query_series")));
+    set(&mut l.max_query_length, r.duration(&k("max_query_length")));
+    set(&mut l.retention_period, r.duration(&k("retention_period")));
+    set(&mut l.ingestion_rate_mb, r.f64(&k("ingestion_rate_mb")));
+    set(
+        &mut l.ingestion_burst_size_mb,
+        r.f64(&k("ingestion_burst_size_mb")),
+    );
+    set(
+        &mut l.per_stream_rate_limit,
+        r.bytes(&k("per_stream_rate_limit")),
+    );
+    set(
+        &mut l.per_stream_rate_limit_burst,
+        r.bytes(&k("per_stream_rate_limit_burst")),
+    );
+    set(
+        &mut l.max_global_streams_per_user,
+        r.usize(&k("max_global_streams_per_user")),
+    );
+    set(
+        &mut l.max_query_lookback,
+        r.duration(&k("max_query_lookback")),
+    );
+    set(
+        &mut l.max_concurrent_tail_requests,
+        r.usize(&k("max_concurrent_tail_requests")),
+    );
+    // Loki 2.x had the query timeout under `querier`; the limits value wins.
+    let timeout = r
+        .duration(&k("query_timeout"))
+        .or_else(|| r.duration(&["querier", "query_timeout"]))
+        .or_else(|| r.duration(&["querier", "engine", "timeout"]));
+    set(&mut l.query_timeout, timeout);
 }
 
 fn read_retention_streams(r: &mut Reader) -> Vec<RetentionStream> {

@@ -698,3 +698,21 @@ fn to_yaml_uses_loki_names_and_units() {
         "unused keys are not echoed"
     );
 }
+
+#[test]
+fn runtime_config_overrides_limits_per_tenant() {
+    let dir = std::env::temp_dir().join(format!("lokid-rt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rt = dir.join("runtime.yaml");
+    std::fs::write(&rt, "overrides:\n  team-a:\n    ingestion_rate_mb: 20\n    retention_period: 24h\n  team-b:\n    max_line_size: 1KB\n").unwrap();
+    let c = parse(&format!("limits_config:\n  ingestion_rate_mb: 8\nruntime_config:\n  file: {}\n", rt.display()));
+    assert_eq!(c.limits_for("team-a").ingestion_rate_mb, 20.0);
+    assert_eq!(c.limits_for("team-a").retention_period, secs(24 * H));
+    assert_eq!(c.limits_for("team-b").ingestion_rate_mb, 8.0, "unset keys inherit limits_config");
+    assert_eq!(c.limits_for("team-b").max_line_size, 1024);
+    assert_eq!(c.limits_for("other").ingestion_rate_mb, 8.0);
+    std::fs::write(&rt, "overrides:\n  team-a:\n    ingestion_rate_mb: lots\n").unwrap();
+    let err = Config::from_yaml_str(&format!("runtime_config:\n  file: {}\n", rt.display())).unwrap_err().to_string();
+    assert!(err.contains("overrides.team-a.ingestion_rate_mb"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

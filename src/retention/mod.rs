@@ -61,6 +61,8 @@ impl Report {
 pub struct Retention {
     pub enabled: bool,
     pub global: Duration,
+    /// Tenants whose runtime-config `overrides` set their own `retention_period`.
+    pub tenant_periods: HashMap<String, Duration>,
     pub rules: Vec<StreamRule>,
     pub max_disk_bytes: u64,
     pub cancel_period: Duration,
@@ -78,6 +80,7 @@ impl Retention {
         Ok(Retention {
             enabled: c.compactor.retention_enabled,
             global: c.limits.retention_period,
+            tenant_periods: c.overrides.iter().map(|(t, l)| (t.clone(), l.retention_period)).collect(),
             rules,
             max_disk_bytes: c.compactor.retention_max_disk_bytes,
             cancel_period: c.compactor.delete_request_cancel_period,
@@ -86,9 +89,9 @@ impl Retention {
     }
 
     /// The retention period of a stream, as Loki picks it: the matching rule with the
-    /// highest priority (on a tie, the shortest period), else the global period. Zero
+    /// highest priority (on a tie, the shortest period), else the tenant's period. Zero
     /// means keep forever.
-    pub fn period_for(&self, labels: &Labels) -> Duration {
+    pub fn period_for(&self, tenant: &str, labels: &Labels) -> Duration {
         let mut found: Option<&StreamRule> = None;
         for r in &self.rules {
             if !r.matchers.iter().all(|m| m.matches(labels.get(&m.name).unwrap_or(""))) {
@@ -101,7 +104,7 @@ impl Retention {
             }
             found = Some(r);
         }
-        found.map(|r| r.period).unwrap_or(self.global)
+        found.map(|r| r.period).unwrap_or_else(|| *self.tenant_periods.get(tenant).unwrap_or(&self.global))
     }
 
     /// One compactor pass. Blocking.
@@ -129,7 +132,7 @@ impl Retention {
         let mut batch = rocks.batch();
         let snap = rocks.snapshot();
         for meta in registry.all() {
-            let period = self.period_for(&meta.labels);
+            let period = self.period_for(&meta.tenant, &meta.labels);
             let cutoff = if period.is_zero() { None } else { Some(now - period.as_nanos() as i64) };
             let slot = tenant_cutoff.entry(meta.tenant.clone()).or_insert(cutoff);
             *slot = match (*slot, cutoff) {
@@ -302,16 +305,18 @@ mod tests {
         let r = Retention {
             enabled: true,
             global: Duration::from_secs(336 * 3600),
+            tenant_periods: [("short".to_string(), Duration::from_secs(3600))].into_iter().collect(),
             rules: vec![rule("level", "debug", 1, 24), rule("level", "debug", 1, 48), rule("app", "audit", 5, 720), rule("level", "debug", 2, 72)],
             max_disk_bytes: 0,
             cancel_period: Duration::ZERO,
             data_dir: PathBuf::new(),
         };
         let l = |pairs: &[(&str, &str)]| Labels::from_pairs(pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect());
-        assert_eq!(r.period_for(&l(&[("level", "info")])), Duration::from_secs(336 * 3600));
-        assert_eq!(r.period_for(&l(&[("level", "debug")])), Duration::from_secs(72 * 3600), "higher priority wins");
-        assert_eq!(r.period_for(&l(&[("level", "debug"), ("app", "audit")])), Duration::from_secs(720 * 3600));
+        assert_eq!(r.period_for("fake", &l(&[("level", "info")])), Duration::from_secs(336 * 3600));
+        assert_eq!(r.period_for("short", &l(&[("level", "info")])), Duration::from_secs(3600), "tenant override");
+        assert_eq!(r.period_for("fake", &l(&[("level", "debug")])), Duration::from_secs(72 * 3600), "higher priority wins");
+        assert_eq!(r.period_for("fake", &l(&[("level", "debug"), ("app", "audit")])), Duration::from_secs(720 * 3600));
         let tie = Retention { rules: vec![rule("a", "1", 1, 48), rule("a", "1", 1, 24)], ..r };
-        assert_eq!(tie.period_for(&l(&[("a", "1")])), Duration::from_secs(24 * 3600), "equal priority: shortest period");
+        assert_eq!(tie.period_for("fake", &l(&[("a", "1")])), Duration::from_secs(24 * 3600), "equal priority: shortest period");
     }
 }
