@@ -57,19 +57,48 @@ pub(crate) struct Hit {
     processed: Option<Processed>,
 }
 
-/// One opened block: the entries that pass the pipeline, in query order.
+/// One opened block. `cands` are the entry indices still to visit, in query order (already
+/// filtered when the pipeline only filters lines); other pipelines run lazily, one entry
+/// at a time, so an open block holds at most one processed entry.
 struct Cursor {
     rank: u32,
     meta: Arc<StreamMeta>,
     block: Block,
-    hits: Vec<Hit>,
+    cands: Vec<u32>,
     pos: usize,
+    /// The entry at the merge position; always `Some` while the cursor is in the heap.
+    current: Option<Hit>,
     backward: bool,
 }
 
 impl Cursor {
     fn ts(&self) -> Nanos {
-        self.block.ts(self.hits[self.pos].idx as usize)
+        self.block.ts(self.current.as_ref().map_or(0, |h| h.idx as usize))
+    }
+
+    /// Moves to the next entry that passes the pipeline; false when the block is done.
+    fn advance(&mut self, pipeline: &LogPipeline, categorize: bool) -> bool {
+        while self.pos < self.cands.len() {
+            let i = self.cands[self.pos] as usize;
+            self.pos += 1;
+            if pipeline.line_filters_only() {
+                self.current = Some(Hit { idx: i as u32, processed: None });
+                return true;
+            }
+            let metadata = owned_metadata(&self.block, i);
+            let (ts, line) = (self.block.ts(i), self.block.line(i));
+            let processed = if categorize {
+                pipeline.process(ts, line, &self.meta.labels, &metadata)
+            } else {
+                pipeline.process_uncategorized(ts, line, &self.meta.labels, &metadata)
+            };
+            if let Some(p) = processed {
+                self.current = Some(Hit { idx: i as u32, processed: Some(p) });
+                return true;
+            }
+        }
+        self.current = None;
+        false
     }
 }
 
@@ -177,7 +206,7 @@ fn walk(
                 }
             }
             let Some(mut cur) = heap.pop() else { break };
-            let hit = &cur.hits[cur.pos];
+            let Some(hit) = cur.current.as_ref() else { continue };
             let idx = hit.idx as usize;
             let ts = cur.block.ts(idx);
             let line = cur.block.line(idx);
@@ -190,12 +219,12 @@ fn walk(
                 false
             };
             if !duplicate {
+                stats.post_filter_lines += 1;
                 if let Flow::Stop = visit(&cur.meta, &cur.block, hit)? {
                     return Ok(());
                 }
             }
-            cur.pos += 1;
-            if cur.pos < cur.hits.len() {
+            if cur.advance(pipeline, categorize) {
                 heap.push(cur);
             }
         }
@@ -330,36 +359,25 @@ fn open(
         candidates.extend(lo..hi);
         stats.bytes_processed += candidates.iter().map(|&i| block.line(i).len() as u64).sum::<u64>();
     }
-    let mut hits: Vec<Hit> = Vec::with_capacity(candidates.len());
-    if pipeline.line_filters_only() {
-        for i in candidates {
-            if pipeline.is_noop() || pipeline.keep_line(block.line(i)) {
-                hits.push(Hit { idx: i as u32, processed: None });
-            }
-        }
+    let mut cands: Vec<u32> = if pipeline.line_filters_only() {
+        candidates
+            .into_iter()
+            .filter(|&i| pipeline.is_noop() || pipeline.keep_line(block.line(i)))
+            .map(|i| i as u32)
+            .collect()
     } else {
-        for i in candidates {
-            let metadata = owned_metadata(&block, i);
-            let (ts, line) = (block.ts(i), block.line(i));
-            let processed = if categorize {
-                pipeline.process(ts, line, &meta.labels, &metadata)
-            } else {
-                pipeline.process_uncategorized(ts, line, &meta.labels, &metadata)
-            };
-            if let Some(p) = processed {
-                hits.push(Hit { idx: i as u32, processed: Some(p) });
-            }
-        }
-    }
-    if hits.is_empty() {
+        candidates.into_iter().map(|i| i as u32).collect()
+    };
+    if cands.is_empty() {
         return Ok(None);
     }
-    stats.post_filter_lines += hits.len() as u64;
     let backward = direction == Direction::Backward;
     if backward {
-        hits.reverse();
+        cands.reverse();
     }
-    Ok(Some(Cursor { rank: r.rank, meta: Arc::clone(meta), block, hits, pos: 0, backward }))
+    let mut cursor =
+        Cursor { rank: r.rank, meta: Arc::clone(meta), block, cands, pos: 0, current: None, backward };
+    Ok(cursor.advance(pipeline, categorize).then_some(cursor))
 }
 
 fn add_entry(groups: &mut BTreeMap<String, StreamResult>, meta: &StreamMeta, block: &Block, hit: &Hit, categorize: bool) {
