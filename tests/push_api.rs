@@ -186,3 +186,20 @@ async fn stream_limit_refuses_new_streams_with_429_and_keeps_the_rest() {
     assert_eq!(all_lines(&srv.base, r#"{app="first"}"#).await, vec!["kept"]);
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn a_body_that_never_arrives_is_cut_off_with_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let srv = TestServer::start_with(|c| c.http_server_read_timeout = std::time::Duration::from_millis(300)).await;
+    let addr = srv.base.trim_start_matches("http://").to_string();
+    let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /loki/api/v1/push HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"streams\""
+    );
+    sock.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 512];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), sock.read(&mut buf)).await.expect("answer in time").unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    srv.stop().await;
+}

@@ -25,6 +25,9 @@ pub enum ApiError {
     TooManyRequests(String),
     #[error("request timed out, decrease the duration of the request or add more label matchers (prefer exact match over regex match) to reduce the amount of data processed")]
     Timeout,
+    /// The request body did not arrive within `server.http_server_read_timeout`.
+    #[error("request body not received within {0}")]
+    ReadTimeout(String),
     /// Loki's 499: the client went away.
     #[error("the request was cancelled by the client")]
     Cancelled,
@@ -45,6 +48,7 @@ impl ApiError {
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::ReadTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Cancelled => StatusCode::from_u16(499).expect("valid status"),
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

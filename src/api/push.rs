@@ -27,11 +27,16 @@ pub async fn push(
     body: Body,
 ) -> Result<StatusCode, ApiError> {
     let tenant = tenant_of(&st, &headers)?;
-    let body = to_bytes(body, MAX_RECV_BYTES).await.map_err(|_| {
-        ApiError::PayloadTooLarge(format!(
-            "request body too large: message size too large than max (more than {MAX_RECV_BYTES} vs {MAX_RECV_BYTES})"
-        ))
-    })?;
+    // A client that trickles its body is cut off after the server's read timeout.
+    let read_timeout = st.config.http_server_read_timeout;
+    let body = match tokio::time::timeout(read_timeout, to_bytes(body, MAX_RECV_BYTES)).await {
+        Err(_) => return Err(ApiError::ReadTimeout(super::query::go_duration(read_timeout))),
+        Ok(res) => res.map_err(|_| {
+            ApiError::PayloadTooLarge(format!(
+                "request body too large: message size too large than max (more than {MAX_RECV_BYTES} vs {MAX_RECV_BYTES})"
+            ))
+        })?,
+    };
     let legacy = !uri.path().to_ascii_lowercase().contains("/loki/api/v1");
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
     let content_encoding =
