@@ -35,6 +35,9 @@ impl Default for RocksOptions {
 pub struct Rocks {
     db: DB,
     sync_writes: bool,
+    /// Opened read-only because the disk was full at startup: reads work, writes fail
+    /// with `NoSpace` (503, clients retry) until lokid restarts with space available.
+    read_only: bool,
 }
 
 /// A consistent read view; every query holds one for its whole run.
@@ -72,35 +75,57 @@ impl Rocks {
         db_opts.set_max_background_jobs(2);
         db_opts.set_keep_log_file_num(3);
         db_opts.set_max_total_wal_size(64 << 20);
+        // These options also configure the unused `default` column family. Its buffer
+        // size matters: after a no-space error RocksDB resumes writing only once the free
+        // space exceeds the largest write buffer, and the default would be 64 MiB.
+        db_opts.set_write_buffer_size(1 << 20);
 
-        let mut streams = Options::default();
-        streams.set_block_based_table_factory(&table);
-        streams.set_write_buffer_size(4 << 20);
-        streams.set_compression_type(DBCompressionType::Lz4);
+        // Column families and their options; built twice when the read-only fallback runs.
+        let descriptors = || {
+            let mut streams = Options::default();
+            streams.set_block_based_table_factory(&table);
+            streams.set_write_buffer_size(4 << 20);
+            streams.set_compression_type(DBCompressionType::Lz4);
 
-        let mut postings = Options::default();
-        postings.set_block_based_table_factory(&table);
-        postings.set_write_buffer_size(4 << 20);
-        postings.set_merge_operator_associative("roaring_union", union_merge);
-        postings.set_compression_type(DBCompressionType::Lz4);
+            let mut postings = Options::default();
+            postings.set_block_based_table_factory(&table);
+            postings.set_write_buffer_size(4 << 20);
+            postings.set_merge_operator_associative("roaring_union", union_merge);
+            postings.set_compression_type(DBCompressionType::Lz4);
 
-        let mut blocks = Options::default();
-        blocks.set_block_based_table_factory(&table);
-        blocks.set_write_buffer_size(opts.write_buffer_bytes);
-        // Block values are already lz4-compressed by `block::encode`.
-        blocks.set_compression_type(DBCompressionType::None);
+            let mut blocks = Options::default();
+            blocks.set_block_based_table_factory(&table);
+            blocks.set_write_buffer_size(opts.write_buffer_bytes);
+            // Block values are already lz4-compressed by `block::encode`.
+            blocks.set_compression_type(DBCompressionType::None);
 
-        let mut deletes = Options::default();
-        deletes.set_write_buffer_size(1 << 20);
+            let mut deletes = Options::default();
+            deletes.set_write_buffer_size(1 << 20);
 
-        let cfs = vec![
-            ColumnFamilyDescriptor::new(CF_STREAMS, streams),
-            ColumnFamilyDescriptor::new(CF_POSTINGS, postings),
-            ColumnFamilyDescriptor::new(CF_BLOCKS, blocks),
-            ColumnFamilyDescriptor::new(CF_DELETES, deletes),
-        ];
-        let db = DB::open_cf_descriptors(&db_opts, dir, cfs)?;
-        Ok(Rocks { db, sync_writes: opts.sync_writes })
+            vec![
+                ColumnFamilyDescriptor::new(CF_STREAMS, streams),
+                ColumnFamilyDescriptor::new(CF_POSTINGS, postings),
+                ColumnFamilyDescriptor::new(CF_BLOCKS, blocks),
+                ColumnFamilyDescriptor::new(CF_DELETES, deletes),
+            ]
+        };
+        match DB::open_cf_descriptors(&db_opts, dir, descriptors()) {
+            Ok(db) => Ok(Rocks { db, sync_writes: opts.sync_writes, read_only: false }),
+            Err(e) => match StoreError::from(e) {
+                // Opening writes a new MANIFEST and WAL; on a full disk fall back to a
+                // read-only open (which replays the WAL in memory) so queries keep working.
+                StoreError::NoSpace(why) => {
+                    tracing::error!(error = %why, "disk full at startup: serving reads only until restarted with free space");
+                    let db = DB::open_cf_descriptors_read_only(&db_opts, dir, descriptors(), false)?;
+                    Ok(Rocks { db, sync_writes: opts.sync_writes, read_only: true })
+                }
+                other => Err(other),
+            },
+        }
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -110,6 +135,9 @@ impl Rocks {
     /// Writes a batch atomically. Returns once it is in the write-ahead log (fsynced when
     /// `sync_writes`), which is the durability point of a push.
     pub fn write(&self, batch: Batch) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::NoSpace("store opened read-only because the disk was full at startup; free space and restart lokid".into()));
+        }
         let mut wo = WriteOptions::default();
         wo.set_sync(self.sync_writes);
         self.db.write_opt(batch.inner, &wo)?;
@@ -155,12 +183,18 @@ impl Rocks {
     /// Compacts a key range of the blocks and postings CFs so that deleted data leaves
     /// the disk now rather than at some later compaction.
     pub fn compact_all(&self) {
+        if self.read_only {
+            return;
+        }
         for cf in [CF_BLOCKS, CF_POSTINGS, CF_STREAMS] {
             self.db.compact_range_cf(self.cf(cf), None::<&[u8]>, None::<&[u8]>);
         }
     }
 
     pub fn flush(&self) -> Result<(), StoreError> {
+        if self.read_only {
+            return Ok(());
+        }
         for cf in [CF_STREAMS, CF_POSTINGS, CF_BLOCKS, CF_DELETES] {
             self.db.flush_cf(self.cf(cf))?;
         }
