@@ -21,12 +21,19 @@ fn selector(p: &Params) -> Result<Option<Vec<Matcher>>, ApiError> {
     }
 }
 
-pub async fn labels(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, ApiError> {
+/// What every metadata request starts with: tenant, `[start, end]` with Loki's defaults
+/// and `max_query_lookback`, and the parameters.
+async fn meta_request(st: &AppState, req: Request) -> Result<(String, i64, i64, Params), ApiError> {
     let (headers, p) = read_params(req).await?;
-    let tenant = tenant_of(&st, &headers)?;
+    let tenant = tenant_of(st, &headers)?;
     let now = now_ns();
     let (start, end) = params::bounds(&p, now)?;
-    let start = super::query::clamp_lookback(&st, &tenant, start, now);
+    let start = super::query::clamp_lookback(st, &tenant, start, now);
+    Ok((tenant, start, end, p))
+}
+
+pub async fn labels(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, ApiError> {
+    let (tenant, start, end, p) = meta_request(&st, req).await?;
     let sel = selector(&p)?;
     let st2 = Arc::clone(&st);
     let names = tokio::task::spawn_blocking(move || meta::label_names(&st2.engine, &tenant, sel.as_deref(), start, end))
@@ -39,11 +46,7 @@ pub async fn label_values(
     Path(name): Path<String>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let (headers, p) = read_params(req).await?;
-    let tenant = tenant_of(&st, &headers)?;
-    let now = now_ns();
-    let (start, end) = params::bounds(&p, now)?;
-    let start = super::query::clamp_lookback(&st, &tenant, start, now);
+    let (tenant, start, end, p) = meta_request(&st, req).await?;
     let sel = selector(&p)?;
     let st2 = Arc::clone(&st);
     let values = tokio::task::spawn_blocking(move || {
@@ -54,11 +57,7 @@ pub async fn label_values(
 }
 
 pub async fn series(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, ApiError> {
-    let (headers, p) = read_params(req).await?;
-    let tenant = tenant_of(&st, &headers)?;
-    let now = now_ns();
-    let (start, end) = params::bounds(&p, now)?;
-    let start = super::query::clamp_lookback(&st, &tenant, start, now);
+    let (tenant, start, end, p) = meta_request(&st, req).await?;
     let mut selectors = Vec::new();
     for m in p.all("match[]").chain(p.all("match")) {
         let sel = logql::parse_selector(m, false)?;
@@ -86,11 +85,7 @@ pub async fn series(State(st): State<Arc<AppState>>, req: Request) -> Result<Res
 
 /// `GET /loki/api/v1/index/stats`: `{"streams":…,"chunks":…,"bytes":…,"entries":…}`.
 pub async fn index_stats(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, ApiError> {
-    let (headers, p) = read_params(req).await?;
-    let tenant = tenant_of(&st, &headers)?;
-    let now = now_ns();
-    let (start, end) = params::bounds(&p, now)?;
-    let start = super::query::clamp_lookback(&st, &tenant, start, now);
+    let (tenant, start, end, p) = meta_request(&st, req).await?;
     let sel = logql::parse_selector(p.get("query").unwrap_or(""), true)?;
     let st2 = Arc::clone(&st);
     let s = tokio::task::spawn_blocking(move || meta::index_stats(&st2.engine, &tenant, &sel, start, end)).await??;

@@ -154,21 +154,16 @@ impl Rocks {
 
     /// Every (key, value) of the `streams` CF under `prefix` (startup only).
     pub fn scan_streams(&self, prefix: &[u8]) -> Result<Vec<(Box<[u8]>, Box<[u8]>)>, StoreError> {
-        let it = self.db.iterator_cf(self.cf(CF_STREAMS), IteratorMode::From(prefix, RDir::Forward));
-        let mut out = Vec::new();
-        for item in it {
-            let (k, v) = item?;
-            if !k.starts_with(prefix) {
-                break;
-            }
-            out.push((k, v));
-        }
-        Ok(out)
+        self.scan_cf(CF_STREAMS, prefix)
     }
 
     /// Every (key, value) of the `deletes` CF under `prefix` (delete requests).
     pub fn scan_deletes(&self, prefix: &[u8]) -> Result<Vec<(Box<[u8]>, Box<[u8]>)>, StoreError> {
-        let it = self.db.iterator_cf(self.cf(CF_DELETES), IteratorMode::From(prefix, RDir::Forward));
+        self.scan_cf(CF_DELETES, prefix)
+    }
+
+    fn scan_cf(&self, cf: &str, prefix: &[u8]) -> Result<Vec<(Box<[u8]>, Box<[u8]>)>, StoreError> {
+        let it = self.db.iterator_cf(self.cf(cf), IteratorMode::From(prefix, RDir::Forward));
         let mut out = Vec::new();
         for item in it {
             let (k, v) = item?;
