@@ -13,8 +13,8 @@
 //! - without `X-Scope-OrgID` every endpoint answers 401 `no org id`; several org ids at once
 //!   are refused (400), never unioned.
 //!
-//! `/loki/api/v1/index/volume`, `detected_*` and `patterns` are not served by lokid (404),
-//! so they hold no tenant data to leak.
+//! `/loki/api/v1/index/volume`, `detected_*` and `patterns` are not served by lokid (404,
+//! checked here so that serving one later means adding it to these checks).
 
 mod support;
 
@@ -392,6 +392,19 @@ async fn scenario() {
         N as usize,
         "{b}'s dev stream is outside its delete"
     );
+
+    // Endpoints lokid does not serve hold no tenant data. Once one is served, it must be
+    // added to the checks above.
+    for path in [
+        "/loki/api/v1/index/volume",
+        "/loki/api/v1/index/volume_range",
+        "/loki/api/v1/detected_labels",
+        "/loki/api/v1/detected_fields",
+        "/loki/api/v1/patterns",
+    ] {
+        let (s, body) = get_as(&base, path, Some(a), &[("query", shared), ("start", start), ("end", end)]).await;
+        assert_eq!(s, 404, "{path} is served now ({body:.200}): add it to this test's isolation checks");
+    }
 
     // Without an org id: 401 everywhere. With several: refused, never a union.
     let endpoints: Vec<(reqwest::Method, &str, Vec<(&str, &str)>)> = vec![
