@@ -180,9 +180,10 @@ impl Parser<'_> {
                     i += n;
                     Tok::Num(src[start..i].to_string())
                 }
-                _ if (c as char).is_alphabetic() || c == b'_' || c >= 0x80 => {
-                    let n = ident_len(i);
-                    i += n.max(1);
+                _ if c.is_ascii_alphabetic() || c == b'_' || (c >= 0x80 && ident_len(i) > 0) => {
+                    // A non-letter multi-byte character is not an identifier: it falls to
+                    // the error below instead of being cut in the middle.
+                    i += ident_len(i).max(1);
                     Tok::Ident(src[start..i].to_string())
                 }
                 _ => {
@@ -293,6 +294,14 @@ pub fn unquote_go(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by tests/properties_pipeline.rs: a multi-byte character that is not a letter
+    /// was cut in the middle (its lead byte read as a Latin-1 letter) and panicked.
+    #[test]
+    fn non_letter_multibyte_characters_are_errors_not_panics() {
+        assert!(crate::query::pipeline::template::Template::parse("line", "{{ .path | tr\u{10a75e}nc 10 }}").is_err());
+        assert!(crate::query::pipeline::template::Template::parse("line", "{{ .path | trünc }}").is_err());
+    }
 
     #[test]
     fn literals() {
