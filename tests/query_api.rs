@@ -284,3 +284,22 @@ fn metadata_bytes(_: &serde_json::Value) -> usize {
     let levels = ["info", "info", "info", "error", "error"];
     levels.iter().map(|l| 2 + 14 + l.len()).sum::<usize>() + (2 + 8 + 3)
 }
+
+#[tokio::test]
+async fn hostile_nesting_in_a_line_or_a_template_is_an_answer_not_a_crash() {
+    let srv = TestServer::start().await;
+    let deep = format!("{}1{}", r#"{"a":"#.repeat(40_000), "}".repeat(40_000));
+    let body = json!({"streams": [{"stream": {"app": "deep"}, "values": [[ns(1), deep]]}]});
+    assert_eq!(push_json(&srv.base, &body).await.0, 204);
+    let v = qr(&srv, r#"{app="deep"} | json"#, &[]).await;
+    assert_eq!(lines(&v).len(), 1);
+    let nested = format!("{}1{}", "(".repeat(30_000), ")".repeat(30_000));
+    let q = format!(r#"{{app="deep"}} | line_format "{{{{{nested}}}}}""#);
+    let r = client().post(srv.url("/loki/api/v1/query_range")).form(&[("query", q.as_str())]).send().await.unwrap();
+    let (s, text) = (r.status().as_u16(), r.text().await.unwrap());
+    assert_eq!(s, 400, "{text:.200}");
+    assert!(text.contains("nests too deeply"), "{text:.200}");
+    let (s, _) = get(&srv.base, "/ready", &[]).await;
+    assert_eq!(s, 200);
+    srv.stop().await;
+}

@@ -4,6 +4,10 @@
 
 use regex::bytes::Regex;
 
+/// Deepest JSON object nesting `| json` flattens (Loki has no limit; deeper levels are
+/// skipped here so that one line cannot exhaust the stack).
+pub const MAX_JSON_NESTING: usize = 256;
+
 use super::json::{self, JType, Stop};
 use super::labels::{
     clean_value, sanitize_key, LabelsBuilder, DUPLICATE_SUFFIX, ERROR_LABEL, ERR_JSON, ERR_LOGFMT,
@@ -91,6 +95,9 @@ impl JsonWalk<'_> {
     fn object(&mut self, obj: &[u8], lbs: &mut LabelsBuilder) -> Result<(), Stop> {
         json::object_each(obj, |key, value, ty| match ty {
             JType::String | JType::Number | JType::Boolean => self.leaf(key, value, ty, lbs),
+            // Flattening recurses per nesting level: objects nested deeper than this in a
+            // (possibly hostile) line are skipped instead of overflowing the stack.
+            JType::Object if self.ends.len() >= MAX_JSON_NESTING => Ok(()),
             JType::Object => {
                 self.push(key);
                 let r = self.object(value, lbs);

@@ -105,7 +105,14 @@ pub(super) struct Parser<'s> {
     /// Actions and text, flattened: (is_action, start, end, tokens).
     pub(super) items: Vec<Item>,
     at: usize,
+    /// Current `{{if}}`/`{{range}}`/`{{with}}` nesting, bounded by [`MAX_NESTING`].
+    depth: usize,
 }
+
+/// Deepest nesting of parentheses or blocks a template may use. Parsing and execution
+/// recurse per level; real templates use a handful, and a hostile query must get an error,
+/// not a stack overflow that takes the server down.
+pub const MAX_NESTING: usize = 256;
 
 #[derive(Debug)]
 pub(super) enum Item {
@@ -123,6 +130,16 @@ impl<'s> Parser<'s> {
     }
 
     fn parse_list(&mut self, stop: &[&str]) -> Result<(Vec<Node>, Option<Stop>), String> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(self.err(self.src.len(), &format!("template nests too deeply (more than {MAX_NESTING} levels)")));
+        }
+        let res = self.parse_list_inner(stop);
+        self.depth -= 1;
+        res
+    }
+
+    fn parse_list_inner(&mut self, stop: &[&str]) -> Result<(Vec<Node>, Option<Stop>), String> {
         let mut nodes = Vec::new();
         while self.at < self.items.len() {
             let item = std::mem::replace(&mut self.items[self.at], Item::Text(String::new()));
@@ -359,8 +376,27 @@ impl Template {
             src,
             items: Vec::new(),
             at: 0,
+            depth: 0,
         };
         p.lex()?;
+        // Parenthesised sub-pipelines recurse once per level: refuse deep ones up front.
+        for item in &p.items {
+            if let Item::Action { toks, .. } = item {
+                let mut depth = 0usize;
+                for (tok, pos, _) in toks {
+                    match tok {
+                        Tok::LParen => {
+                            depth += 1;
+                            if depth > MAX_NESTING {
+                                return Err(p.err(*pos, &format!("expression nests too deeply (more than {MAX_NESTING} levels)")));
+                            }
+                        }
+                        Tok::RParen => depth = depth.saturating_sub(1),
+                        _ => {}
+                    }
+                }
+            }
+        }
         let (root, _) = p.parse_list(&[])?;
         Ok(Template {
             name,
