@@ -76,14 +76,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let compactor = tokio::spawn(compactor_loop(Arc::clone(&state), Arc::clone(&retention), tx.subscribe()));
     let app = api::router(Arc::clone(&state));
     let st = Arc::clone(&state);
+    let header_timeout = config.http_server_read_timeout;
     let task = tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        serve(listener, app, header_timeout, async move {
             let _ = rx.wait_for(|stop| *stop).await;
             st.ready.store(false, Ordering::Relaxed);
-        });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "http server failed");
-        }
+        })
+        .await;
         let _ = merger.await;
         let _ = compactor.await;
         if let Err(e) = rocks.flush() {
@@ -92,6 +91,61 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tracing::info!("lokid stopped");
     });
     Ok(Running { addr, state, retention, shutdown: tx, task })
+}
+
+/// Accepts HTTP/1.1 connections until `shutdown` resolves, then lets in-flight requests
+/// finish. Unlike `axum::serve` it bounds how long a client may take to send its request
+/// headers (`server.http_server_read_timeout`), so slow or stuck clients cannot pile up
+/// connections. Websocket upgrades (live tail) are supported.
+async fn serve(listener: TcpListener, app: axum::Router, header_timeout: Duration, shutdown: impl std::future::Future<Output = ()>) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut conns = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        while conns.try_join_next().is_some() {}
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        let mut stop = stop_rx.clone();
+        conns.spawn(async move {
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                res = conn.as_mut() => {
+                    if let Err(e) = res {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                }
+                _ = async { let _ = stop.wait_for(|s| *s).await; } => {
+                    // Finish the request in flight, then close.
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    // In-flight requests finish; open tails and idle keep-alive connections are closed.
+    let drain = async { while conns.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+        conns.abort_all();
+    }
 }
 
 /// Merges small blocks in the background: buckets with many pushes right away, the rest

@@ -203,3 +203,21 @@ async fn a_body_that_never_arrives_is_cut_off_with_408() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let srv = TestServer::start_with(|c| c.http_server_read_timeout = std::time::Duration::from_millis(300)).await;
+    let addr = srv.base.trim_start_matches("http://").to_string();
+    let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    sock.write_all(b"POST /loki/api/v1/push HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    // No blank line: the headers never end. The server must close the connection.
+    let mut buf = vec![0u8; 512];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), sock.read(&mut buf))
+        .await
+        .expect("the server gives up on the client in time")
+        .unwrap_or(0);
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(n == 0 || answer.starts_with("HTTP/1.1 408"), "{answer}");
+    srv.stop().await;
+}
