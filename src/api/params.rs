@@ -62,43 +62,10 @@ pub fn parse_step(s: &str) -> Result<Nanos, String> {
     parse_prom_duration(s).ok_or_else(|| format!("cannot parse {} to a valid duration", go_quote(s)))
 }
 
-/// Prometheus `model.ParseDuration`: integer components with units ms s m h d w y.
+/// Prometheus `model.ParseDuration` (units ms s m h d w y); `None` when invalid or out of
+/// range. The parser's checked implementation, shared.
 pub fn parse_prom_duration(s: &str) -> Option<Nanos> {
-    if s == "0" {
-        return Some(0);
-    }
-    let b = s.as_bytes();
-    let mut i = 0;
-    let mut total: i128 = 0;
-    if b.is_empty() {
-        return None;
-    }
-    while i < b.len() {
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if start == i {
-            return None;
-        }
-        let n: i128 = s[start..i].parse().ok()?;
-        let unit_start = i;
-        while i < b.len() && b[i].is_ascii_alphabetic() {
-            i += 1;
-        }
-        let mult: i128 = match &s[unit_start..i] {
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60 * 1_000_000_000,
-            "h" => 3600 * 1_000_000_000,
-            "d" => 24 * 3600 * 1_000_000_000,
-            "w" => 7 * 24 * 3600 * 1_000_000_000,
-            "y" => 365 * 24 * 3600 * 1_000_000_000,
-            _ => return None,
-        };
-        total += n * mult;
-    }
-    i64::try_from(total).ok()
+    crate::logql::go::parse_prom_duration(s).ok()
 }
 
 fn go_quote(s: &str) -> String {
@@ -176,6 +143,10 @@ mod tests {
         assert_eq!(parse_step("1m30s").unwrap(), 90_000_000_000);
         assert_eq!(parse_step("0.5").unwrap(), 500_000_000);
         assert!(parse_step("x").is_err());
+        // Found by cargo fuzz: out-of-range durations are refused, not wrapped (2^122 ms
+        // used to wrap to 0, so this step read as 1s).
+        assert_eq!(parse_prom_duration("5316911983139663491615228241121378304ms1s"), None);
+        assert!(parse_step("5316911983139663491615228241121378304ms1s").is_err());
         assert_eq!(default_step(0, 7200 * 1_000_000_000), 28_000_000_000);
         assert_eq!(default_step(0, 10), 1_000_000_000);
     }
