@@ -393,9 +393,10 @@ fn json_push_bodies_never_panic() {
 
 // ---- query parameters ---------------------------------------------------------------------
 
-/// `parse_prom_duration` computed with checked arithmetic over the same grammar lokid
-/// accepts (integer and unit pairs): `None` when the value does not fit an i64 of
-/// nanoseconds. lokid must agree exactly — a silent wrap-around would show up here.
+/// The value of a duration made of integer and unit pairs (in any order), computed with
+/// checked arithmetic: `Some(None)` when it does not fit an i64 of nanoseconds. lokid may
+/// refuse more (Prometheus wants the units in order), but what it accepts must have exactly
+/// this value, and what does not fit must be refused — a silent wrap-around shows up here.
 fn duration_reference(s: &str) -> Option<Option<i64>> {
     if s == "0" {
         return Some(Some(0));
@@ -508,9 +509,9 @@ fn query_parameters_never_panic_and_durations_do_not_overflow() {
                 let _ = params::parse_timestamp(v);
                 let _ = params::parse_step(v);
                 let got = params::parse_prom_duration(v);
-                if let Some(want) = duration_reference(v) {
-                    if got != want {
-                        return Err(format!("parse_prom_duration({v:?}) = {got:?}, but the value is {want:?}"));
+                if let (Some(got), Some(want)) = (got, duration_reference(v)) {
+                    if Some(got) != want {
+                        return Err(format!("parse_prom_duration({v:?}) = {got}, but the value is {want:?}"));
                     }
                 }
             }
