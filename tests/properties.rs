@@ -521,6 +521,21 @@ fn query_parameters_never_panic_and_durations_do_not_overflow() {
     });
 }
 
+/// Regression (a38b28d): `parse_prom_duration` multiplied in i128 without overflow checks —
+/// a debug build panicked (found by `cargo fuzz run query_params`), a release build wrapped:
+/// 2^122 ms is exactly 0 modulo 2^128, so `step=5316911983139663491615228241121378304ms1s`
+/// was read as 1s. Prometheus answers "duration out of range".
+#[test]
+fn huge_durations_are_refused_not_wrapped() {
+    for s in [
+        "5316911983139663491615228241121378304ms",
+        "5316911983139663491615228241121378304ms1s",
+        "77777777777777777777777777777777771m30s",
+    ] {
+        assert_eq!(params::parse_prom_duration(s), None, "{s}");
+    }
+}
+
 // ---- pathological regexes, end to end ----------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
