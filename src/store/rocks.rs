@@ -75,9 +75,8 @@ impl Rocks {
         db_opts.set_max_background_jobs(2);
         db_opts.set_keep_log_file_num(3);
         db_opts.set_max_total_wal_size(64 << 20);
-        // These options also configure the unused `default` column family. Its buffer
-        // size matters: after a no-space error RocksDB resumes writing only once the free
-        // space exceeds the largest write buffer, and the default would be 64 MiB.
+        // After a no-space error RocksDB resumes writing only once the free space exceeds
+        // the write buffers: keep every one of them small (see `descriptors` below).
         db_opts.set_write_buffer_size(1 << 20);
 
         // Column families and their options; built twice when the read-only fallback runs.
@@ -102,7 +101,12 @@ impl Rocks {
             let mut deletes = Options::default();
             deletes.set_write_buffer_size(1 << 20);
 
+            // The implicit `default` family would get Options::default() (64 MiB buffer),
+            // which sets the free space RocksDB demands before resuming after a full disk.
+            let mut default_cf = Options::default();
+            default_cf.set_write_buffer_size(1 << 20);
             vec![
+                ColumnFamilyDescriptor::new("default", default_cf),
                 ColumnFamilyDescriptor::new(CF_STREAMS, streams),
                 ColumnFamilyDescriptor::new(CF_POSTINGS, postings),
                 ColumnFamilyDescriptor::new(CF_BLOCKS, blocks),
