@@ -42,7 +42,11 @@ pub fn parse_timestamp(s: &str) -> Result<Nanos, String> {
         if let Ok(f) = s.parse::<f64>() {
             let secs = f.trunc();
             let ms = ((f - secs) * 1000.0).round();
-            return Ok(secs as i64 * 1_000_000_000 + ms as i64 * 1_000_000);
+            // Found by cargo fuzz: huge values must not wrap (Go would; we refuse them).
+            return (secs as i64)
+                .checked_mul(1_000_000_000)
+                .and_then(|ns| ns.checked_add(ms as i64 * 1_000_000))
+                .ok_or_else(|| format!("timestamp out of range: {s}"));
         }
     }
     if let Ok(i) = s.parse::<i64>() {
@@ -134,6 +138,7 @@ mod tests {
         assert_eq!(parse_timestamp("2026-02-02T12:00:00Z").unwrap(), 1_770_033_600_000_000_000);
         assert_eq!(parse_timestamp("2026-02-02T13:00:00.5+01:00").unwrap(), 1_770_033_600_500_000_000);
         assert_eq!(parse_timestamp("abc").unwrap_err(), "strconv.ParseInt: parsing \"abc\": invalid syntax");
+        assert!(parse_timestamp("17026702026700.36").is_err(), "overflow is refused, not wrapped");
     }
 
     #[test]
