@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# conformance.sh — compare lokid with recorded Grafana Loki answers (../shared/conformance).
+# conformance.sh — compare lokid with recorded Grafana Loki answers (tests/conformance).
 #
 # Starts the release lokid binary on a free loopback port with a temporary data dir
 # (no retention, old samples accepted), pushes the shared data set, runs
@@ -10,15 +10,16 @@
 # exit status 1 when M > 0 (or when the run could not be done at all).
 #
 # Called by `bash scripts/dev.sh test` and `bash scripts/dev.sh conformance`.
-# Env: CARGO_TARGET_DIR (default ~/.cache/lokid-target), LOKID_SHARED (default ../shared).
+# Env: CARGO_TARGET_DIR (default ~/.cache/lokid-target). The kit (dataset.py, conformance.py,
+# public.golden.json) is the repository's copy in tests/conformance; scripts/refresh-shared.sh
+# refreshes it.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(git -C "$HERE" rev-parse --show-toplevel 2>/dev/null || (cd "$HERE/.." && pwd))
 cd "$ROOT"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/lokid-target}
-SHARED=${LOKID_SHARED:-$ROOT/../shared}
-CONF=$SHARED/conformance
+CONF=$ROOT/tests/conformance
 EXPECTED=$ROOT/tests/conformance/expected-pass
 
 # The ids that must pass, without comments and blank lines.
@@ -32,7 +33,7 @@ give_up() {
 }
 
 for f in dataset.py conformance.py public.golden.json; do
-    [ -f "$CONF/$f" ] || give_up "$CONF/$f not found. The shared conformance kit must sit beside the repository (../shared/conformance, as in CI), or set LOKID_SHARED=/path/to/shared."
+    [ -f "$CONF/$f" ] || give_up "$CONF/$f not found (the conformance kit is part of the repository: is this a complete checkout?)"
 done
 command -v python3 >/dev/null 2>&1 || give_up "python3 not found (bash scripts/dev.sh test installs it)"
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Measures lokid's resident memory: idle after start, then after pushing the conformance
 # data set (8,600 entries) and running a query. Usage: bash scripts/measure-rss.sh
-# Needs a release build (bash scripts/dev.sh run builds one) and ../shared/conformance.
+# Needs a release build (bash scripts/dev.sh run builds one).
 set -euo pipefail
 root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 bin=${CARGO_TARGET_DIR:-$HOME/.cache/lokid-target}/release/lokid
-shared="$root/../shared/conformance"
+kit="$root/tests/conformance"
 tmp=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 printf 'auth_enabled: false\nserver:\n  http_listen_address: 127.0.0.1\n  http_listen_port: %s\ncommon:\n  path_prefix: %s\n' "$port" "$tmp/data" > "$tmp/config.yaml"
@@ -15,10 +15,8 @@ trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
 sleep 3
 echo "idle RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
-if [ -d "$shared" ]; then
-  python3 "$shared/dataset.py" > "$tmp/ds.jsonl"
-  python3 "$shared/conformance.py" push "http://127.0.0.1:$port" "$tmp/ds.jsonl" >/dev/null
-  curl -sf "http://127.0.0.1:$port/loki/api/v1/query_range?query=%7Bjob%3D%22docker%22%7D&start=2026-02-02T12:00:00Z&end=2026-02-02T14:00:00Z&limit=1000" >/dev/null
-  sleep 1
-  echo "RSS after pushing 8,600 entries and a query: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
-fi
+python3 "$kit/dataset.py" > "$tmp/ds.jsonl"
+python3 "$kit/conformance.py" push "http://127.0.0.1:$port" "$tmp/ds.jsonl" >/dev/null
+curl -sf "http://127.0.0.1:$port/loki/api/v1/query_range?query=%7Bjob%3D%22docker%22%7D&start=2026-02-02T12:00:00Z&end=2026-02-02T14:00:00Z&limit=1000" >/dev/null
+sleep 1
+echo "RSS after pushing 8,600 entries and a query: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"

@@ -1,5 +1,5 @@
 //! Shared data generation for the benches: winston-style JSON lines like the monitoring
-//! instance's traffic (see ../shared/conformance/dataset.py for the real shape).
+//! instance's traffic (see tests/conformance/dataset.py for the real shape).
 #![allow(dead_code)]
 
 use lokid::model::{Entry, Labels, PushStream};

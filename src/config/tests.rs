@@ -1,4 +1,4 @@
-//! Loader tests: the 20 real Loki configs in `shared/loki-configs`, the example file,
+//! Loader tests: the 20 real Loki configs in `tests/fixtures/loki-configs`, the example file,
 //! errors that name the key, defaults, data-directory derivation, env expansion, overrides,
 //! and the `to_yaml` round trip.
 
@@ -8,13 +8,13 @@ const H: u64 = 3600;
 const D: u64 = 24 * H;
 
 fn shared_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/loki-configs")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/loki-configs")
 }
 
 /// The shared configs, sorted by name, with their text.
 fn shared_configs() -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = std::fs::read_dir(shared_dir())
-        .expect("shared/loki-configs is readable")
+        .expect("tests/fixtures/loki-configs is readable")
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .map(|p| {
