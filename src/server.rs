@@ -163,13 +163,23 @@ async fn merge_loop(st: Arc<AppState>, mut stop: tokio::sync::watch::Receiver<bo
         let due: Vec<(u32, i64)> = {
             let mut small = st.ingester.small_blocks.lock();
             let due: Vec<(u32, i64)> =
-                small.iter().filter(|(_, n)| **n >= 16 || (sweep_all && **n >= 2)).map(|(k, _)| *k).collect();
+                small.iter().filter(|(_, n)| **n >= crate::ingest::MERGE_NOW || (sweep_all && **n >= 2)).map(|(k, _)| *k).collect();
             for k in &due {
                 small.remove(k);
             }
             due
         };
         if due.is_empty() {
+            continue;
+        }
+        // A merge writes its new blocks before the old ones' space comes back (at
+        // compaction): on a nearly full volume it would take the room pushes need. The
+        // buckets wait, still marked, until space returns.
+        if merge::free_space_too_low(&st.config.store_dir()) {
+            let mut small = st.ingester.small_blocks.lock();
+            for k in due {
+                small.entry(k).or_insert(crate::ingest::MERGE_NOW);
+            }
             continue;
         }
         let st2 = Arc::clone(&st);

@@ -56,10 +56,15 @@ impl Registry {
                 Arc::new(StreamMeta { id, tenant: tenant.into(), labels, key: key.into() }),
             );
         }
+        let mut next_id = max_id + 1;
+        for (_, v) in rocks.scan_streams(keys::NEXT_STREAM_ID)? {
+            let stored: [u8; 4] = v[..].try_into().map_err(|_| StoreError::Corrupt("next stream id".into()))?;
+            next_id = next_id.max(u32::from_be_bytes(stored));
+        }
         Ok(Registry {
             by_key: RwLock::new(by_key),
             by_id: RwLock::new(by_id),
-            next_id: AtomicU32::new(max_id + 1),
+            next_id: AtomicU32::new(next_id),
             indexed: Mutex::new(HashSet::new()),
         })
     }
@@ -86,6 +91,7 @@ impl Registry {
     pub fn prepare_new(&self, batch: &mut Batch, tenant: &str, labels: Labels) -> Arc<StreamMeta> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let key = labels.to_string();
+        batch.put_stream(keys::NEXT_STREAM_ID, &(id + 1).to_be_bytes());
         batch.put_stream(&keys::stream_by_labels(tenant, &key), &id.to_be_bytes());
         batch.put_stream(&keys::stream_by_id(id), &keys::stream_record(tenant, &key));
         Arc::new(StreamMeta { id, tenant: tenant.into(), labels, key })
@@ -148,10 +154,12 @@ impl Registry {
         self.indexed.lock().retain(|(id, _)| !gone.contains(id));
     }
 
-    /// Forgets which (stream, day) postings were written for `tenant`'s days before
-    /// `day`, after retention removed those partitions.
-    pub fn forget_days_before(&self, day: i64) {
-        self.indexed.lock().retain(|(_, d)| *d >= day);
+    /// Forgets which (stream, day) postings were written for the days `days` holds, after
+    /// retention removed partitions of those days: a later push for such a day writes its
+    /// postings again. Forgetting too much only costs a redundant (idempotent) union.
+    /// Call under the ingester's commit lock, right after the removal is written.
+    pub fn forget_days(&self, days: impl Fn(i64) -> bool) {
+        self.indexed.lock().retain(|(_, d)| !days(*d));
     }
 
     pub fn mark_indexed(&self, pairs: &[(StreamId, i64)]) {

@@ -60,8 +60,17 @@ struct Prepared {
     entries: Vec<Entry>,
 }
 
+/// A small-block count at which the merger takes a bucket on its next round.
+pub const MERGE_NOW: u32 = 16;
+
 impl Ingester {
     pub fn new(rocks: Arc<Rocks>, registry: Arc<Registry>, hub: Arc<Hub>) -> Ingester {
+        // Buckets whose small blocks were not merged before the last stop are due at once.
+        let mut small_blocks = HashMap::new();
+        match rocks.scan_streams(keys::MERGE_DUE_PREFIX) {
+            Ok(due) => small_blocks.extend(due.iter().filter_map(|(k, _)| keys::parse_merge_due(k)).map(|b| (b, MERGE_NOW))),
+            Err(e) => tracing::warn!(error = %e, "could not read the buckets due for merging; they merge on their next push"),
+        }
         Ingester {
             rocks,
             registry,
@@ -70,7 +79,7 @@ impl Ingester {
             // Unique across restarts as long as the clock does not run backwards by more
             // than the number of blocks written.
             seq: AtomicU64::new(now_ns().max(0) as u64),
-            small_blocks: Mutex::new(HashMap::new()),
+            small_blocks: Mutex::new(small_blocks),
             maintenance: Mutex::new(()),
         }
     }
@@ -93,7 +102,8 @@ impl Ingester {
             if s.entries.is_empty() {
                 continue;
             }
-            s.entries.sort_by_key(|e| e.ts);
+            // By time, then line and metadata: equal times always come back in one order.
+            s.entries.sort_by(|a, b| (a.ts, &a.line, &a.metadata).cmp(&(b.ts, &b.line, &b.metadata)));
             let mut blocks = Vec::new();
             let mut start = 0;
             while start < s.entries.len() {
@@ -134,6 +144,7 @@ impl Ingester {
             for (hour, min_ts, max_ts, value) in &p.blocks {
                 let seq = self.next_seq();
                 batch.put_block(&keys::block(meta.id, *hour, *min_ts, *max_ts, seq), value);
+                batch.put_stream(&keys::merge_due(meta.id, *hour), &[]);
                 let first_day = keys::day_of(*min_ts);
                 let last_day = keys::day_of(*max_ts);
                 for day in first_day..=last_day {

@@ -112,10 +112,10 @@ impl Retention {
         let _maintenance = ingester.maintenance.lock();
         let mut report = Report::default();
         if self.enabled {
-            report.add(&self.expire(rocks, registry, now)?);
+            report.add(&self.expire(rocks, registry, ingester, now)?);
         }
         if self.max_disk_bytes > 0 {
-            report.add(&self.enforce_size(rocks, registry)?);
+            report.add(&self.enforce_size(rocks, registry, ingester)?);
         }
         report.add(&deletes::apply_due(rocks, registry, ingester, self.cancel_period, now)?);
         report.streams_removed += remove_empty_streams(rocks, registry, ingester)?;
@@ -125,7 +125,7 @@ impl Retention {
         Ok(report)
     }
 
-    fn expire(&self, rocks: &Rocks, registry: &Registry, now: Nanos) -> Result<Report, StoreError> {
+    fn expire(&self, rocks: &Rocks, registry: &Registry, ingester: &Ingester, now: Nanos) -> Result<Report, StoreError> {
         let mut report = Report::default();
         // Per tenant: the oldest cutoff of its streams, or None if any stream is kept forever.
         let mut tenant_cutoff: HashMap<String, Option<Nanos>> = HashMap::new();
@@ -155,6 +155,7 @@ impl Retention {
             }
         }
         drop(snap);
+        let mut forget_before = i64::MIN;
         for (tenant, cutoff) in tenant_cutoff {
             let Some(cutoff) = cutoff else { continue };
             let last_day = keys::day_of(cutoff); // partitions of days before it ended by the cutoff
@@ -162,16 +163,23 @@ impl Retention {
             if !days.is_empty() {
                 batch.delete_postings_range(&keys::postings_partition(&tenant, i64::MIN), &keys::postings_partition(&tenant, last_day));
                 report.partitions_deleted += days.len() as u64;
+                forget_before = forget_before.max(last_day);
             }
         }
         if !batch.is_empty() {
-            rocks.write(batch)?;
+            // Under the commit lock: no push can find a day "already indexed" between the
+            // removal of its partition and the registry forgetting it.
+            ingester.with_commit_lock(|| -> Result<(), StoreError> {
+                rocks.write(batch)?;
+                registry.forget_days(|d| d < forget_before);
+                Ok(())
+            })?;
         }
         Ok(report)
     }
 
     /// Deletes the oldest day of every stream until the data directory fits the cap.
-    fn enforce_size(&self, rocks: &Rocks, registry: &Registry) -> Result<Report, StoreError> {
+    fn enforce_size(&self, rocks: &Rocks, registry: &Registry, ingester: &Ingester) -> Result<Report, StoreError> {
         let mut report = Report::default();
         for _ in 0..64 {
             rocks.compact_all();
@@ -204,7 +212,11 @@ impl Retention {
             for t in tenants {
                 batch.delete_postings_range(&keys::postings_partition(t, day), &keys::postings_partition(t, day + 1));
             }
-            rocks.write(batch)?;
+            ingester.with_commit_lock(|| -> Result<(), StoreError> {
+                rocks.write(batch)?;
+                registry.forget_days(|d| d == day);
+                Ok(())
+            })?;
             report.days_dropped_for_size += 1;
             report.partitions_deleted += 1;
             tracing::warn!(day, cap = self.max_disk_bytes, "data directory over retention_max_disk_bytes: dropped the oldest day");

@@ -49,6 +49,30 @@ pub fn stream_by_id(id: StreamId) -> [u8; 5] {
 
 pub const STREAM_BY_ID_PREFIX: &[u8] = b"I";
 
+/// `N` → the next stream id (u32 BE), written with every new stream: ids are never
+/// reused, even when the highest-numbered stream was removed.
+pub const NEXT_STREAM_ID: &[u8] = b"N";
+
+/// `M` stream(4) hour(8) → empty: the bucket has small blocks to merge. Written with every
+/// block a push stores, deleted by the merge, so merging resumes after a restart.
+pub fn merge_due(stream: StreamId, hour: i64) -> [u8; 13] {
+    let mut k = [0u8; 13];
+    k[0] = MERGE_DUE_PREFIX[0];
+    k[1..5].copy_from_slice(&stream.to_be_bytes());
+    k[5..].copy_from_slice(&enc_i64(hour));
+    k
+}
+
+pub const MERGE_DUE_PREFIX: &[u8] = b"M";
+
+/// The (stream, hour) of a `merge_due` key.
+pub fn parse_merge_due(k: &[u8]) -> Option<(StreamId, i64)> {
+    if k.len() != 13 || k[0] != MERGE_DUE_PREFIX[0] {
+        return None;
+    }
+    Some((u32::from_be_bytes(k[1..5].try_into().ok()?), dec_i64(&k[5..])))
+}
+
 /// Value of a `stream_by_id` key.
 pub fn stream_record(tenant: &str, labels: &str) -> Vec<u8> {
     let mut v = Vec::with_capacity(tenant.len() + 1 + labels.len());

@@ -8,6 +8,14 @@ use super::block::{self, Block};
 use super::{keys, Rocks, StoreError};
 use crate::model::{Entry, StreamId};
 
+/// Free space below which the merger waits (see `server::merge_loop`).
+pub const MERGE_RESERVE_BYTES: u64 = 64 << 20;
+
+/// Whether the volume holding `dir` has less than [`MERGE_RESERVE_BYTES`] free.
+pub fn free_space_too_low(dir: &std::path::Path) -> bool {
+    super::disk::free_bytes(dir).is_some_and(|free| free < MERGE_RESERVE_BYTES)
+}
+
 /// Merges the blocks smaller than half of `target_raw_bytes` of one (stream, hour) bucket
 /// into blocks of about `target_raw_bytes`. Returns how many blocks it replaced.
 pub fn merge_bucket(
@@ -29,18 +37,23 @@ pub fn merge_bucket(
         Ok(true)
     })?;
     drop(snap);
+    let marker = keys::merge_due(stream, hour);
     if small.len() < 2 {
+        let mut batch = rocks.batch();
+        batch.delete_stream(&marker);
+        rocks.write(batch)?;
         return Ok(0);
     }
     let mut entries: Vec<Entry> = Vec::new();
     for (_, b) in &small {
         entries.extend((0..b.len()).map(|i| b.entry(i)));
     }
-    // Stable: entries with equal timestamps keep their storage order.
-    entries.sort_by_key(|e| e.ts);
+    // The order pushes write blocks in: time, then line and metadata.
+    entries.sort_by(|a, b| (a.ts, &a.line, &a.metadata).cmp(&(b.ts, &b.line, &b.metadata)));
     dedup_same_ts(&mut entries);
 
     let mut batch = rocks.batch();
+    batch.delete_stream(&marker);
     for (k, _) in &small {
         batch.delete_block(k);
     }
