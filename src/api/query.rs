@@ -102,7 +102,7 @@ pub async fn query_range(State(st): State<Arc<AppState>>, req: Request) -> Resul
                 let start = start.div_euclid(step) * step;
                 let end = end.div_euclid(step) * step + if end.rem_euclid(step) == 0 { 0 } else { step };
                 let started = Instant::now();
-                let src = logs::StoreSource { engine: &st2.engine, tenant: &tenant, deadline, stats: Default::default() };
+                let src = logs::StoreSource::new(&st2.engine, &tenant, deadline);
                 let max_series = st2.config.limits_for(&tenant).max_query_series;
                 let res = metric::run(&metric::MetricQuery { expr: m, start, end, step }, &src, max_series)?;
                 let mut stats = src.stats.into_inner();
@@ -137,7 +137,7 @@ pub async fn query_instant(State(st): State<Arc<AppState>>, req: Request) -> Res
     let st2 = Arc::clone(&st);
     let (res, stats) = tokio::task::spawn_blocking(move || -> Result<(QueryResult, Stats), ApiError> {
         let started = Instant::now();
-        let src = logs::StoreSource { engine: &st2.engine, tenant: &tenant, deadline, stats: Default::default() };
+        let src = logs::StoreSource::new(&st2.engine, &tenant, deadline);
         let max_series = st2.config.limits_for(&tenant).max_query_series;
         let res = metric::run(&metric::MetricQuery { expr: &m, start: t, end: t, step: 0 }, &src, max_series)?;
         let mut stats = src.stats.into_inner();

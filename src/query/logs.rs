@@ -13,6 +13,7 @@ use roaring::RoaringBitmap;
 
 use super::pipeline::{LogPipeline, Processed};
 use super::result::{ResultEntry, Stats, StreamResult};
+use super::scan::for_each_matching;
 use super::source::{LogSource, ProcessedEntry};
 use super::{Deadline, Engine, QueryError};
 use crate::index::{self, compile_all, StreamMeta};
@@ -50,6 +51,25 @@ pub fn select(
     Ok(index::select_streams(snap, tenant, &compiled, days)?)
 }
 
+/// The streams of `tenant` that match `matchers` and have data in `range`. Each stream the
+/// index returns is checked against the matchers once more: a selector never reads a
+/// stream it does not match, whatever an old index partition says.
+pub(crate) fn matching_streams(
+    engine: &Engine,
+    snap: &Snapshot,
+    tenant: &str,
+    matchers: &[crate::logql::Matcher],
+    range: TimeRange,
+) -> Result<Vec<Arc<StreamMeta>>, QueryError> {
+    let compiled = compile_all(matchers).map_err(|e| QueryError::BadRegex(e.to_string()))?;
+    let ids = select(snap, tenant, matchers, range)?;
+    Ok(ids
+        .iter()
+        .filter_map(|id| engine.registry.meta(id))
+        .filter(|m| m.tenant == tenant && compiled.iter().all(|c| c.matches(m.labels.get(&c.name).unwrap_or(""))))
+        .collect())
+}
+
 /// An entry of an opened block that passed the pipeline, with the pipeline's output
 /// when the pipeline does more than filter lines.
 pub(crate) struct Hit {
@@ -74,6 +94,10 @@ struct Cursor {
 impl Cursor {
     fn ts(&self) -> Nanos {
         self.block.ts(self.current.as_ref().map_or(0, |h| h.idx as usize))
+    }
+
+    fn line(&self) -> &[u8] {
+        self.block.line(self.current.as_ref().map_or(0, |h| h.idx as usize))
     }
 
     /// Moves to the next entry that passes the pipeline; false when the block is done.
@@ -115,10 +139,15 @@ impl PartialOrd for Cursor {
 }
 impl Ord for Cursor {
     /// Max-heap order: the cursor whose next entry comes first in query order is greatest.
-    /// Ties on time go to the stream whose labels sort first.
+    /// Ties on time go to the stream whose labels sort first, then (two blocks of one
+    /// stream) to the smaller line: blocks are sorted by (time, line) too, so entries with
+    /// equal times come back in one order whatever the block layout (reversed backward).
     fn cmp(&self, other: &Self) -> Ordering {
         let by_time = if self.backward { self.ts().cmp(&other.ts()) } else { other.ts().cmp(&self.ts()) };
-        by_time.then_with(|| other.rank.cmp(&self.rank))
+        by_time.then_with(|| other.rank.cmp(&self.rank)).then_with(|| {
+            let by_line = other.line().cmp(self.line());
+            if self.backward { by_line.reverse() } else { by_line }
+        })
     }
 }
 
@@ -139,6 +168,7 @@ pub(crate) enum Flow {
 #[allow(clippy::too_many_arguments)]
 fn walk(
     engine: &Engine,
+    snap: &Snapshot,
     tenant: &str,
     matchers: &[crate::logql::Matcher],
     pipeline: &LogPipeline,
@@ -149,11 +179,8 @@ fn walk(
     stats: &mut Stats,
     mut visit: impl FnMut(&StreamMeta, &Block, &Hit) -> Result<Flow, QueryError>,
 ) -> Result<(), QueryError> {
-    let snap = engine.rocks.snapshot();
-    let ids = select(&snap, tenant, matchers, range)?;
     // Rank streams by label string so that ties on time break like Loki (labels ascending).
-    let mut metas: Vec<Arc<StreamMeta>> =
-        ids.iter().filter_map(|id| engine.registry.meta(id)).filter(|m| m.tenant == tenant).collect();
+    let mut metas = matching_streams(engine, snap, tenant, matchers, range)?;
     metas.sort_by(|a, b| a.key.cmp(&b.key));
     stats.streams = metas.len() as u64;
     if range.end <= range.start || metas.is_empty() {
@@ -201,7 +228,7 @@ fn walk(
                 }
                 next += 1;
                 deadline.check()?;
-                if let Some(c) = open(&snap, r, &metas, pipeline, range, direction, categorize, stats)? {
+                if let Some(c) = open(snap, r, &metas, pipeline, range, direction, categorize, stats)? {
                     heap.push(c);
                 }
             }
@@ -241,7 +268,8 @@ pub fn run(engine: &Engine, q: &LogQuery) -> Result<(Vec<StreamResult>, Stats), 
     let mut last_accepted: Option<Nanos> = None;
     let backward = q.direction == Direction::Backward;
     if q.limit > 0 {
-        walk(engine, q.tenant, &q.expr.matchers, &pipeline, q.range, q.direction, &q.deadline, q.categorize, &mut stats, |meta, block, hit| {
+        let snap = engine.rocks.snapshot();
+        walk(engine, &snap, q.tenant, &q.expr.matchers, &pipeline, q.range, q.direction, &q.deadline, q.categorize, &mut stats, |meta, block, hit| {
             let ts = block.ts(hit.idx as usize);
             let spaced = match (q.interval, last_accepted) {
                 (0, _) | (_, None) => true,
@@ -263,12 +291,20 @@ pub fn run(engine: &Engine, q: &LogQuery) -> Result<(Vec<StreamResult>, Stats), 
     Ok((groups.into_values().collect(), stats))
 }
 
-/// The store as a [`LogSource`] for metric queries: entries in ascending time order.
+/// The store as a [`LogSource`] for metric queries: entries in ascending time order. Every
+/// leg of a metric query reads the one snapshot taken when the source is made.
 pub struct StoreSource<'a> {
     pub engine: &'a Engine,
+    pub snap: Snapshot<'a>,
     pub tenant: &'a str,
     pub deadline: Deadline,
     pub stats: std::cell::RefCell<Stats>,
+}
+
+impl<'a> StoreSource<'a> {
+    pub fn new(engine: &'a Engine, tenant: &'a str, deadline: Deadline) -> StoreSource<'a> {
+        StoreSource { engine, snap: engine.rocks.snapshot(), tenant, deadline, stats: Default::default() }
+    }
 }
 
 impl LogSource for StoreSource<'_> {
@@ -282,7 +318,7 @@ impl LogSource for StoreSource<'_> {
         let pipeline = LogPipeline::compile(&log.stages)?;
         let mut stats = self.stats.borrow_mut();
         let range = TimeRange { start: from, end: to };
-        walk(self.engine, self.tenant, &log.matchers, &pipeline, range, Direction::Forward, &self.deadline, false, &mut stats, |meta, block, hit| {
+        walk(self.engine, &self.snap, self.tenant, &log.matchers, &pipeline, range, Direction::Forward, &self.deadline, false, &mut stats, |meta, block, hit| {
             let idx = hit.idx as usize;
             let ts = block.ts(idx);
             match &hit.processed {
@@ -336,38 +372,13 @@ fn open(
     let meta = &metas[r.rank as usize];
     let lo = block.lower_bound(range.start);
     let hi = block.lower_bound(range.end);
-    stats.lines_processed += (hi - lo) as u64;
-    // Candidate entries: those containing the required substring (one pass over the
-    // block), or all entries in range.
-    let mut candidates: Vec<usize> = Vec::new();
-    if let Some(finder) = pipeline.required_substring() {
-        let region = block.lines_region();
-        let mut last = usize::MAX;
-        for off in finder.find_iter(region) {
-            let i = block.entry_at_line_offset(off);
-            if i != last && i >= lo && i < hi {
-                candidates.push(i);
-            }
-            last = i;
-        }
-        stats.bytes_processed += region.len() as u64;
-        if candidates.is_empty() {
-            stats.blocks_skipped += 1;
-            return Ok(None);
-        }
-    } else {
-        candidates.extend(lo..hi);
-        stats.bytes_processed += candidates.iter().map(|&i| block.line(i).len() as u64).sum::<u64>();
-    }
-    let mut cands: Vec<u32> = if pipeline.line_filters_only() {
-        candidates
-            .into_iter()
-            .filter(|&i| pipeline.is_noop() || pipeline.keep_line(block.line(i)))
-            .map(|i| i as u32)
-            .collect()
-    } else {
-        candidates.into_iter().map(|i| i as u32).collect()
-    };
+    // Line-filter pipelines are decided here; others run lazily in the cursor, over the
+    // entries that contain the required substring.
+    let mut cands: Vec<u32> = Vec::new();
+    let filters_only = pipeline.line_filters_only();
+    for_each_matching(&block, pipeline.required_substring(), lo..hi, stats, |line| !filters_only || pipeline.keep_line(line), |i| {
+        cands.push(i as u32)
+    });
     if cands.is_empty() {
         return Ok(None);
     }

@@ -8,6 +8,9 @@ pub mod meta;
 pub mod metric;
 pub mod pipeline;
 pub mod result;
+mod scan;
+#[cfg(test)]
+mod store_tests;
 pub mod source;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -18,7 +18,7 @@ pub struct ProcessedEntry<'a> {
     pub labels: &'a Labels,
 }
 
-pub trait LogSource {
+pub trait LogSource: StreamScan {
     /// Calls `f` for every entry of `log` (selector + pipeline) with `from <= ts < to`,
     /// in ascending time order across all streams. `f` returning an error stops the scan.
     fn for_each_entry(
@@ -27,5 +27,30 @@ pub trait LogSource {
         from: Nanos,
         to: Nanos,
         f: &mut dyn FnMut(ProcessedEntry<'_>) -> Result<(), QueryError>,
+    ) -> Result<(), QueryError>;
+}
+
+/// Receives the entries of one stream after another (see [`LogSource::scan_streams`]).
+pub trait StreamSink: Send {
+    /// A stream begins; its entries follow until the next `begin`.
+    fn begin(&mut self, stream: &Labels);
+    /// One entry of the current stream: time, line, and its structured metadata encoded as
+    /// in a block (`store::block::MetaIter` decodes it).
+    fn entry(&mut self, ts: Nanos, line: &[u8], metadata: &[u8]);
+}
+
+/// A per-stream scan: what metric kernels need when the order across streams does not
+/// matter. The source may feed the sinks from several threads at once, one stream per sink
+/// at a time.
+pub trait StreamScan {
+    /// Feeds every entry of `log` with `from <= ts < to` to the sinks, stream by stream and
+    /// in ascending time order within a stream. Exact duplicates (same stream, time and
+    /// line) are fed once. `log`'s stages must all be line filters.
+    fn scan_streams(
+        &self,
+        log: &LogExpr,
+        from: Nanos,
+        to: Nanos,
+        sinks: &mut [&mut dyn StreamSink],
     ) -> Result<(), QueryError>;
 }

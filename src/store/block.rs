@@ -142,6 +142,11 @@ impl Block {
         &self.raw[self.lines_at + self.line_start(i)..self.lines_at + self.line_end(i)]
     }
 
+    /// Where line `i` starts in [`Self::lines_region`]; `i == len()` gives the region's end.
+    pub fn line_offset(&self, i: usize) -> usize {
+        self.line_start(i)
+    }
+
     /// All lines back to back: a substring absent here is absent from every line.
     pub fn lines_region(&self) -> &[u8] {
         &self.raw[self.lines_at..self.metas_at]
@@ -160,10 +165,16 @@ impl Block {
 
     /// Structured metadata of entry `i`, as (name, value) byte slices.
     pub fn metadata(&self, i: usize) -> MetaIter<'_> {
+        MetaIter::new(self.metadata_bytes(i))
+    }
+
+    /// Entry `i`'s structured metadata in its encoded form (equal metadata, equal bytes when
+    /// pushed in the same order): a cheap key for caching what is derived from it.
+    pub fn metadata_bytes(&self, i: usize) -> &[u8] {
         let base = 12 * self.n;
         let start = if i == 0 { 0 } else { read_u32(&self.raw, base + 4 * (i - 1)) as usize };
         let end = read_u32(&self.raw, base + 4 * i) as usize;
-        MetaIter { buf: &self.raw[self.metas_at + start..self.metas_at + end] }
+        &self.raw[self.metas_at + start..self.metas_at + end]
     }
 
     /// Index of the first entry with ts >= `ts` (entries are sorted).
@@ -195,8 +206,16 @@ impl Block {
     }
 }
 
+/// The (name, value) pairs of one entry's encoded structured metadata.
 pub struct MetaIter<'a> {
     buf: &'a [u8],
+}
+
+impl<'a> MetaIter<'a> {
+    /// Iterates encoded metadata as returned by [`Block::metadata_bytes`].
+    pub fn new(buf: &'a [u8]) -> MetaIter<'a> {
+        MetaIter { buf }
+    }
 }
 
 impl<'a> Iterator for MetaIter<'a> {

@@ -352,6 +352,19 @@ impl<'a> Snapshot<'a> {
         Ok(())
     }
 
+    /// Reads and decodes one block without copying its stored value first. Also returns
+    /// the stored (compressed) size.
+    pub fn read_block(&self, key: &[u8]) -> Result<Option<(super::block::Block, usize)>, StoreError> {
+        let ro = self.read_opts(None, None);
+        match self.db.get_pinned_cf_opt(self.cf(CF_BLOCKS), key, &ro)? {
+            Some(v) => {
+                let b = super::block::Block::decode(&v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok(Some((b, v.len())))
+            }
+            None => Ok(None),
+        }
+    }
+
     pub fn get_block(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let ro = self.read_opts(None, None);
         Ok(self.db.get_pinned_cf_opt(self.cf(CF_BLOCKS), key, &ro)?.map(|v| v.to_vec()))

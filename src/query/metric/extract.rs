@@ -53,6 +53,9 @@ pub(super) struct Extractor {
     kind: ValueKind,
     grouping: SampleGrouping,
     pub(super) mode: ErrorMode,
+    /// The labels samples can depend on when the grouping reduces them (Loki's parser
+    /// hints); None when every label can end up in a series.
+    pub(super) wanted: Option<Vec<String>>,
 }
 
 fn is_parser_error(e: &str) -> bool {
@@ -128,6 +131,7 @@ impl Extractor {
         } else {
             ErrorMode::PreserveParser
         };
+        let wanted = (no_labels || (!without && !groups.is_empty())).then(|| required.clone());
         let grouping = if no_labels {
             SampleGrouping::NoLabels
         } else if groups.is_empty() {
@@ -137,7 +141,7 @@ impl Extractor {
         } else {
             SampleGrouping::By(groups)
         };
-        Ok(Extractor { kind, grouping, mode })
+        Ok(Extractor { kind, grouping, mode, wanted })
     }
 
     /// The sample of one entry, or `None` when the entry yields none (unwrapped label
@@ -183,6 +187,23 @@ impl Extractor {
             }
         }
         Some((value, self.group(lbs)))
+    }
+
+    /// The series labels of an entry whose labels are `labels` and that yields a sample
+    /// without error (what [`Self::extract`] returns then).
+    pub(super) fn group_of(&self, labels: &Labels) -> Labels {
+        self.group(Cow::Borrowed(labels)).into_owned()
+    }
+
+    /// Whether the series labels of a stream's entries are the same whatever their
+    /// structured metadata: no labels at all, or only labels of the stream (a metadata
+    /// name equal to a stream label is renamed `<name>_extracted`).
+    pub(super) fn ignores_metadata(&self, stream: &Labels) -> bool {
+        match &self.grouping {
+            SampleGrouping::NoLabels => true,
+            SampleGrouping::By(g) => g.iter().all(|n| stream.get(n).is_some()),
+            SampleGrouping::All | SampleGrouping::Without(_) => false,
+        }
     }
 
     fn group<'l>(&self, lbs: Cow<'l, Labels>) -> Cow<'l, Labels> {

@@ -15,7 +15,9 @@
 mod binop;
 mod convert;
 mod extract;
+mod kernel;
 mod range;
+mod samples;
 #[cfg(test)]
 pub(crate) mod testutil;
 mod vector;

@@ -9,6 +9,8 @@
 use std::collections::{HashMap, VecDeque};
 
 use super::extract::{is_fatal, Extractor};
+use super::kernel::Kernel;
+use super::samples::PerStream;
 use super::{pipeline_error, Steps, StepVector};
 use crate::logql::go::seconds as go_seconds;
 use crate::logql::{Grouping, LogRange, MatchOp, RangeOp};
@@ -23,6 +25,10 @@ pub(super) struct RangeAgg<'a> {
     param: Option<f64>,
     range: &'a LogRange,
     extractor: Extractor,
+    /// Set when the counting kernel evaluates this aggregation.
+    kernel: Option<Kernel>,
+    /// Else set when it is evaluated stream by stream.
+    per_stream: Option<PerStream>,
 }
 
 impl<'a> RangeAgg<'a> {
@@ -33,7 +39,9 @@ impl<'a> RangeAgg<'a> {
         range: &'a LogRange,
         grouping: Option<&Grouping>,
     ) -> Result<RangeAgg<'a>, QueryError> {
-        Ok(RangeAgg { op, param, range, extractor: Extractor::new(op, range, grouping)? })
+        let kernel = Kernel::for_range(op, range);
+        let per_stream = if kernel.is_none() { PerStream::for_range(op, range) } else { None };
+        Ok(RangeAgg { op, param, range, extractor: Extractor::new(op, range, grouping)?, kernel, per_stream })
     }
 
     /// Evaluates every step in order, handing each step's vector (sorted by labels) to `sink`.
@@ -46,6 +54,22 @@ impl<'a> RangeAgg<'a> {
         if steps.n == 0 {
             return Ok(());
         }
+        if let Some(k) = &self.kernel {
+            return k.scan(self.range, &self.extractor, steps, src, sink);
+        }
+        if let Some(p) = &self.per_stream {
+            return p.scan(self.op, self.param, self.range, &self.extractor, steps, src, sink);
+        }
+        self.scan_entries(steps, src, sink)
+    }
+
+    /// The general evaluation: one pass over the entries of every stream in time order.
+    pub(super) fn scan_entries(
+        &self,
+        steps: &Steps,
+        src: &dyn LogSource,
+        sink: &mut dyn FnMut(usize, StepVector) -> Result<(), QueryError>,
+    ) -> Result<(), QueryError> {
         let (r, o) = (self.range.range, self.range.offset);
         let from = steps.t(0) - r - o;
         let to = steps.t(steps.n - 1) - o + 1;
@@ -112,8 +136,8 @@ impl Windows<'_, '_> {
         } else {
             let mut out: StepVector = self
                 .series
-                .iter()
-                .map(|(l, buf)| (l.clone(), window_value(self.agg, buf, hi)))
+                .iter_mut()
+                .map(|(l, buf)| (l.clone(), window_value(self.agg.op, self.agg.param, self.agg.range, buf.make_contiguous(), hi)))
                 .collect();
             out.sort_by(|a, b| a.0.cmp(&b.0));
             out
@@ -141,14 +165,15 @@ pub(super) fn absent_labels(range: &LogRange) -> Labels {
     set
 }
 
-fn window_value(agg: &RangeAgg<'_>, buf: &VecDeque<(Nanos, f64)>, hi: Nanos) -> f64 {
-    let r = agg.range.range;
+/// The value of `op` over the samples of one window ending at `hi` (time order).
+pub(super) fn window_value(op: RangeOp, param: Option<f64>, range: &LogRange, buf: &[(Nanos, f64)], hi: Nanos) -> f64 {
+    let r = range.range;
     let secs = go_seconds(r);
     let values = || buf.iter().map(|&(_, v)| v);
     let sum = || values().fold(0.0, |a, v| a + v);
-    match agg.op {
+    match op {
         RangeOp::CountOverTime => buf.len() as f64,
-        RangeOp::Rate if agg.range.unwrap.is_none() => buf.len() as f64 / secs,
+        RangeOp::Rate if range.unwrap.is_none() => buf.len() as f64 / secs,
         RangeOp::Rate | RangeOp::BytesRate => sum() / secs,
         RangeOp::BytesOverTime | RangeOp::SumOverTime => sum(),
         RangeOp::AvgOverTime => avg(values()),
@@ -156,9 +181,9 @@ fn window_value(agg: &RangeAgg<'_>, buf: &VecDeque<(Nanos, f64)>, hi: Nanos) -> 
         RangeOp::MinOverTime => values().fold(f64::NAN, |m, v| if v < m || m.is_nan() { v } else { m }),
         RangeOp::StdvarOverTime => variance(values()),
         RangeOp::StddevOverTime => variance(values()).sqrt(),
-        RangeOp::QuantileOverTime => quantile(agg.param.unwrap_or(0.0), values().collect()),
-        RangeOp::FirstOverTime => buf.front().map_or(f64::NAN, |s| s.1),
-        RangeOp::LastOverTime => buf.back().map_or(f64::NAN, |s| s.1),
+        RangeOp::QuantileOverTime => quantile(param.unwrap_or(0.0), values().collect()),
+        RangeOp::FirstOverTime => buf.first().map_or(f64::NAN, |s| s.1),
+        RangeOp::LastOverTime => buf.last().map_or(f64::NAN, |s| s.1),
         RangeOp::RateCounter => rate_counter(buf, r, hi),
         RangeOp::AbsentOverTime => 1.0,
     }
@@ -220,7 +245,7 @@ pub(super) fn quantile(q: f64, mut values: Vec<f64>) -> f64 {
 }
 
 /// Prometheus' `extrapolatedRate` for counters, per second, over the window ending at `hi`.
-fn rate_counter(buf: &VecDeque<(Nanos, f64)>, range: Nanos, hi: Nanos) -> f64 {
+fn rate_counter(buf: &[(Nanos, f64)], range: Nanos, hi: Nanos) -> f64 {
     if buf.len() < 2 {
         return 0.0;
     }
@@ -393,12 +418,13 @@ mod tests {
             (S, labels(&[("app", "a")]), "{\"x\":1}"),
             (2 * S, labels(&[("app", "a")]), "not json"),
         ]);
+        // Evaluated stream by stream, so the real `| json` runs (not the test source's).
         let err = run_q(r#"count_over_time({app="a"} | json [10s])"#, &s, 10 * S, 10 * S, 0).unwrap_err();
         assert!(matches!(err, QueryError::Pipeline(_)));
         assert_eq!(
             err.to_string(),
             "pipeline error: 'JSONParserErr' for series: '{__error__=\"JSONParserErr\", \
-             __error_details__=\"invalid json\", app=\"a\"}'.\n\
+             __error_details__=\"Value looks like object, but can't find closing '}' symbol\", app=\"a\"}'.\n\
              Use a label filter to intentionally skip this error. (e.g | __error__!=\"JSONParserErr\").\n\
              To skip all potential errors you can match empty errors.(e.g __error__=\"\")\n\
              The label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )\n"

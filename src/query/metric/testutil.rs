@@ -7,7 +7,7 @@ use super::convert::PostFilter;
 use crate::logql::{LineFilterOp, LineFilterValue, LogExpr, MatchOp, MetricExpr, Stage};
 use crate::logql::{parse_expr, Expr};
 use crate::model::{Labels, Nanos};
-use crate::query::source::{LogSource, ProcessedEntry};
+use crate::query::source::{LogSource, ProcessedEntry, StreamScan, StreamSink};
 use crate::query::{QueryError, QueryResult};
 
 pub const S: i64 = 1_000_000_000;
@@ -139,10 +139,38 @@ impl LogSource for MemSource {
                             continue 'entries;
                         }
                     }
+                    Stage::Drop(items) if items.iter().all(|i| i.matcher.is_none()) => {
+                        l.to_mut().0.retain(|(n, _)| !items.iter().any(|i| &i.name == n));
+                    }
                     other => unimplemented!("test pipeline: {other:?}"),
                 }
             }
             f(ProcessedEntry { ts: *ts, line, labels: &l })?;
+        }
+        Ok(())
+    }
+}
+
+impl StreamScan for MemSource {
+    /// Streams are the distinct label sets; they are dealt out to the sinks in turn.
+    fn scan_streams(
+        &self,
+        log: &LogExpr,
+        from: Nanos,
+        to: Nanos,
+        sinks: &mut [&mut dyn StreamSink],
+    ) -> Result<(), QueryError> {
+        let mut streams: std::collections::BTreeMap<Labels, Vec<(Nanos, String)>> = Default::default();
+        self.for_each_entry(log, from, to, &mut |e| {
+            streams.entry(e.labels.clone()).or_default().push((e.ts, e.line.to_string()));
+            Ok(())
+        })?;
+        for (i, (labels, entries)) in streams.iter().enumerate() {
+            let sink = &mut sinks[i % sinks.len()];
+            sink.begin(labels);
+            for (ts, line) in entries {
+                sink.entry(*ts, line.as_bytes(), &[]);
+            }
         }
         Ok(())
     }

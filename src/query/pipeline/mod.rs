@@ -64,9 +64,19 @@ enum Compiled {
 #[derive(Debug, Default)]
 pub struct Hints {
     filters: Vec<(String, CompiledLabelFilter)>,
+    /// Loki's parser hints for metric queries: when set, `| json` and `| logfmt` (without
+    /// parameters) still parse the whole line, so errors are the same, but only add the
+    /// labels named here (the query's grouping, unwrap and the labels stages read).
+    wanted: Option<Vec<String>>,
 }
 
 impl Hints {
+    /// Whether a parser should add the label `name`.
+    #[inline]
+    pub fn wants(&self, name: &str) -> bool {
+        self.wanted.as_ref().is_none_or(|w| w.iter().any(|n| n == name))
+    }
+
     pub fn ok(&self, name: &str, lbs: &mut LabelsBuilder) -> bool {
         match self.filters.iter().find(|(n, _)| n == name) {
             Some((_, f)) => f.eval(lbs),
@@ -129,6 +139,12 @@ fn reorder(stages: &[Stage]) -> Vec<&Stage> {
 impl LogPipeline {
     /// Builds the pipeline (after Loki's stage reordering). Errors carry Loki's stage texts.
     pub fn compile(stages: &[Stage]) -> Result<LogPipeline, QueryError> {
+        Self::compile_for(stages, None)
+    }
+
+    /// [`Self::compile`] for a metric query that reads only the labels `wanted` of the
+    /// output (None: every label).
+    pub fn compile_for(stages: &[Stage], wanted: Option<Vec<String>>) -> Result<LogPipeline, QueryError> {
         let mut out = Vec::with_capacity(stages.len());
         let mut hints = Hints::default();
         for s in reorder(stages) {
@@ -168,6 +184,7 @@ impl LogPipeline {
                 Stage::Keep(items) => Compiled::DropKeep(DropKeep::new(items, true)?),
             });
         }
+        hints.wanted = wanted;
         Ok(LogPipeline { stages: out, hints })
     }
 

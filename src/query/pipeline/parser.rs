@@ -134,7 +134,7 @@ impl JsonWalk<'_> {
             }
             self.pop();
         }
-        if lbs.extracted(&self.name) {
+        if lbs.extracted(&self.name) || !self.hints.wants(&self.name) {
             return Ok(());
         }
         let v = match ty {
@@ -188,7 +188,7 @@ impl LogfmtParser {
                 }
                 continue;
             }
-            if !top_level_name(lbs, dec.key(), &mut name) || lbs.extracted(&name) {
+            if !top_level_name(lbs, dec.key(), &mut name) || lbs.extracted(&name) || !hints.wants(&name) {
                 continue;
             }
             if !self.keep_empty && dec.value().is_empty() {

@@ -1,0 +1,263 @@
+//! Per-stream scans ([`StreamScan`]) over the store, for metric kernels that do not need
+//! the global time order: each selected stream is read on its own, its blocks in key
+//! order, and the streams are shared out among worker threads.
+//!
+//! Within a stream, blocks whose time bounds do not overlap are read one by one; a run of
+//! overlapping blocks (out-of-order pushes not merged yet) is read together and its
+//! entries sorted by time, so entries always come in ascending time and exact duplicates
+//! (same time and line) are dropped, as the k-way merge of [`super::logs`] does.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use super::logs::{matching_streams, StoreSource};
+use super::pipeline::LogPipeline;
+use super::result::Stats;
+use super::source::{StreamScan, StreamSink};
+use super::{Deadline, QueryError};
+use crate::index::StreamMeta;
+use crate::logql::LogExpr;
+use crate::model::{Nanos, TimeRange};
+use crate::store::block::Block;
+use crate::store::{keys, Snapshot};
+
+impl StreamScan for StoreSource<'_> {
+    fn scan_streams(
+        &self,
+        log: &LogExpr,
+        from: Nanos,
+        to: Nanos,
+        sinks: &mut [&mut dyn StreamSink],
+    ) -> Result<(), QueryError> {
+        let pipeline = LogPipeline::compile(&log.stages)?;
+        if !pipeline.line_filters_only() {
+            return Err(QueryError::Execution("internal: a stream scan takes line filters only".into()));
+        }
+        let range = TimeRange { start: from, end: to };
+        let metas = matching_streams(self.engine, &self.snap, self.tenant, &log.matchers, range)?;
+        self.stats.borrow_mut().streams += metas.len() as u64;
+        if range.end <= range.start || metas.is_empty() {
+            return Ok(());
+        }
+        let next = AtomicUsize::new(0);
+        let total = Mutex::new(Stats::default());
+        let failed: Mutex<Option<QueryError>> = Mutex::new(None);
+        let job = Job { snap: &self.snap, pipeline: &pipeline, range, deadline: &self.deadline };
+        let workers = sinks.len().min(metas.len()).max(1);
+        std::thread::scope(|s| {
+            for sink in sinks.iter_mut().take(workers) {
+                let (job, metas, next, total, failed) = (&job, &metas, &next, &total, &failed);
+                s.spawn(move || {
+                    let mut stats = Stats::default();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= metas.len() {
+                            break;
+                        }
+                        if let Err(e) = job.stream(&metas[i], &mut **sink, &mut stats) {
+                            // Stop every worker: claim the rest of the streams.
+                            next.store(metas.len(), Ordering::Relaxed);
+                            failed.lock().expect("no panics under this lock").get_or_insert(e);
+                            break;
+                        }
+                    }
+                    add_stats(&mut total.lock().expect("no panics under this lock"), &stats);
+                });
+            }
+        });
+        add_stats(&mut self.stats.borrow_mut(), &total.into_inner().expect("workers joined"));
+        match failed.into_inner().expect("workers joined") {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+fn add_stats(into: &mut Stats, s: &Stats) {
+    into.lines_processed += s.lines_processed;
+    into.bytes_processed += s.bytes_processed;
+    into.post_filter_lines += s.post_filter_lines;
+    into.blocks_referenced += s.blocks_referenced;
+    into.blocks_decoded += s.blocks_decoded;
+    into.blocks_skipped += s.blocks_skipped;
+    into.decompressed_bytes += s.decompressed_bytes;
+    into.compressed_bytes += s.compressed_bytes;
+}
+
+/// What every worker shares.
+struct Job<'j> {
+    snap: &'j Snapshot<'j>,
+    pipeline: &'j LogPipeline,
+    range: TimeRange,
+    deadline: &'j Deadline,
+}
+
+impl Job<'_> {
+    /// Feeds one stream to `sink`.
+    fn stream(&self, meta: &StreamMeta, sink: &mut dyn StreamSink, stats: &mut Stats) -> Result<(), QueryError> {
+        self.deadline.check()?;
+        let mut refs: Vec<keys::BlockKey> = Vec::new();
+        let from = keys::block_bucket(meta.id, keys::hour_of(self.range.start));
+        let to = keys::block_bucket(meta.id, keys::hour_of(self.range.end - 1) + 1);
+        self.snap.block_keys_in(&from, &to, |k| {
+            if let Some(key) = keys::parse_block(k) {
+                if key.max_ts >= self.range.start && key.min_ts < self.range.end {
+                    refs.push(key);
+                }
+            }
+            true
+        })?;
+        stats.blocks_referenced += refs.len() as u64;
+        if refs.is_empty() {
+            return Ok(());
+        }
+        sink.begin(&meta.labels);
+        // Keys sort by (hour, min_ts): cut them into runs of overlapping time bounds.
+        let mut i = 0;
+        while i < refs.len() {
+            let mut j = i + 1;
+            let mut max = refs[i].max_ts;
+            while j < refs.len() && refs[j].min_ts <= max {
+                max = max.max(refs[j].max_ts);
+                j += 1;
+            }
+            if j == i + 1 {
+                if let Some(block) = self.read(&refs[i], stats)? {
+                    self.feed_block(&block, sink, stats);
+                }
+            } else {
+                self.feed_overlapping(&refs[i..j], sink, stats)?;
+            }
+            i = j;
+        }
+        Ok(())
+    }
+
+    fn read(&self, key: &keys::BlockKey, stats: &mut Stats) -> Result<Option<Block>, QueryError> {
+        self.deadline.check()?;
+        let Some((block, stored)) = self.snap.read_block(&key.encode())? else { return Ok(None) };
+        stats.compressed_bytes += stored as u64;
+        stats.blocks_decoded += 1;
+        stats.decompressed_bytes += block.raw_len() as u64;
+        Ok(Some(block))
+    }
+
+    fn candidates(&self, block: &Block, stats: &mut Stats, f: impl FnMut(usize)) {
+        let lo = block.lower_bound(self.range.start);
+        let hi = block.lower_bound(self.range.end);
+        let p = self.pipeline;
+        for_each_matching(block, p.required_substring(), lo..hi, stats, |l| p.is_noop() || p.keep_line(l), f);
+    }
+
+    fn feed_block(&self, block: &Block, sink: &mut dyn StreamSink, stats: &mut Stats) {
+        let mut run = SameTime::default();
+        let mut fed = 0u64;
+        self.candidates(block, stats, |i| {
+            let (ts, line) = (block.ts(i), block.line(i));
+            if run.first(ts, (0, i), |&(_, j)| block.line(j) == line) {
+                fed += 1;
+                sink.entry(ts, line, block.metadata_bytes(i));
+            }
+        });
+        stats.post_filter_lines += fed;
+    }
+
+    fn feed_overlapping(
+        &self,
+        refs: &[keys::BlockKey],
+        sink: &mut dyn StreamSink,
+        stats: &mut Stats,
+    ) -> Result<(), QueryError> {
+        let mut blocks = Vec::with_capacity(refs.len());
+        for r in refs {
+            if let Some(b) = self.read(r, stats)? {
+                blocks.push(b);
+            }
+        }
+        // (ts, block, entry), sorted by time, then line (the order blocks are written in).
+        let mut order: Vec<(Nanos, u32, u32)> = Vec::new();
+        for (b, block) in blocks.iter().enumerate() {
+            self.candidates(block, stats, |i| order.push((block.ts(i), b as u32, i as u32)));
+        }
+        order.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0).then_with(|| blocks[a.1 as usize].line(a.2 as usize).cmp(blocks[b.1 as usize].line(b.2 as usize)))
+        });
+        let mut run = SameTime::default();
+        for &(ts, b, i) in &order {
+            let line = blocks[b as usize].line(i as usize);
+            if run.first(ts, (b as usize, i as usize), |&(pb, pi)| blocks[pb].line(pi) == line) {
+                stats.post_filter_lines += 1;
+                sink.entry(ts, line, blocks[b as usize].metadata_bytes(i as usize));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Calls `f` with every entry in `entries` of `block` that contains `required` (when
+/// given) and whose line passes `keep`, in order.
+///
+/// The required substring is searched once over all the lines at once; a match may
+/// straddle two lines, so each hit is checked on its own line and the search resumes at the
+/// start of the next line (never after the straddling match, which could hide a real match
+/// that begins inside the next line).
+pub(crate) fn for_each_matching(
+    block: &Block,
+    required: Option<&memchr::memmem::Finder<'_>>,
+    entries: std::ops::Range<usize>,
+    stats: &mut Stats,
+    keep: impl Fn(&[u8]) -> bool,
+    mut f: impl FnMut(usize),
+) {
+    let (lo, hi) = (entries.start, entries.end);
+    stats.lines_processed += (hi - lo) as u64;
+    if lo >= hi {
+        return;
+    }
+    let region = block.lines_region();
+    let end = block.line_offset(hi);
+    let mut at = block.line_offset(lo);
+    stats.bytes_processed += (end - at) as u64;
+    let Some(finder) = required else {
+        (lo..hi).filter(|&i| keep(block.line(i))).for_each(f);
+        return;
+    };
+    let mut any = false;
+    while at < end {
+        let Some(off) = finder.find(&region[at..end]) else { break };
+        let i = block.entry_at_line_offset(at + off);
+        let next = block.line_offset(i + 1);
+        // The leftmost match starting in line `i` straddles into the next line: then no
+        // match lies inside line `i`.
+        if at + off + finder.needle().len() <= next && keep(block.line(i)) {
+            any = true;
+            f(i);
+        }
+        at = next;
+    }
+    if !any {
+        stats.blocks_skipped += 1;
+    }
+}
+
+/// The entries fed at the current timestamp, to drop exact duplicates.
+#[derive(Default)]
+struct SameTime {
+    ts: Option<Nanos>,
+    seen: Vec<(usize, usize)>,
+}
+
+impl SameTime {
+    /// Whether the entry `at` with time `ts` is the first with its line at that time
+    /// (`same_line` compares with an entry seen before); remembers it.
+    fn first(&mut self, ts: Nanos, at: (usize, usize), same_line: impl Fn(&(usize, usize)) -> bool) -> bool {
+        if self.ts != Some(ts) {
+            self.ts = Some(ts);
+            self.seen.clear();
+        } else if self.seen.iter().any(same_line) {
+            return false;
+        }
+        self.seen.push(at);
+        true
+    }
+}
