@@ -113,7 +113,7 @@ impl Ingester {
                     end += 1;
                 }
                 let run = &s.entries[start..end];
-                blocks.push((hour, run[0].ts, run[run.len() - 1].ts, block::encode(run)));
+                blocks.push((hour, run[0].ts, run[run.len() - 1].ts, block::encode(run, block::Codec::Lz4)));
                 start = end;
             }
             out.entries += s.entries.len();

@@ -364,11 +364,10 @@ fn open(
     categorize: bool,
     stats: &mut Stats,
 ) -> Result<Option<Cursor>, QueryError> {
-    let Some(value) = snap.get_block(&r.key.encode())? else { return Ok(None) };
-    stats.compressed_bytes += value.len() as u64;
-    let block = Block::decode(&value).map_err(|e| QueryError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
+    // The lines are decompressed only if the block's token filter does not rule it out.
+    let Some((block, stored)) = snap.read_block(&r.key.encode(), false)? else { return Ok(None) };
+    stats.compressed_bytes += stored as u64;
     stats.blocks_decoded += 1;
-    stats.decompressed_bytes += block.raw_len() as u64;
     let meta = &metas[r.rank as usize];
     let lo = block.lower_bound(range.start);
     let hi = block.lower_bound(range.end);
@@ -376,9 +375,16 @@ fn open(
     // entries that contain the required substring.
     let mut cands: Vec<u32> = Vec::new();
     let filters_only = pipeline.line_filters_only();
-    for_each_matching(&block, pipeline.required_substring(), lo..hi, stats, |line| !filters_only || pipeline.keep_line(line), |i| {
-        cands.push(i as u32)
-    });
+    for_each_matching(
+        &block,
+        pipeline.required_substring(),
+        pipeline.required_tokens(),
+        lo..hi,
+        stats,
+        |line| !filters_only || pipeline.keep_line(line),
+        |i| cands.push(i as u32),
+    )?;
+    stats.decompressed_bytes += block.decoded_len() as u64;
     if cands.is_empty() {
         return Ok(None);
     }

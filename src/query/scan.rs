@@ -42,7 +42,8 @@ impl StreamScan for StoreSource<'_> {
         let next = AtomicUsize::new(0);
         let total = Mutex::new(Stats::default());
         let failed: Mutex<Option<QueryError>> = Mutex::new(None);
-        let job = Job { snap: &self.snap, pipeline: &pipeline, range, deadline: &self.deadline };
+        let lines = !pipeline.is_noop() || sinks.iter().any(|s| s.wants_lines());
+        let job = Job { snap: &self.snap, pipeline: &pipeline, range, deadline: &self.deadline, lines };
         let workers = sinks.len().min(metas.len()).max(1);
         std::thread::scope(|s| {
             for sink in sinks.iter_mut().take(workers) {
@@ -90,6 +91,9 @@ struct Job<'j> {
     pipeline: &'j LogPipeline,
     range: TimeRange,
     deadline: &'j Deadline,
+    /// Whether anything reads the lines; if not, they stay compressed (but for comparing
+    /// entries with equal times).
+    lines: bool,
 }
 
 impl Job<'_> {
@@ -123,7 +127,7 @@ impl Job<'_> {
             }
             if j == i + 1 {
                 if let Some(block) = self.read(&refs[i], stats)? {
-                    self.feed_block(&block, sink, stats);
+                    self.feed_block(&block, sink, stats)?;
                 }
             } else {
                 self.feed_overlapping(&refs[i..j], sink, stats)?;
@@ -135,31 +139,43 @@ impl Job<'_> {
 
     fn read(&self, key: &keys::BlockKey, stats: &mut Stats) -> Result<Option<Block>, QueryError> {
         self.deadline.check()?;
-        let Some((block, stored)) = self.snap.read_block(&key.encode())? else { return Ok(None) };
+        let Some((block, stored)) = self.snap.read_block(&key.encode(), self.lines)? else { return Ok(None) };
         stats.compressed_bytes += stored as u64;
         stats.blocks_decoded += 1;
-        stats.decompressed_bytes += block.raw_len() as u64;
         Ok(Some(block))
     }
 
-    fn candidates(&self, block: &Block, stats: &mut Stats, f: impl FnMut(usize)) {
+    fn line<'b>(&self, block: &'b Block, i: usize) -> &'b [u8] {
+        if self.lines { block.line(i) } else { &[] }
+    }
+
+    fn candidates(&self, block: &Block, stats: &mut Stats, f: impl FnMut(usize)) -> Result<(), QueryError> {
         let lo = block.lower_bound(self.range.start);
         let hi = block.lower_bound(self.range.end);
         let p = self.pipeline;
-        for_each_matching(block, p.required_substring(), lo..hi, stats, |l| p.is_noop() || p.keep_line(l), f);
+        if p.is_noop() {
+            stats.lines_processed += (hi - lo) as u64;
+            stats.bytes_processed += (block.line_offset(hi) - block.line_offset(lo)) as u64;
+            (lo..hi).for_each(f);
+            Ok(())
+        } else {
+            for_each_matching(block, p.required_substring(), p.required_tokens(), lo..hi, stats, |l| p.keep_line(l), f)
+        }
     }
 
-    fn feed_block(&self, block: &Block, sink: &mut dyn StreamSink, stats: &mut Stats) {
+    fn feed_block(&self, block: &Block, sink: &mut dyn StreamSink, stats: &mut Stats) -> Result<(), QueryError> {
         let mut run = SameTime::default();
         let mut fed = 0u64;
         self.candidates(block, stats, |i| {
-            let (ts, line) = (block.ts(i), block.line(i));
-            if run.first(ts, (0, i), |&(_, j)| block.line(j) == line) {
+            let ts = block.ts(i);
+            if run.first(ts, (0, i), |&(_, j)| block.line(j) == block.line(i)) {
                 fed += 1;
-                sink.entry(ts, line, block.metadata_bytes(i));
+                sink.entry(ts, self.line(block, i), block.line_len(i), block.metadata_bytes(i));
             }
-        });
+        })?;
         stats.post_filter_lines += fed;
+        stats.decompressed_bytes += block.decoded_len() as u64;
+        Ok(())
     }
 
     fn feed_overlapping(
@@ -177,19 +193,20 @@ impl Job<'_> {
         // (ts, block, entry), sorted by time, then line (the order blocks are written in).
         let mut order: Vec<(Nanos, u32, u32)> = Vec::new();
         for (b, block) in blocks.iter().enumerate() {
-            self.candidates(block, stats, |i| order.push((block.ts(i), b as u32, i as u32)));
+            self.candidates(block, stats, |i| order.push((block.ts(i), b as u32, i as u32)))?;
         }
         order.sort_unstable_by(|a, b| {
             a.0.cmp(&b.0).then_with(|| blocks[a.1 as usize].line(a.2 as usize).cmp(blocks[b.1 as usize].line(b.2 as usize)))
         });
         let mut run = SameTime::default();
         for &(ts, b, i) in &order {
-            let line = blocks[b as usize].line(i as usize);
-            if run.first(ts, (b as usize, i as usize), |&(pb, pi)| blocks[pb].line(pi) == line) {
+            let (block, i) = (&blocks[b as usize], i as usize);
+            if run.first(ts, (b as usize, i), |&(pb, pi)| blocks[pb].line(pi) == block.line(i)) {
                 stats.post_filter_lines += 1;
-                sink.entry(ts, line, blocks[b as usize].metadata_bytes(i as usize));
+                sink.entry(ts, self.line(block, i), block.line_len(i), block.metadata_bytes(i));
             }
         }
+        stats.decompressed_bytes += blocks.iter().map(|b| b.decoded_len() as u64).sum::<u64>();
         Ok(())
     }
 }
@@ -201,26 +218,33 @@ impl Job<'_> {
 /// straddle two lines, so each hit is checked on its own line and the search resumes at the
 /// start of the next line (never after the straddling match, which could hide a real match
 /// that begins inside the next line).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn for_each_matching(
     block: &Block,
     required: Option<&memchr::memmem::Finder<'_>>,
+    tokens: &[u64],
     entries: std::ops::Range<usize>,
     stats: &mut Stats,
     keep: impl Fn(&[u8]) -> bool,
     mut f: impl FnMut(usize),
-) {
+) -> Result<(), QueryError> {
     let (lo, hi) = (entries.start, entries.end);
     stats.lines_processed += (hi - lo) as u64;
     if lo >= hi {
-        return;
+        return Ok(());
     }
+    if !block.may_contain(tokens) {
+        stats.blocks_skipped += 1;
+        return Ok(());
+    }
+    block.load_lines().map_err(|e| QueryError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
     let region = block.lines_region();
     let end = block.line_offset(hi);
     let mut at = block.line_offset(lo);
     stats.bytes_processed += (end - at) as u64;
     let Some(finder) = required else {
         (lo..hi).filter(|&i| keep(block.line(i))).for_each(f);
-        return;
+        return Ok(());
     };
     let mut any = false;
     while at < end {
@@ -238,6 +262,7 @@ pub(crate) fn for_each_matching(
     if !any {
         stats.blocks_skipped += 1;
     }
+    Ok(())
 }
 
 /// The entries fed at the current timestamp, to drop exact duplicates.

@@ -34,9 +34,16 @@ pub trait LogSource: StreamScan {
 pub trait StreamSink: Send {
     /// A stream begins; its entries follow until the next `begin`.
     fn begin(&mut self, stream: &Labels);
-    /// One entry of the current stream: time, line, and its structured metadata encoded as
-    /// in a block (`store::block::MetaIter` decodes it).
-    fn entry(&mut self, ts: Nanos, line: &[u8], metadata: &[u8]);
+    /// One entry of the current stream: time, line (empty unless [`Self::wants_lines`]),
+    /// the line's length, and its structured metadata encoded as in a block
+    /// (`store::block::MetaIter` decodes it).
+    fn entry(&mut self, ts: Nanos, line: &[u8], line_len: usize, metadata: &[u8]);
+
+    /// Whether [`Self::entry`] reads the line itself: when no sink does and the scan has no
+    /// line filter, the lines are not decompressed at all.
+    fn wants_lines(&self) -> bool {
+        true
+    }
 }
 
 /// A per-stream scan: what metric kernels need when the order across streams does not

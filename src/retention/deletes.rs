@@ -114,7 +114,7 @@ fn apply(rocks: &Rocks, registry: &Registry, ingester: &Ingester, r: &DeleteRequ
             batch.delete_block(k);
             if let (Some(first), Some(last)) = (kept.first(), kept.last()) {
                 let new_key = keys::block(id, key.hour, first.ts, last.ts, ingester.next_seq());
-                batch.put_block(&new_key, &block::encode(&kept));
+                batch.put_block(&new_key, &block::encode(&kept, block::Codec::Zstd(crate::store::merge::SEALED_ZSTD_LEVEL)));
             }
             Ok(true)
         })?;

@@ -1,31 +1,57 @@
 //! Block codec: a run of one stream's entries, sorted by time, stored as one value.
 //!
-//! Layout (all little-endian), version 1:
+//! Version 2 (written now; all little-endian) keeps what every query needs apart from the
+//! lines, each part compressed on its own:
 //! ```text
-//! u8 version | u8 codec (0 = raw, 1 = lz4) | u32 n | u32 raw_len | payload
-//! raw payload = ts[n]: i64 | line_end[n]: u32 | meta_end[n]: u32 | lines | metas
+//! u8 version (2) | u32 n | section index | section lines | u32 len | token filter
+//! section = u8 codec (0 raw, 1 lz4, 2 zstd) | u32 raw_len | u32 stored_len | payload
+//! index raw = ts[n]: i64 | line_end[n]: u32 | meta_end[n]: u32 | metas
+//! lines raw = every line, back to back
 //! ```
-//! `line_end`/`meta_end` are cumulative end offsets into the `lines`/`metas` regions, so a
-//! decoded block hands out `&[u8]` slices without copying, and a substring search can run
-//! over the whole `lines` region at once. One entry's metadata is a sequence of
-//! `varint len, name, varint len, value`. The block's time bounds live in its key
-//! (`keys::block`), so a scan skips a block without reading or decompressing it.
+//! `line_end`/`meta_end` are cumulative end offsets into the lines and `metas` regions. So
+//! counting entries and their bytes, or grouping them by structured metadata, reads the index
+//! section only: the lines are decompressed when a query first looks at one (and a
+//! substring search runs over all lines of a block at once). One entry's metadata is a
+//! sequence of `varint len, name, varint len, value`. Push blocks use lz4 (cheap to write);
+//! merged, sealed blocks use zstd (smaller, still ~1 GB/s to read) and carry a token filter
+//! (`store::filter`, empty for push blocks) that rules a block out for a line filter
+//! before its lines are decompressed.
+//!
+//! Version 1 (still read): `u8 1 | u8 codec | u32 n | u32 raw_len | payload`, payload =
+//! `ts | line_end | meta_end | lines | metas` compressed as one.
+//!
+//! The block's time bounds live in its key (`keys::block`), so a scan skips a block without
+//! reading it.
+
+use std::cell::OnceCell;
 
 use crate::model::{Entry, Nanos};
 
-const VERSION: u8 = 1;
+const V1: u8 = 1;
+const V2: u8 = 2;
 const CODEC_RAW: u8 = 0;
 const CODEC_LZ4: u8 = 1;
-const HEADER: usize = 10;
-/// Payloads smaller than this are stored raw: compression would not pay for itself.
+const CODEC_ZSTD: u8 = 2;
+const V1_HEADER: usize = 10;
+const SECTION_HEADER: usize = 9;
+/// Sections smaller than this are stored raw: compression would not pay for itself.
 const MIN_COMPRESS: usize = 512;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("corrupt block: {0}")]
 pub struct CorruptBlock(pub &'static str);
 
+/// How a block's sections are compressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Codec {
+    /// For blocks written by pushes: fast to write.
+    Lz4,
+    /// For sealed (merged) blocks: smaller; the level is zstd's.
+    Zstd(i32),
+}
+
 /// Encodes entries that are already sorted by timestamp.
-pub fn encode<'a, I>(entries: I) -> Vec<u8>
+pub fn encode<'a, I>(entries: I, codec: Codec) -> Vec<u8>
 where
     I: IntoIterator<Item = &'a Entry>,
     I::IntoIter: Clone,
@@ -33,14 +59,14 @@ where
     let it = entries.into_iter();
     let n = it.clone().count();
     let lines_len: usize = it.clone().map(|e| e.line.len()).sum();
-    let mut raw = Vec::with_capacity(n * 16 + lines_len + n * 16);
+    let mut index = Vec::with_capacity(n * 16 + 16);
     for e in it.clone() {
-        raw.extend_from_slice(&e.ts.to_le_bytes());
+        index.extend_from_slice(&e.ts.to_le_bytes());
     }
     let mut end = 0u32;
     for e in it.clone() {
         end += e.line.len() as u32;
-        raw.extend_from_slice(&end.to_le_bytes());
+        index.extend_from_slice(&end.to_le_bytes());
     }
     let mut metas = Vec::new();
     for e in it.clone() {
@@ -50,72 +76,214 @@ where
             put_varint(&mut metas, v.len() as u64);
             metas.extend_from_slice(v.as_bytes());
         }
-        raw.extend_from_slice(&(metas.len() as u32).to_le_bytes());
+        index.extend_from_slice(&(metas.len() as u32).to_le_bytes());
     }
+    index.extend_from_slice(&metas);
+    let mut lines = Vec::with_capacity(lines_len);
     for e in it {
-        raw.extend_from_slice(e.line.as_bytes());
+        lines.extend_from_slice(e.line.as_bytes());
     }
-    raw.extend_from_slice(&metas);
-
-    let mut out = Vec::with_capacity(HEADER + raw.len() / 2);
-    let (codec, payload) = if raw.len() >= MIN_COMPRESS {
-        let c = lz4_flex::block::compress(&raw);
-        if c.len() < raw.len() {
-            (CODEC_LZ4, c)
-        } else {
-            (CODEC_RAW, raw.clone())
-        }
-    } else {
-        (CODEC_RAW, raw.clone())
-    };
-    out.push(VERSION);
-    out.push(codec);
+    let mut out = Vec::with_capacity(5 + 2 * SECTION_HEADER + index.len() / 2 + lines.len() / 3);
+    out.push(V2);
     out.extend_from_slice(&(n as u32).to_le_bytes());
-    out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
-    out.extend_from_slice(&payload);
+    put_section(&mut out, &index, codec);
+    put_section(&mut out, &lines, codec);
+    let filter = match codec {
+        Codec::Lz4 => Vec::new(),
+        Codec::Zstd(_) => super::filter::build(&lines, (0..n).map(|i| read_u32(&index, 8 * n + 4 * i) as usize)),
+    };
+    out.extend_from_slice(&(filter.len() as u32).to_le_bytes());
+    out.extend_from_slice(&filter);
     out
 }
 
-/// Reads the entry count and raw size from a block's header without decoding it.
-pub fn peek(value: &[u8]) -> Result<(usize, usize), CorruptBlock> {
-    if value.len() < HEADER || value[0] != VERSION {
-        return Err(CorruptBlock("bad header"));
-    }
-    let n = u32::from_le_bytes(value[2..6].try_into().expect("4 bytes")) as usize;
-    let raw_len = u32::from_le_bytes(value[6..10].try_into().expect("4 bytes")) as usize;
-    Ok((n, raw_len))
+
+fn put_section(out: &mut Vec<u8>, raw: &[u8], codec: Codec) {
+    let compressed = if raw.len() < MIN_COMPRESS {
+        None
+    } else {
+        match codec {
+            Codec::Lz4 => Some((CODEC_LZ4, lz4_flex::block::compress(raw))),
+            Codec::Zstd(level) => zstd_compress(raw, level).map(|c| (CODEC_ZSTD, c)),
+        }
+    };
+    let (codec, payload) = match &compressed {
+        Some((c, p)) if p.len() < raw.len() => (*c, p.as_slice()),
+        _ => (CODEC_RAW, raw),
+    };
+    out.push(codec);
+    out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(payload);
 }
 
-/// A decompressed block; accessors borrow from it.
+/// A zstd frame with its content checksum, so a damaged sealed block is an error, not
+/// wrong lines.
+fn zstd_compress(raw: &[u8], level: i32) -> Option<Vec<u8>> {
+    let mut c = zstd::bulk::Compressor::new(level).ok()?;
+    c.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true)).ok()?;
+    c.compress(raw).ok()
+}
+
+/// One section of a v2 value: (codec, raw length, payload, bytes used).
+fn section(v: &[u8]) -> Result<(u8, usize, &[u8], usize), CorruptBlock> {
+    if v.len() < SECTION_HEADER {
+        return Err(CorruptBlock("section header"));
+    }
+    let raw_len = read_u32(v, 1) as usize;
+    let stored = read_u32(v, 5) as usize;
+    let payload = v.get(SECTION_HEADER..SECTION_HEADER + stored).ok_or(CorruptBlock("section length"))?;
+    Ok((v[0], raw_len, payload, SECTION_HEADER + stored))
+}
+
+fn decompress(codec: u8, raw_len: usize, payload: &[u8]) -> Result<Vec<u8>, CorruptBlock> {
+    let raw = match codec {
+        CODEC_RAW => payload.to_vec(),
+        CODEC_LZ4 => lz4_flex::block::decompress(payload, raw_len).map_err(|_| CorruptBlock("lz4"))?,
+        CODEC_ZSTD => zstd::bulk::decompress(payload, raw_len).map_err(|_| CorruptBlock("zstd"))?,
+        _ => return Err(CorruptBlock("unknown codec")),
+    };
+    if raw.len() != raw_len {
+        return Err(CorruptBlock("length"));
+    }
+    Ok(raw)
+}
+
+/// Reads the entry count and raw size (index and lines) from a block's header without
+/// decoding it.
+pub fn peek(value: &[u8]) -> Result<(usize, usize), CorruptBlock> {
+    match value.first() {
+        Some(&V1) if value.len() >= V1_HEADER => {
+            Ok((read_u32(value, 2) as usize, read_u32(value, 6) as usize))
+        }
+        Some(&V2) if value.len() >= 5 => {
+            let n = read_u32(value, 1) as usize;
+            let (_, index_raw, _, used) = section(&value[5..])?;
+            let (_, lines_raw, _, _) = section(&value[5 + used..])?;
+            Ok((n, index_raw + lines_raw))
+        }
+        _ => Err(CorruptBlock("bad header")),
+    }
+}
+
+/// A decoded block; accessors borrow from it. The lines are decompressed on first use.
 #[derive(Debug)]
 pub struct Block {
-    raw: Vec<u8>,
+    /// ts | line_end | meta_end | metas.
+    index: Vec<u8>,
     n: usize,
-    lines_at: usize,
-    metas_at: usize,
+    lines: OnceCell<Vec<u8>>,
+    /// The lines section as stored, until decompressed: (codec, raw length, payload).
+    packed: Option<(u8, usize, Vec<u8>)>,
+    lines_len: usize,
+    /// The token filter (empty: none).
+    filter: Vec<u8>,
 }
 
 impl Block {
+    /// Decodes a block, lines included.
     pub fn decode(value: &[u8]) -> Result<Block, CorruptBlock> {
+        let b = Self::decode_lazy(value)?;
+        b.load_lines()?;
+        Ok(b)
+    }
+
+    /// Decodes the index section only; the lines are decompressed when first read. Line
+    /// access panics on a lines section that does not decompress: use [`Self::decode`] or
+    /// call [`Self::load_lines`] first where that must be an error.
+    pub fn decode_lazy(value: &[u8]) -> Result<Block, CorruptBlock> {
+        match value.first() {
+            Some(&V1) => Self::decode_v1(value),
+            Some(&V2) => {
+                if value.len() < 5 {
+                    return Err(CorruptBlock("bad header"));
+                }
+                let n = read_u32(value, 1) as usize;
+                let (codec, raw_len, payload, used) = section(&value[5..])?;
+                let index = decompress(codec, raw_len, payload)?;
+                let (lcodec, lraw, lpayload, lused) = section(&value[5 + used..])?;
+                let rest = &value[5 + used + lused..];
+                let filter_len = rest.get(..4).map(|b| read_u32(b, 0) as usize).ok_or(CorruptBlock("filter length"))?;
+                let filter = rest.get(4..4 + filter_len).ok_or(CorruptBlock("filter length"))?.to_vec();
+                let b = Block {
+                    index,
+                    n,
+                    lines: OnceCell::new(),
+                    packed: Some((lcodec, lraw, lpayload.to_vec())),
+                    lines_len: lraw,
+                    filter,
+                };
+                b.check()?;
+                Ok(b)
+            }
+            _ => Err(CorruptBlock("bad header")),
+        }
+    }
+
+    fn decode_v1(value: &[u8]) -> Result<Block, CorruptBlock> {
         let (n, raw_len) = peek(value)?;
-        let payload = &value[HEADER..];
-        let raw = match value[1] {
-            CODEC_RAW => payload.to_vec(),
-            CODEC_LZ4 => lz4_flex::block::decompress(payload, raw_len)
-                .map_err(|_| CorruptBlock("lz4"))?,
-            _ => return Err(CorruptBlock("unknown codec")),
-        };
-        if raw.len() != raw_len || raw_len < n * 16 {
+        let raw = decompress(value[1], raw_len, &value[V1_HEADER..])?;
+        if raw_len < n * 16 {
             return Err(CorruptBlock("length"));
         }
-        let lines_at = n * 16;
         let lines_len = if n == 0 { 0 } else { read_u32(&raw, 8 * n + 4 * (n - 1)) as usize };
-        let metas_at = lines_at + lines_len;
-        let metas_len = if n == 0 { 0 } else { read_u32(&raw, 12 * n + 4 * (n - 1)) as usize };
-        if metas_at + metas_len != raw.len() {
+        let lines_at = n * 16;
+        let metas_at = lines_at.checked_add(lines_len).filter(|&m| m <= raw.len()).ok_or(CorruptBlock("regions"))?;
+        let mut index = Vec::with_capacity(raw.len() - lines_len);
+        index.extend_from_slice(&raw[..lines_at]);
+        index.extend_from_slice(&raw[metas_at..]);
+        let b = Block {
+            index,
+            n,
+            lines: OnceCell::from(raw[lines_at..metas_at].to_vec()),
+            packed: None,
+            lines_len,
+            filter: Vec::new(),
+        };
+        b.check()?;
+        Ok(b)
+    }
+
+    /// The offsets must fit the regions.
+    fn check(&self) -> Result<(), CorruptBlock> {
+        let n = self.n;
+        if self.index.len() < n.checked_mul(16).ok_or(CorruptBlock("length"))? {
+            return Err(CorruptBlock("length"));
+        }
+        let lines = if n == 0 { 0 } else { read_u32(&self.index, 8 * n + 4 * (n - 1)) as usize };
+        let metas = if n == 0 { 0 } else { read_u32(&self.index, 12 * n + 4 * (n - 1)) as usize };
+        if lines != self.lines_len || 16 * n + metas != self.index.len() {
             return Err(CorruptBlock("regions"));
         }
-        Ok(Block { raw, n, lines_at, metas_at })
+        Ok(())
+    }
+
+    /// Decompresses the lines now; an error when they do not decompress.
+    pub fn load_lines(&self) -> Result<(), CorruptBlock> {
+        if self.lines.get().is_none() {
+            let (codec, raw_len, payload) = self.packed.as_ref().expect("v2 block keeps its lines until loaded");
+            let raw = decompress(*codec, *raw_len, payload)?;
+            let _ = self.lines.set(raw);
+        }
+        Ok(())
+    }
+
+    fn lines(&self) -> &[u8] {
+        self.lines.get_or_init(|| {
+            let (codec, raw_len, payload) = self.packed.as_ref().expect("v2 block keeps its lines until loaded");
+            decompress(*codec, *raw_len, payload).expect("lines section checked by load_lines")
+        })
+    }
+
+    /// Whether a line of this block may contain every token of `tokens`
+    /// (`store::filter::needle_tokens`): false rules the block out without reading its lines.
+    pub fn may_contain(&self, tokens: &[u64]) -> bool {
+        tokens.is_empty() || super::filter::may_contain(&self.filter, tokens)
+    }
+
+    /// Whether the lines were decompressed.
+    pub fn lines_loaded(&self) -> bool {
+        self.lines.get().is_some()
     }
 
     pub fn len(&self) -> usize {
@@ -127,19 +295,24 @@ impl Block {
     }
 
     pub fn ts(&self, i: usize) -> Nanos {
-        i64::from_le_bytes(self.raw[8 * i..8 * i + 8].try_into().expect("8 bytes"))
+        i64::from_le_bytes(self.index[8 * i..8 * i + 8].try_into().expect("8 bytes"))
     }
 
     fn line_start(&self, i: usize) -> usize {
-        if i == 0 { 0 } else { read_u32(&self.raw, 8 * self.n + 4 * (i - 1)) as usize }
+        if i == 0 { 0 } else { read_u32(&self.index, 8 * self.n + 4 * (i - 1)) as usize }
     }
 
     fn line_end(&self, i: usize) -> usize {
-        read_u32(&self.raw, 8 * self.n + 4 * i) as usize
+        read_u32(&self.index, 8 * self.n + 4 * i) as usize
+    }
+
+    /// The length of line `i`, without decompressing the lines.
+    pub fn line_len(&self, i: usize) -> usize {
+        self.line_end(i) - self.line_start(i)
     }
 
     pub fn line(&self, i: usize) -> &[u8] {
-        &self.raw[self.lines_at + self.line_start(i)..self.lines_at + self.line_end(i)]
+        &self.lines()[self.line_start(i)..self.line_end(i)]
     }
 
     /// Where line `i` starts in [`Self::lines_region`]; `i == len()` gives the region's end.
@@ -149,7 +322,7 @@ impl Block {
 
     /// All lines back to back: a substring absent here is absent from every line.
     pub fn lines_region(&self) -> &[u8] {
-        &self.raw[self.lines_at..self.metas_at]
+        self.lines()
     }
 
     /// The entry whose line contains byte `offset` of [`Self::lines_region`].
@@ -172,9 +345,9 @@ impl Block {
     /// pushed in the same order): a cheap key for caching what is derived from it.
     pub fn metadata_bytes(&self, i: usize) -> &[u8] {
         let base = 12 * self.n;
-        let start = if i == 0 { 0 } else { read_u32(&self.raw, base + 4 * (i - 1)) as usize };
-        let end = read_u32(&self.raw, base + 4 * i) as usize;
-        &self.raw[self.metas_at + start..self.metas_at + end]
+        let start = if i == 0 { 0 } else { read_u32(&self.index, base + 4 * (i - 1)) as usize };
+        let end = read_u32(&self.index, base + 4 * i) as usize;
+        &self.index[16 * self.n + start..16 * self.n + end]
     }
 
     /// Index of the first entry with ts >= `ts` (entries are sorted).
@@ -201,8 +374,14 @@ impl Block {
         }
     }
 
+    /// Bytes decompressed so far: the index section, and the lines once read.
+    pub fn decoded_len(&self) -> usize {
+        self.index.len() + if self.lines_loaded() { self.lines_len } else { 0 }
+    }
+
+    /// Raw (decompressed) size of the index section plus the lines.
     pub fn raw_len(&self) -> usize {
-        self.raw.len()
+        self.index.len() + self.lines_len
     }
 }
 
@@ -288,15 +467,18 @@ mod tests {
                     e(i as i64 * 10, &format!("line number {i} with some text"), meta)
                 })
                 .collect();
-            let v = encode(&entries);
-            assert_eq!(peek(&v).unwrap().0, n);
-            let b = Block::decode(&v).unwrap();
-            assert_eq!(b.len(), n);
-            for (i, want) in entries.iter().enumerate() {
-                assert_eq!(&b.entry(i), want);
-            }
-            if n == 2000 {
-                assert_eq!(v[1], CODEC_LZ4, "large blocks are compressed");
+            for codec in [Codec::Lz4, Codec::Zstd(3)] {
+                let v = encode(&entries, codec);
+                assert_eq!(peek(&v).unwrap().0, n);
+                let b = Block::decode(&v).unwrap();
+                assert_eq!(b.len(), n);
+                for (i, want) in entries.iter().enumerate() {
+                    assert_eq!(&b.entry(i), want);
+                }
+                if n == 2000 {
+                    let want = if codec == Codec::Lz4 { CODEC_LZ4 } else { CODEC_ZSTD };
+                    assert_eq!(v[5], want, "large blocks are compressed");
+                }
             }
         }
     }
@@ -304,7 +486,7 @@ mod tests {
     #[test]
     fn line_offsets_map_back_to_entries() {
         let entries = vec![e(1, "aaa", &[]), e(2, "", &[]), e(3, "needle", &[])];
-        let b = Block::decode(&encode(&entries)).unwrap();
+        let b = Block::decode(&encode(&entries, Codec::Lz4)).unwrap();
         let off = memchr::memmem::find(b.lines_region(), b"needle").unwrap();
         assert_eq!(b.entry_at_line_offset(off), 2);
         assert_eq!(b.entry_at_line_offset(0), 0);
@@ -316,8 +498,60 @@ mod tests {
     fn corrupt_input_is_an_error_not_a_panic() {
         assert!(Block::decode(&[]).is_err());
         assert!(Block::decode(&[1, 1, 5, 0, 0, 0, 100, 0, 0, 0, 1, 2]).is_err());
-        let mut v = encode(&[e(1, "x", &[])]);
+        let mut v = encode(&[e(1, "x", &[])], Codec::Lz4);
         v.truncate(v.len() - 1);
         assert!(Block::decode(&v).is_err());
+        // A lines section that does not decompress: the lazy decode reads the index, and
+        // loading the lines is an error.
+        let lines: Vec<Entry> = (0..100).map(|i| e(i, &"some words again ".repeat(10), &[])).collect();
+        let mut v = encode(&lines, Codec::Zstd(3));
+        let lines_at = 5 + SECTION_HEADER + read_u32(&v, 5 + 5) as usize;
+        let at = lines_at + SECTION_HEADER + 20;
+        v[at] ^= 0xff;
+        let b = Block::decode_lazy(&v).unwrap();
+        assert_eq!(b.ts(99), 99);
+        assert!(b.load_lines().is_err());
+        assert!(Block::decode(&v).is_err());
+    }
+
+    /// Counting and grouping read the index section; the lines stay compressed until read.
+    #[test]
+    fn lines_are_decompressed_on_first_use() {
+        let entries: Vec<Entry> = (0..500).map(|i| e(i, &format!("line {i} {}", "x".repeat(40)), &[("k", "v")])).collect();
+        let b = Block::decode_lazy(&encode(&entries, Codec::Zstd(3))).unwrap();
+        assert!(!b.lines_loaded());
+        assert_eq!((b.line_len(7), b.metadata(7).count()), (entries[7].line.len(), 1));
+        assert!(!b.lines_loaded());
+        assert_eq!(b.line(7), entries[7].line.as_bytes());
+        assert!(b.lines_loaded());
+    }
+
+    /// Blocks written before format v2 are still read.
+    #[test]
+    fn version_1_blocks_are_read() {
+        let entries = vec![e(5, "first", &[("trace_id", "t1")]), e(9, "second line", &[])];
+        for compress in [false, true] {
+            let mut raw = Vec::new();
+            raw.extend_from_slice(&5i64.to_le_bytes());
+            raw.extend_from_slice(&9i64.to_le_bytes());
+            raw.extend_from_slice(&5u32.to_le_bytes());
+            raw.extend_from_slice(&16u32.to_le_bytes());
+            let mut meta = Vec::new();
+            put_varint(&mut meta, 8);
+            meta.extend_from_slice(b"trace_id");
+            put_varint(&mut meta, 2);
+            meta.extend_from_slice(b"t1");
+            raw.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+            raw.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+            raw.extend_from_slice(b"firstsecond line");
+            raw.extend_from_slice(&meta);
+            let mut v = vec![V1, if compress { CODEC_LZ4 } else { CODEC_RAW }];
+            v.extend_from_slice(&2u32.to_le_bytes());
+            v.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+            v.extend_from_slice(&if compress { lz4_flex::block::compress(&raw) } else { raw.clone() });
+            assert_eq!(peek(&v).unwrap(), (2, raw.len()));
+            let b = Block::decode(&v).unwrap();
+            assert_eq!((b.entry(0), b.entry(1)), (entries[0].clone(), entries[1].clone()));
+        }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod block;
 pub mod disk;
+pub mod filter;
 pub mod keys;
 pub mod merge;
 mod rocks;

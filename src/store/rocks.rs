@@ -74,7 +74,9 @@ impl Rocks {
         db_opts.create_missing_column_families(true);
         db_opts.set_max_background_jobs(2);
         db_opts.set_keep_log_file_num(3);
-        db_opts.set_max_total_wal_size(64 << 20);
+        // The WAL holds what memtables have not flushed yet: a small cap keeps it from
+        // dominating the disk use of a small store (memtables flush sooner).
+        db_opts.set_max_total_wal_size(16 << 20);
         // After a no-space error RocksDB resumes writing only once the free space exceeds
         // the write buffers: keep every one of them small (see `descriptors` below).
         db_opts.set_write_buffer_size(1 << 20);
@@ -95,8 +97,12 @@ impl Rocks {
             let mut blocks = Options::default();
             blocks.set_block_based_table_factory(&table);
             blocks.set_write_buffer_size(opts.write_buffer_bytes);
-            // Block values are already lz4-compressed by `block::encode`.
+            // Block values are already compressed by `block::encode` (lz4 or zstd).
             blocks.set_compression_type(DBCompressionType::None);
+            // Merging deletes every small block it folds into a sealed one: files that are
+            // mostly such tombstones are compacted soon, so the small blocks' space comes back
+            // without waiting for size-triggered compactions.
+            blocks.add_compact_on_deletion_collector_factory(64, 16, 0.25);
 
             let mut deletes = Options::default();
             deletes.set_write_buffer_size(1 << 20);
@@ -352,13 +358,16 @@ impl<'a> Snapshot<'a> {
         Ok(())
     }
 
-    /// Reads and decodes one block without copying its stored value first. Also returns
-    /// the stored (compressed) size.
-    pub fn read_block(&self, key: &[u8]) -> Result<Option<(super::block::Block, usize)>, StoreError> {
+    /// Reads and decodes one block without copying its stored value first; with `lines`
+    /// false its lines stay compressed until first read (`Block::decode_lazy`). Also
+    /// returns the stored (compressed) size.
+    pub fn read_block(&self, key: &[u8], lines: bool) -> Result<Option<(super::block::Block, usize)>, StoreError> {
+        use super::block::Block;
         let ro = self.read_opts(None, None);
         match self.db.get_pinned_cf_opt(self.cf(CF_BLOCKS), key, &ro)? {
             Some(v) => {
-                let b = super::block::Block::decode(&v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let b = if lines { Block::decode(&v) } else { Block::decode_lazy(&v) };
+                let b = b.map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 Ok(Some((b, v.len())))
             }
             None => Ok(None),

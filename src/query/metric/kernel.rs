@@ -252,7 +252,11 @@ impl StreamSink for Acc<'_> {
         }
     }
 
-    fn entry(&mut self, ts: Nanos, line: &[u8], metadata: &[u8]) {
+    fn wants_lines(&self) -> bool {
+        false
+    }
+
+    fn entry(&mut self, ts: Nanos, _line: &[u8], line_len: usize, metadata: &[u8]) {
         let Some(span) = self.win.span(ts) else { return };
         let g = match self.fixed {
             Some(g) => g,
@@ -269,7 +273,7 @@ impl StreamSink for Acc<'_> {
                 }
             },
         };
-        self.add(g, span, 1, line.len() as i64);
+        self.add(g, span, 1, line_len as i64);
     }
 }
 

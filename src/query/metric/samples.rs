@@ -186,7 +186,7 @@ impl StreamSink for Collect<'_> {
         self.streams.push(stream.clone());
     }
 
-    fn entry(&mut self, ts: Nanos, line: &[u8], metadata: &[u8]) {
+    fn entry(&mut self, ts: Nanos, line: &[u8], _line_len: usize, metadata: &[u8]) {
         if self.win.span(ts).is_none() {
             return;
         }

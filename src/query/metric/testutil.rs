@@ -169,7 +169,7 @@ impl StreamScan for MemSource {
             let sink = &mut sinks[i % sinks.len()];
             sink.begin(labels);
             for (ts, line) in entries {
-                sink.entry(*ts, line.as_bytes(), &[]);
+                sink.entry(*ts, line.as_bytes(), line.len(), &[]);
             }
         }
         Ok(())

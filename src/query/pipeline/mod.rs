@@ -90,6 +90,9 @@ impl Hints {
 pub struct LogPipeline {
     stages: Vec<Compiled>,
     hints: Hints,
+    /// Tokens (`store::filter`) every kept line contains, from the positive substring
+    /// filters that run on the stored line.
+    tokens: Vec<u64>,
 }
 
 /// The result of running the pipeline on one kept entry.
@@ -185,7 +188,19 @@ impl LogPipeline {
             });
         }
         hints.wanted = wanted;
-        Ok(LogPipeline { stages: out, hints })
+        let mut tokens = Vec::new();
+        for s in &out {
+            match s {
+                Compiled::LineFilter(f) => {
+                    if let Some(r) = f.required_substring() {
+                        tokens.extend(crate::store::filter::needle_tokens(r.needle()));
+                    }
+                }
+                Compiled::LineFormat(_) | Compiled::Unpack | Compiled::Decolorize => break,
+                _ => {}
+            }
+        }
+        Ok(LogPipeline { stages: out, hints, tokens })
     }
 
     /// True when every stage is a line filter (the engine then uses a fast path).
@@ -223,6 +238,12 @@ impl LogPipeline {
             }
         }
         None
+    }
+
+    /// Hashed tokens every kept line contains (see `store::filter`): a block whose token
+    /// filter lacks one is skipped unread.
+    pub fn required_tokens(&self) -> &[u64] {
+        &self.tokens
     }
 
     /// Runs the whole pipeline on one entry. None = dropped.
