@@ -6,7 +6,7 @@
 //! entry, and blocks without the required substring are skipped after one `memmem` pass.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap, HashSet};
+use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
 
 use roaring::RoaringBitmap;
@@ -209,15 +209,102 @@ fn walk(
         } else {
             refs.sort_by(|a, b| a.key.min_ts.cmp(&b.key.min_ts));
         }
+        let hour = Hour { refs: &refs, metas: &metas, snap, pipeline, range, direction, categorize, deadline };
+        // Filtering queries read most blocks: decode them ahead on every core. Others
+        // (a plain selector with a limit) usually stop after a block or two.
+        let workers = if pipeline.is_noop() || refs.len() < 2 {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4)
+        };
+        if let Flow::Stop = hour.merge(workers, stats, &mut visit)? {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// One hour bucket of a [`walk`]: its block refs in query order and what opening needs.
+struct Hour<'h> {
+    refs: &'h [BlockRef],
+    metas: &'h [Arc<StreamMeta>],
+    snap: &'h Snapshot<'h>,
+    pipeline: &'h LogPipeline,
+    range: TimeRange,
+    direction: Direction,
+    categorize: bool,
+    deadline: &'h Deadline,
+}
+
+type Opened = Result<Option<Cursor>, QueryError>;
+
+impl Hour<'_> {
+    fn open(&self, i: usize, stats: &mut Stats) -> Opened {
+        self.deadline.check()?;
+        open(self.snap, &self.refs[i], self.metas, self.pipeline, self.range, self.direction, self.categorize, stats)
+    }
+
+    /// Merges the hour's blocks, opening them on `workers` threads ahead of the merge (in
+    /// query order, at most two blocks ahead per worker).
+    fn merge(
+        &self,
+        workers: usize,
+        stats: &mut Stats,
+        visit: &mut impl FnMut(&StreamMeta, &Block, &Hit) -> Result<Flow, QueryError>,
+    ) -> Result<Flow, QueryError> {
+        if workers <= 1 {
+            return self.merge_with(stats, &mut |i, stats| self.open(i, stats), visit);
+        }
+        std::thread::scope(|scope| {
+            let mut rxs = Vec::with_capacity(workers);
+            let mut handles = Vec::with_capacity(workers);
+            for w in 0..workers {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Opened>(2);
+                rxs.push(rx);
+                handles.push(scope.spawn(move || {
+                    let mut stats = Stats::default();
+                    for i in (w..self.refs.len()).step_by(workers) {
+                        let opened = self.open(i, &mut stats);
+                        let failed = opened.is_err();
+                        if tx.send(opened).is_err() || failed {
+                            break; // the merge stopped, or this error ends it
+                        }
+                    }
+                    stats
+                }));
+            }
+            let mut get = |i: usize, _: &mut Stats| -> Opened {
+                rxs[i % workers].recv().unwrap_or_else(|_| Err(QueryError::Execution("block reader stopped".into())))
+            };
+            let flow = self.merge_with(stats, &mut get, visit);
+            drop(rxs);
+            for h in handles {
+                let worker = h.join().expect("block readers do not panic");
+                super::scan::add_stats(stats, &worker);
+            }
+            flow
+        })
+    }
+
+    /// The k-way merge of the hour's blocks; `get(i)` opens block ref `i` (in order).
+    fn merge_with(
+        &self,
+        stats: &mut Stats,
+        get: &mut dyn FnMut(usize, &mut Stats) -> Opened,
+        visit: &mut impl FnMut(&StreamMeta, &Block, &Hit) -> Result<Flow, QueryError>,
+    ) -> Result<Flow, QueryError> {
+        let backward = self.direction == Direction::Backward;
         let mut heap: BinaryHeap<Cursor> = BinaryHeap::new();
         let mut next = 0usize;
         // (stream, line) of entries visited at the current timestamp: duplicates pushed
-        // twice (re-collected logs) are returned once, as Loki's merge does.
-        let mut same_ts: HashSet<(u32, Vec<u8>)> = HashSet::new();
+        // twice (re-collected logs) are returned once, as Loki's merge does. The buffers
+        // are reused: no allocation per entry.
+        let mut same_ts: Vec<(u32, Vec<u8>)> = Vec::new();
+        let mut same_used = 0usize;
         let mut same_ts_at: Option<Nanos> = None;
         loop {
-            while next < refs.len() {
-                let r = &refs[next];
+            while next < self.refs.len() {
+                let r = &self.refs[next];
                 let needed = match heap.peek() {
                     None => true,
                     Some(top) if backward => r.key.max_ts >= top.ts(),
@@ -226,37 +313,42 @@ fn walk(
                 if !needed {
                     break;
                 }
-                next += 1;
-                deadline.check()?;
-                if let Some(c) = open(snap, r, &metas, pipeline, range, direction, categorize, stats)? {
+                if let Some(c) = get(next, stats)? {
                     heap.push(c);
                 }
+                next += 1;
             }
             let Some(mut cur) = heap.pop() else { break };
             let Some(hit) = cur.current.as_ref() else { continue };
             let idx = hit.idx as usize;
             let ts = cur.block.ts(idx);
             let line = cur.block.line(idx);
-            let duplicate = if same_ts_at == Some(ts) {
-                !same_ts.insert((cur.meta.id, line.to_vec()))
-            } else {
+            if same_ts_at != Some(ts) {
                 same_ts_at = Some(ts);
-                same_ts.clear();
-                same_ts.insert((cur.meta.id, line.to_vec()));
-                false
-            };
+                same_used = 0;
+            }
+            let id = cur.meta.id;
+            let duplicate = same_ts[..same_used].iter().any(|(s, l)| *s == id && l == line);
             if !duplicate {
+                if same_used < same_ts.len() {
+                    same_ts[same_used].0 = id;
+                    same_ts[same_used].1.clear();
+                    same_ts[same_used].1.extend_from_slice(line);
+                } else {
+                    same_ts.push((id, line.to_vec()));
+                }
+                same_used += 1;
                 stats.post_filter_lines += 1;
                 if let Flow::Stop = visit(&cur.meta, &cur.block, hit)? {
-                    return Ok(());
+                    return Ok(Flow::Stop);
                 }
             }
-            if cur.advance(pipeline, categorize) {
+            if cur.advance(self.pipeline, self.categorize) {
                 heap.push(cur);
             }
         }
+        Ok(Flow::Continue)
     }
-    Ok(())
 }
 
 pub fn run(engine: &Engine, q: &LogQuery) -> Result<(Vec<StreamResult>, Stats), QueryError> {

@@ -74,7 +74,7 @@ impl StreamScan for StoreSource<'_> {
     }
 }
 
-fn add_stats(into: &mut Stats, s: &Stats) {
+pub(crate) fn add_stats(into: &mut Stats, s: &Stats) {
     into.lines_processed += s.lines_processed;
     into.bytes_processed += s.bytes_processed;
     into.post_filter_lines += s.post_filter_lines;
