@@ -170,6 +170,13 @@ async fn rate_limits_answer_429_with_lokis_messages() {
     assert!(all_lines(&srv.base, r#"{app="rl"}"#).await.is_empty(), "a rate-limited push stores nothing");
     let (_, metrics) = get(&srv.base, "/metrics", &[]).await;
     assert!(metrics.contains(r#"loki_discarded_samples_total{reason="rate_limited",tenant="fake"} 1"#), "{metrics}");
+    // Memory figures: RocksDB's cache and memtables, and the process's resident size.
+    for name in ["lokid_rocksdb_block_cache_bytes ", "lokid_rocksdb_memtable_bytes ", "process_resident_memory_bytes "] {
+        let value = metrics.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_else(|| panic!("{name}missing:\n{metrics}"));
+        assert!(value.parse::<f64>().is_ok_and(|v| v >= 0.0), "{name}{value}");
+    }
+    let rss: f64 = metrics.lines().find_map(|l| l.strip_prefix("process_resident_memory_bytes ")).unwrap().parse().unwrap();
+    assert!(rss > 1e6, "a running server has more than 1 MB resident: {rss}");
     srv.stop().await;
 }
 

@@ -209,6 +209,15 @@ impl Rocks {
     pub fn property(&self, name: &str) -> Option<u64> {
         self.db.property_int_value(name).ok().flatten()
     }
+
+    /// An integer property summed over every column family (e.g. memtable sizes).
+    pub fn property_all_cfs(&self, name: &str) -> u64 {
+        [CF_STREAMS, CF_POSTINGS, CF_BLOCKS, CF_DELETES, "default"]
+            .iter()
+            .filter_map(|cf| self.db.cf_handle(cf))
+            .filter_map(|h| self.db.property_int_value_cf(&h, name).ok().flatten())
+            .sum()
+    }
 }
 
 pub struct Batch<'a> {
