@@ -159,6 +159,9 @@ async fn merge_loop(st: Arc<AppState>, mut stop: tokio::sync::watch::Receiver<bo
             _ = stop.changed() => return,
         }
         rounds += 1;
+        if rounds % 3 == 0 {
+            crate::telemetry::release_free_memory();
+        }
         let sweep_all = rounds % 30 == 0;
         let due: Vec<(u32, i64)> = {
             let mut small = st.ingester.small_blocks.lock();

@@ -32,20 +32,8 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
         ("lokid_sst_bytes", "Size of RocksDB's SST files.", sst),
         ("lokid_rocksdb_block_cache_bytes", "Memory held by RocksDB's block cache.", cache),
         ("lokid_rocksdb_memtable_bytes", "Memory held by RocksDB's memtables (not flushed yet).", memtables),
-        ("process_resident_memory_bytes", "Resident memory size in bytes.", resident_bytes()),
     ]);
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
-}
-
-/// This process's resident set size, from /proc (0 where that cannot be read).
-fn resident_bytes() -> f64 {
-    let pages = std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<f64>().ok()))
-        .unwrap_or(0.0);
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as f64;
-    pages * page
 }
 
 pub async fn buildinfo() -> Response {
