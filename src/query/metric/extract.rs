@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use super::convert::{convert, filter_names, template_fields, PostFilter, ERROR, ERROR_DETAILS};
 use crate::logql::{Grouping, LabelFmt, LogRange, RangeOp, Stage, UnwrapConv};
 use crate::model::Labels;
+use crate::query::pipeline::labels::LabelsBuilder;
 use crate::query::QueryError;
 
 /// Set by Loki's parsers when an error was explicitly asked for (`by (__error__)`, a filter
@@ -187,6 +188,25 @@ impl Extractor {
             }
         }
         Some((value, self.group(lbs)))
+    }
+
+    /// The value of an entry read straight from the label builder, for extractions whose
+    /// result does not depend on more than one label (no post-filters): `None` when the
+    /// general [`Self::extract`] must decide (an error, or a value that does not convert),
+    /// `Some(None)` for no sample, `Some(Some(v))` for a sample.
+    pub(super) fn lean_value(&self, lbs: &LabelsBuilder, line: &[u8]) -> Option<Option<f64>> {
+        if lbs.has_error() {
+            return None;
+        }
+        match &self.kind {
+            ValueKind::One => Some(Some(1.0)),
+            ValueKind::Bytes => Some(Some(line.len() as f64)),
+            ValueKind::Unwrap { label, conv, post } if post.is_empty() => match lbs.get(label) {
+                None | Some("") => Some(None),
+                Some(raw) => convert(*conv, raw).ok().map(Some),
+            },
+            ValueKind::Unwrap { .. } => None,
+        }
     }
 
     /// The series labels of an entry whose labels are `labels` and that yields a sample

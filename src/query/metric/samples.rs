@@ -165,25 +165,51 @@ struct Collect<'e> {
     /// Per series: (time, stream, value), stream being an index into `streams`.
     series: Vec<(Labels, Vec<(Nanos, u32, f64)>)>,
     metadata: Vec<(String, String)>,
+    /// The current stream's series when every sample of it falls in one series whatever
+    /// the entry (a grouping by stream labels only, and stages that keep them): samples
+    /// are then read off the label builder without building each entry's label set.
+    fixed: Option<usize>,
+    lean: bool,
 }
 
 impl<'e> Collect<'e> {
     fn new(stages: &[Stage], extractor: &'e Extractor, win: Windows) -> Result<Collect<'e>, QueryError> {
+        let pipeline = LogPipeline::compile_for(stages, extractor.wanted.clone())?;
+        let lean = pipeline.keeps_stream_labels();
         Ok(Collect {
-            pipeline: LogPipeline::compile_for(stages, extractor.wanted.clone())?,
+            pipeline,
             extractor,
             win,
             streams: Vec::new(),
             ids: HashMap::new(),
             series: Vec::new(),
             metadata: Vec::new(),
+            fixed: None,
+            lean,
         })
+    }
+
+    fn series_id(&mut self, labels: std::borrow::Cow<'_, Labels>) -> usize {
+        match self.ids.get(labels.as_ref()) {
+            Some(&id) => id,
+            None => {
+                let labels = labels.into_owned();
+                self.ids.insert(labels.clone(), self.series.len());
+                self.series.push((labels, Vec::new()));
+                self.series.len() - 1
+            }
+        }
     }
 }
 
 impl StreamSink for Collect<'_> {
     fn begin(&mut self, stream: &Labels) {
         self.streams.push(stream.clone());
+        self.fixed = None;
+        if self.lean && self.extractor.ignores_metadata(stream) {
+            let labels = self.extractor.group_of(stream);
+            self.fixed = Some(self.series_id(std::borrow::Cow::Owned(labels)));
+        }
     }
 
     fn entry(&mut self, ts: Nanos, line: &[u8], _line_len: usize, metadata: &[u8]) {
@@ -196,6 +222,17 @@ impl StreamSink for Collect<'_> {
                 .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), String::from_utf8_lossy(v).into_owned())),
         );
         let stream = self.streams.len() - 1;
+        if let Some(id) = self.fixed {
+            let extractor = self.extractor;
+            match self.pipeline.process_lean(ts, line, &self.streams[stream], &self.metadata, |b, l| extractor.lean_value(b, l)) {
+                None | Some(Some(None)) => return, // dropped by the pipeline, or no sample
+                Some(Some(Some(value))) => {
+                    self.series[id].1.push((ts, stream as u32, value));
+                    return;
+                }
+                Some(None) => {} // an error or a conversion failure: the general path decides
+            }
+        }
         let Some(p) = self.pipeline.process_uncategorized(ts, line, &self.streams[stream], &self.metadata) else {
             return;
         };
@@ -208,15 +245,7 @@ impl StreamSink for Collect<'_> {
             }
         };
         let Some((value, labels)) = self.extractor.extract(text, &p.labels) else { return };
-        let id = match self.ids.get(labels.as_ref()) {
-            Some(&id) => id,
-            None => {
-                let labels = labels.into_owned();
-                self.ids.insert(labels.clone(), self.series.len());
-                self.series.push((labels, Vec::new()));
-                self.series.len() - 1
-            }
-        };
+        let id = self.series_id(labels);
         self.series[id].1.push((ts, stream as u32, value));
     }
 }
@@ -246,7 +275,14 @@ mod tests {
         for i in 0..500i64 {
             let app = ["a", "b", "c"][(i % 3) as usize];
             let pod = ["1", "2"][(i % 2) as usize];
-            let line = format!(r#"{{"latency": {}, "status": "{}", "n": {}}}"#, (i * 37) % 101, ["ok", "err"][(i % 5 == 0) as usize], i);
+            let line = format!(
+                r#"{{"latency": {}, "status": "{}", "n": {}, "app": "x{}", "req": {{"ms": {}}}}}"#,
+                (i * 37) % 101,
+                ["ok", "err"][(i % 5 == 0) as usize],
+                i,
+                i % 2,
+                i % 13
+            );
             // Every 7th entry shares its time with the previous one (another stream).
             let ts = if i % 7 == 0 { (i - 1) * 3 * S } else { i * 3 * S };
             e.push((ts, labels(&[("app", app), ("pod", pod)]), line));
@@ -254,7 +290,12 @@ mod tests {
         let src = MemSource::new(e);
         let by_app = Grouping::By(vec!["app".into()]);
         let without_pod = Grouping::Without(vec!["pod".into()]);
-        let cases: [(&str, Option<&Grouping>); 8] = [
+        // A JSON key that collides with a stream label becomes `<key>_extracted`; nested keys
+        // are flattened (`req_ms`): the parser hints must keep both.
+        let by_extracted = Grouping::By(vec!["app_extracted".into()]);
+        let cases: [(&str, Option<&Grouping>); 10] = [
+            (r#"count_over_time({app=~".+"} | json [30s])"#, Some(&by_extracted)),
+            (r#"sum_over_time({app=~".+"} | json | unwrap req_ms [30s])"#, Some(&by_app)),
             (r#"quantile_over_time(0.9, {app=~".+"} | json | unwrap latency [30s])"#, Some(&by_app)),
             (r#"sum_over_time({app=~".+"} | json | unwrap latency [1m])"#, None),
             (r#"avg_over_time({app=~".+"} | json | status="ok" | unwrap latency [45s])"#, Some(&without_pod)),

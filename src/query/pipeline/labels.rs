@@ -80,6 +80,11 @@ impl<'a> LabelsBuilder<'a> {
         self.base_has(name) || self.has_meta(name)
     }
 
+    /// Whether a stage set `__error__`.
+    pub fn has_error(&self) -> bool {
+        !self.err.is_empty()
+    }
+
     /// Whether a parser already produced `name` for this entry (first value wins).
     pub fn extracted(&self, name: &str) -> bool {
         position(&self.parsed, name).is_some() || self.dropped_parsed.iter().any(|n| n == name)

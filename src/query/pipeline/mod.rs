@@ -71,10 +71,28 @@ pub struct Hints {
 }
 
 impl Hints {
+    /// Whether parsers add only some labels.
+    #[inline]
+    pub fn has_wanted(&self) -> bool {
+        self.wanted.is_some()
+    }
+
     /// Whether a parser should add the label `name`.
     #[inline]
     pub fn wants(&self, name: &str) -> bool {
         self.wanted.as_ref().is_none_or(|w| w.iter().any(|n| n == name))
+    }
+
+    /// Whether a key whose sanitized name is `name` can yield a wanted label: as `name`,
+    /// or as `name_extracted` when it collides with a stream label or metadata. Checked
+    /// before the (costlier) collision test, so unwanted keys cost one comparison each.
+    #[inline]
+    pub fn may_want(&self, name: &str) -> bool {
+        self.wanted.as_ref().is_none_or(|w| {
+            w.iter().any(|n| {
+                n.strip_prefix(name).is_some_and(|rest| rest.is_empty() || rest == labels::DUPLICATE_SUFFIX)
+            })
+        })
     }
 
     pub fn ok(&self, name: &str, lbs: &mut LabelsBuilder) -> bool {
@@ -210,6 +228,25 @@ impl LogPipeline {
             .all(|s| matches!(s, Compiled::LineFilter(_)))
     }
 
+    /// Whether no stage can change the stream's own labels or the line (only filters and
+    /// parsers, which add labels beside the stream's): then a metric query can key samples
+    /// by stream labels without building each entry's label set.
+    pub fn keeps_stream_labels(&self) -> bool {
+        self.stages.iter().all(|s| {
+            matches!(
+                s,
+                Compiled::LineFilter(_)
+                    | Compiled::Json(_)
+                    | Compiled::JsonExpr(_)
+                    | Compiled::Logfmt(_)
+                    | Compiled::LogfmtExpr(_)
+                    | Compiled::Regexp(_)
+                    | Compiled::Pattern(_)
+                    | Compiled::LabelFilter(_)
+            )
+        })
+    }
+
     pub fn is_noop(&self) -> bool {
         self.stages.is_empty()
     }
@@ -269,14 +306,14 @@ impl LogPipeline {
         self.run(ts, line, stream, metadata, false)
     }
 
-    fn run(
+    /// Runs the stages; the label builder and the rewritten line (if any) of a kept entry.
+    fn run_stages<'s>(
         &self,
         ts: Nanos,
         line: &[u8],
-        stream: &Labels,
+        stream: &'s Labels,
         metadata: &[(String, String)],
-        categorize: bool,
-    ) -> Option<Processed> {
+    ) -> Option<(LabelsBuilder<'s>, Option<Vec<u8>>)> {
         let mut b = LabelsBuilder::new(stream);
         b.add_metadata(metadata);
         let mut owned: Option<Vec<u8>> = None;
@@ -323,6 +360,33 @@ impl LogPipeline {
                 return None;
             }
         }
+        Some((b, owned))
+    }
+
+    /// Like [`Self::process_uncategorized`], but hands `f` the label builder and the line
+    /// as the stages left them instead of building the output label set: for metric
+    /// queries that read a label or two per entry.
+    pub fn process_lean<R>(
+        &self,
+        ts: Nanos,
+        line: &[u8],
+        stream: &Labels,
+        metadata: &[(String, String)],
+        f: impl FnOnce(&LabelsBuilder, &[u8]) -> R,
+    ) -> Option<R> {
+        let (b, owned) = self.run_stages(ts, line, stream, metadata)?;
+        Some(f(&b, owned.as_deref().unwrap_or(line)))
+    }
+
+    fn run(
+        &self,
+        ts: Nanos,
+        line: &[u8],
+        stream: &Labels,
+        metadata: &[(String, String)],
+        categorize: bool,
+    ) -> Option<Processed> {
+        let (b, owned) = self.run_stages(ts, line, stream, metadata)?;
         let (labels, metadata, parsed) = b.finish(categorize);
         let line = owned.map(|v| {
             String::from_utf8(v)

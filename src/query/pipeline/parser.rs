@@ -116,6 +116,13 @@ impl JsonWalk<'_> {
         lbs: &mut LabelsBuilder,
     ) -> Result<(), Stop> {
         if self.ends.is_empty() {
+            if self.hints.has_wanted() {
+                self.name.clear();
+                append_sanitized(&mut self.name, key);
+                if !self.hints.may_want(&self.name) {
+                    return Ok(());
+                }
+            }
             let mut name = std::mem::take(&mut self.name);
             let ok = top_level_name(lbs, key, &mut name);
             self.name = name;
@@ -125,6 +132,10 @@ impl JsonWalk<'_> {
         } else {
             self.push(key);
             self.build_name();
+            if !self.hints.may_want(&self.name) {
+                self.pop();
+                return Ok(());
+            }
             if lbs.collides(&self.name) {
                 self.pop();
                 let mut k = key.to_vec();
@@ -187,6 +198,13 @@ impl LogfmtParser {
                     break;
                 }
                 continue;
+            }
+            if hints.has_wanted() {
+                name.clear();
+                append_sanitized(&mut name, dec.key());
+                if !hints.may_want(&name) {
+                    continue;
+                }
             }
             if !top_level_name(lbs, dec.key(), &mut name) || lbs.extracted(&name) || !hints.wants(&name) {
                 continue;
