@@ -113,6 +113,7 @@ pub async fn query_range(State(st): State<Arc<AppState>>, req: Request) -> Resul
     })
     .await??;
     guard.disarm();
+    release_after(&stats);
     Ok(json_response(query_response(&res, &stats, categorize)))
 }
 
@@ -146,7 +147,16 @@ pub async fn query_instant(State(st): State<Arc<AppState>>, req: Request) -> Res
     })
     .await??;
     guard.disarm();
+    release_after(&stats);
     Ok(json_response(query_response(&res, &stats, false)))
+}
+
+/// After a query that decompressed a lot, hands the freed memory back to the system in
+/// the background (the merge loop also does every few seconds).
+fn release_after(stats: &Stats) {
+    if stats.decompressed_bytes > 16 << 20 {
+        tokio::task::spawn_blocking(crate::telemetry::release_free_memory);
+    }
 }
 
 /// The query timeout plus a cancel flag tied to `guard` (set if the client disconnects).

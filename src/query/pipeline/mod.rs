@@ -90,7 +90,9 @@ impl Hints {
     pub fn may_want(&self, name: &str) -> bool {
         self.wanted.as_ref().is_none_or(|w| {
             w.iter().any(|n| {
-                n.strip_prefix(name).is_some_and(|rest| rest.is_empty() || rest == labels::DUPLICATE_SUFFIX)
+                // Lengths first: most keys are rejected without comparing bytes.
+                (n.len() == name.len() || n.len() == name.len() + labels::DUPLICATE_SUFFIX.len())
+                    && n.strip_prefix(name).is_some_and(|rest| rest.is_empty() || rest == labels::DUPLICATE_SUFFIX)
             })
         })
     }
