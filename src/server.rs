@@ -187,18 +187,7 @@ async fn merge_loop(st: Arc<AppState>, mut stop: tokio::sync::watch::Receiver<bo
         }
         let st2 = Arc::clone(&st);
         let target = st.config.block_target_bytes as usize;
-        let res = tokio::task::spawn_blocking(move || {
-            let _maintenance = st2.ingester.maintenance.lock();
-            let mut merged = 0;
-            for (stream, hour) in due {
-                match merge::merge_bucket(&st2.engine.rocks, stream, hour, target, || st2.ingester.next_seq()) {
-                    Ok(n) => merged += n,
-                    Err(e) => tracing::warn!(error = %e, stream, hour, "block merge failed"),
-                }
-            }
-            merged
-        })
-        .await;
+        let res = tokio::task::spawn_blocking(move || st2.ingester.merge_buckets(due, target)).await;
         if let Ok(n) = res {
             st.metrics.blocks_merged.fetch_add(n as u64, Ordering::Relaxed);
         }

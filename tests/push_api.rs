@@ -228,3 +228,22 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
     assert!(n == 0 || answer.starts_with("HTTP/1.1 408"), "{answer}");
     srv.stop().await;
 }
+
+/// Loki's `/flush`: every bucket with small push blocks is sealed at once, and the entries
+/// read back the same.
+#[tokio::test]
+async fn flush_seals_the_pushed_blocks() {
+    let srv = TestServer::start().await;
+    for i in 0..3i64 {
+        let body = json!({"streams": [{"stream": {"app": "fl"}, "values": [[(T0 + i).to_string(), format!("line {i}")]]}]});
+        assert_eq!(push_json(&srv.base, &body).await.0, 204);
+    }
+    let before = all_lines(&srv.base, r#"{app="fl"}"#).await;
+    assert_eq!(before.len(), 3);
+    let r = client().post(format!("{}/flush", srv.base)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let (_, metrics) = get(&srv.base, "/metrics", &[]).await;
+    assert!(metrics.contains("lokid_blocks_merged_total 3"), "three push blocks were sealed:\n{metrics}");
+    assert_eq!(all_lines(&srv.base, r#"{app="fl"}"#).await, before);
+    srv.stop().await;
+}

@@ -69,6 +69,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
         .route("/config", get(ops::config))
+        .route("/flush", get(ops::flush).post(ops::flush))
         .route("/services", get(ops::services))
         .route("/loki/api/v1/status/buildinfo", get(ops::buildinfo))
         .fallback(ops::not_found)

@@ -36,6 +36,22 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }
 
+/// Loki's `/flush` (ingesters write their in-memory chunks to the store): lokid seals every
+/// bucket that still has small push blocks (merged into zstd blocks with token filters) and
+/// flushes RocksDB's memtables. 204 when done.
+pub async fn flush(State(st): State<Arc<AppState>>) -> Result<Response, super::error::ApiError> {
+    let st2 = Arc::clone(&st);
+    let merged = tokio::task::spawn_blocking(move || -> Result<usize, crate::store::StoreError> {
+        let due = st2.ingester.take_all_due();
+        let merged = st2.ingester.merge_buckets(due, st2.config.block_target_bytes as usize);
+        st2.engine.rocks.flush()?;
+        Ok(merged)
+    })
+    .await??;
+    st.metrics.blocks_merged.fetch_add(merged as u64, Ordering::Relaxed);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 pub async fn buildinfo() -> Response {
     json_response(format!(
         r#"{{"version":"{LOKI_COMPAT_VERSION}","revision":"lokid-{}","branch":"main","buildUser":"lokid","buildDate":"","goVersion":"rust"}}"#,

@@ -90,6 +90,25 @@ impl Ingester {
         f()
     }
 
+    /// Merges the small blocks of `due` buckets into sealed blocks (blocking). Returns how
+    /// many small blocks were replaced.
+    pub fn merge_buckets(&self, due: Vec<(StreamId, i64)>, target_raw_bytes: usize) -> usize {
+        let _maintenance = self.maintenance.lock();
+        let mut merged = 0;
+        for (stream, hour) in due {
+            match crate::store::merge::merge_bucket(&self.rocks, stream, hour, target_raw_bytes, || self.next_seq()) {
+                Ok(n) => merged += n,
+                Err(e) => tracing::warn!(error = %e, stream, hour, "block merge failed"),
+            }
+        }
+        merged
+    }
+
+    /// Every bucket with small blocks, taken off the merger's list (for a flush).
+    pub fn take_all_due(&self) -> Vec<(StreamId, i64)> {
+        self.small_blocks.lock().drain().map(|(k, _)| k).collect()
+    }
+
     pub fn next_seq(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::Relaxed)
     }

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# bench-api.sh — the side-by-side API benchmark: start the release lokid on an empty data
+# directory and run scripts/bench/bench_api.py (push the conformance-shaped data set at a
+# scale, then time the queries Grafana sends: needle, rare term, regex, json filter,
+# logs volume, rate, unwrap quantile, labels, tail) and report disk use.
+#
+#   bash scripts/bench-api.sh [SCALE ...]            default scales: 50 200
+#   OTHER_URL=http://127.0.0.1:3100 OTHER_PID=1234 OTHER_FLUSH=1 bash scripts/bench-api.sh 200
+#       also runs the same benchmark against another Loki-API server (for example the
+#       reference Loki 3.7.6: ../shared/tools/loki-reference/build.sh builds it; OTHER_FLUSH=1
+#       makes bench_api.py POST /flush so Loki's queries read its store), data-set by data-set
+#       in the same run, so the ratios compare like with like.
+#
+#   LOKID_FLUSH=1 bash scripts/bench-api.sh 50 200
+#       POSTs /flush to lokid after the push too (bench_api.py --flush), so its queries read
+#       sealed blocks only, as a flushed Loki's read its store.
+#
+# Prints bench_api.py's lines per scale and server, then the size of lokid's data directory.
+# Needs python3; builds lokid (release) first. Each scale starts a fresh lokid.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/lokid-target}
+cargo build --release --bin lokid >&2
+BIN=$CARGO_TARGET_DIR/release/lokid
+SCALES=("$@")
+[ ${#SCALES[@]} -gt 0 ] || SCALES=(50 200)
+
+TMP=$(mktemp -d)
+PID=""
+stop() {
+    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+        kill "$PID" 2>/dev/null || true
+        wait "$PID" 2>/dev/null || true
+    fi
+    PID=""
+}
+trap 'stop; rm -rf "$TMP"' EXIT
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); lokid $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(date -u +%FT%TZ)"
+for scale in "${SCALES[@]}"; do
+    rm -rf "$TMP/data"
+    PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    cat >"$TMP/config.yaml" <<CFG
+auth_enabled: false
+server:
+  http_listen_address: 127.0.0.1
+  http_listen_port: $PORT
+  log_level: warn
+common:
+  path_prefix: $TMP/data
+limits_config:
+  reject_old_samples: false
+  ingestion_rate_mb: 100000
+  ingestion_burst_size_mb: 100000
+  per_stream_rate_limit: 100000MB
+  per_stream_rate_limit_burst: 100000MB
+  max_query_series: 100000
+CFG
+    "$BIN" -config.file="$TMP/config.yaml" >"$TMP/lokid.log" 2>&1 &
+    PID=$!
+    for _ in $(seq 1 300); do
+        python3 -c "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:$PORT/ready', timeout=2).status != 200)" 2>/dev/null && break
+        sleep 0.2
+    done
+    echo "== lokid, scale $scale"
+    python3 scripts/bench/bench_api.py "http://127.0.0.1:$PORT" "$PID" --scale "$scale" ${LOKID_FLUSH:+--flush}
+    echo "disk: lokid data directory $(du -sm "$TMP/data" | cut -f1) MiB after the queries"
+    stop
+    if [ -n "${OTHER_URL:-}" ] && [ -n "${OTHER_PID:-}" ]; then
+        echo "== $OTHER_URL, scale $scale"
+        python3 scripts/bench/bench_api.py "$OTHER_URL" "$OTHER_PID" --scale "$scale" ${OTHER_FLUSH:+--flush}
+    fi
+done
