@@ -457,8 +457,14 @@ fn open(
     stats: &mut Stats,
 ) -> Result<Option<Cursor>, QueryError> {
     // The lines are decompressed only if the block's token filter does not rule it out.
-    let Some((block, stored)) = snap.read_block(&r.key.encode(), false)? else { return Ok(None) };
+    let Some((block, stored)) = snap.read_block(&r.key.encode(), false, pipeline.required_tokens())? else {
+        return Ok(None);
+    };
     stats.compressed_bytes += stored as u64;
+    let Some(block) = block else {
+        stats.blocks_skipped += 1;
+        return Ok(None);
+    };
     stats.blocks_decoded += 1;
     let meta = &metas[r.rank as usize];
     let lo = block.lower_bound(range.start);

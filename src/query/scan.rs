@@ -139,10 +139,19 @@ impl Job<'_> {
 
     fn read(&self, key: &keys::BlockKey, stats: &mut Stats) -> Result<Option<Block>, QueryError> {
         self.deadline.check()?;
-        let Some((block, stored)) = self.snap.read_block(&key.encode(), self.lines)? else { return Ok(None) };
+        let tokens = self.pipeline.required_tokens();
+        let Some((block, stored)) = self.snap.read_block(&key.encode(), self.lines, tokens)? else { return Ok(None) };
         stats.compressed_bytes += stored as u64;
-        stats.blocks_decoded += 1;
-        Ok(Some(block))
+        match block {
+            Some(b) => {
+                stats.blocks_decoded += 1;
+                Ok(Some(b))
+            }
+            None => {
+                stats.blocks_skipped += 1;
+                Ok(None)
+            }
+        }
     }
 
     fn line<'b>(&self, block: &'b Block, i: usize) -> &'b [u8] {

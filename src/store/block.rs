@@ -166,6 +166,22 @@ pub fn peek(value: &[u8]) -> Result<(usize, usize), CorruptBlock> {
     }
 }
 
+/// The token filter of a stored block, found from the section headers without decompressing
+/// anything (empty: no filter, for version 1 and push blocks, or a value that does not parse).
+pub fn filter_of(value: &[u8]) -> &[u8] {
+    let parsed = || -> Option<&[u8]> {
+        if value.first() != Some(&V2) || value.len() < 5 {
+            return None;
+        }
+        let (_, _, _, used) = section(&value[5..]).ok()?;
+        let (_, _, _, lused) = section(&value[5 + used..]).ok()?;
+        let rest = &value[5 + used + lused..];
+        let len = read_u32(rest.get(..4)?, 0) as usize;
+        rest.get(4..4 + len)
+    };
+    parsed().unwrap_or(&[])
+}
+
 /// A decoded block; accessors borrow from it. The lines are decompressed on first use.
 #[derive(Debug)]
 pub struct Block {
@@ -524,6 +540,19 @@ mod tests {
         assert!(!b.lines_loaded());
         assert_eq!(b.line(7), entries[7].line.as_bytes());
         assert!(b.lines_loaded());
+    }
+
+    /// The filter is found without decompressing; push (lz4) blocks carry none.
+    #[test]
+    fn sealed_blocks_carry_a_token_filter() {
+        let entries: Vec<Entry> = (0..50).map(|i| e(i, &format!("order {i} payment failed"), &[])).collect();
+        let sealed = encode(&entries, Codec::Zstd(3));
+        let f = filter_of(&sealed);
+        assert!(!f.is_empty());
+        assert!(super::super::filter::may_contain(f, &super::super::filter::needle_tokens(b" payment ")));
+        assert!(!super::super::filter::may_contain(f, &super::super::filter::needle_tokens(b" refund ")));
+        assert!(filter_of(&encode(&entries, Codec::Lz4)).is_empty());
+        assert!(filter_of(b"\x01garbage").is_empty());
     }
 
     /// Blocks written before format v2 are still read.
