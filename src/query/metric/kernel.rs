@@ -280,19 +280,9 @@ impl StreamSink for Acc<'_> {
 #[cfg(test)]
 mod tests {
     use super::super::range::RangeAgg;
-    use super::super::testutil::{labels, metric, MemSource, S};
+    use super::super::testutil::{collect_steps as collect, labels, metric, MemSource, S};
     use super::*;
     use crate::logql::{Grouping, MetricExpr};
-
-    fn collect(agg: &RangeAgg, steps: &Steps, src: &MemSource, kernel: bool) -> Vec<(usize, StepVector)> {
-        let mut out = Vec::new();
-        let mut sink = |k, v| {
-            out.push((k, v));
-            Ok(())
-        };
-        if kernel { agg.scan(steps, src, &mut sink) } else { agg.scan_entries(steps, src, &mut sink) }.unwrap();
-        out
-    }
 
     /// The kernel gives exactly what the general per-entry evaluation gives.
     #[test]

@@ -253,19 +253,9 @@ impl StreamSink for Collect<'_> {
 #[cfg(test)]
 mod tests {
     use super::super::range::RangeAgg;
-    use super::super::testutil::{labels, metric, MemSource, S};
+    use super::super::testutil::{collect_steps as collect, labels, metric, MemSource, S};
     use super::*;
     use crate::logql::{Grouping, MetricExpr};
-
-    fn collect(agg: &RangeAgg, steps: &Steps, src: &MemSource, per_stream: bool) -> Vec<(usize, StepVector)> {
-        let mut out = Vec::new();
-        let mut sink = |k, v| {
-            out.push((k, v));
-            Ok(())
-        };
-        if per_stream { agg.scan(steps, src, &mut sink) } else { agg.scan_entries(steps, src, &mut sink) }.unwrap();
-        out
-    }
 
     /// Stream by stream gives exactly what the time-ordered evaluation gives, ties on time
     /// across streams included.

@@ -212,3 +212,20 @@ pub fn one(q: &str, s: &MemSource, t: i64) -> f64 {
     assert_eq!(r.len(), 1, "{q}: {r:?}");
     r[0].1
 }
+
+/// Every step of a range aggregation: through its chosen evaluation (`fast`: the kernel or
+/// the per-stream path) or through the general time-ordered one, to compare the two.
+pub(crate) fn collect_steps(
+    agg: &super::range::RangeAgg,
+    steps: &super::Steps,
+    src: &MemSource,
+    fast: bool,
+) -> Vec<(usize, super::StepVector)> {
+    let mut out = Vec::new();
+    let mut sink = |k, v| {
+        out.push((k, v));
+        Ok(())
+    };
+    if fast { agg.scan(steps, src, &mut sink) } else { agg.scan_entries(steps, src, &mut sink) }.unwrap();
+    out
+}
