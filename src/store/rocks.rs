@@ -74,9 +74,11 @@ impl Rocks {
         db_opts.create_missing_column_families(true);
         db_opts.set_max_background_jobs(2);
         db_opts.set_keep_log_file_num(3);
-        // The WAL holds what memtables have not flushed yet: a small cap keeps it from
-        // dominating the disk use of a small store (memtables flush sooner).
-        db_opts.set_max_total_wal_size(16 << 20);
+        // The WAL holds what memtables have not flushed yet. A 16 MiB cap (tried to shrink
+        // a small store's directory) made pushes on a full disk hang instead of failing
+        // with 503 (tests/fault_full_disk.rs, about one run in two): forced flushes that
+        // cannot complete stall writes. `POST /flush` empties it on demand.
+        db_opts.set_max_total_wal_size(64 << 20);
         // After a no-space error RocksDB resumes writing only once the free space exceeds
         // the write buffers: keep every one of them small (see `descriptors` below).
         db_opts.set_write_buffer_size(1 << 20);
