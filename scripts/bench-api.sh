@@ -7,7 +7,7 @@
 #   bash scripts/bench-api.sh [SCALE ...]            default scales: 50 200
 #   OTHER_URL=http://127.0.0.1:3100 OTHER_PID=1234 OTHER_FLUSH=1 bash scripts/bench-api.sh 200
 #       also runs the same benchmark against another Loki-API server (for example the
-#       reference Loki 3.7.6: ../shared/tools/loki-reference/build.sh builds it; OTHER_FLUSH=1
+#       reference Loki 3.7.6, which the shared kit's tools/loki-reference/build.sh builds; OTHER_FLUSH=1
 #       makes bench_api.py POST /flush so Loki's queries read its store), data-set by data-set
 #       in the same run, so the ratios compare like with like.
 #
