@@ -395,10 +395,6 @@ impl Block {
         self.index.len() + if self.lines_loaded() { self.lines_len } else { 0 }
     }
 
-    /// Raw (decompressed) size of the index section plus the lines.
-    pub fn raw_len(&self) -> usize {
-        self.index.len() + self.lines_len
-    }
 }
 
 /// The (name, value) pairs of one entry's encoded structured metadata.

@@ -392,10 +392,6 @@ impl<'a> Snapshot<'a> {
         }
     }
 
-    pub fn get_block(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let ro = self.read_opts(None, None);
-        Ok(self.db.get_pinned_cf_opt(self.cf(CF_BLOCKS), key, &ro)?.map(|v| v.to_vec()))
-    }
 }
 
 /// The smallest key greater than every key that starts with `prefix`.

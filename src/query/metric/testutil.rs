@@ -215,7 +215,7 @@ pub fn one(q: &str, s: &MemSource, t: i64) -> f64 {
 
 /// Every step of a range aggregation: through its chosen evaluation (`fast`: the kernel or
 /// the per-stream path) or through the general time-ordered one, to compare the two.
-pub(crate) fn collect_steps(
+pub(super) fn collect_steps(
     agg: &super::range::RangeAgg,
     steps: &super::Steps,
     src: &MemSource,
