@@ -16,7 +16,7 @@ use super::result::{ResultEntry, Stats, StreamResult};
 use super::scan::for_each_matching;
 use super::source::{LogSource, ProcessedEntry};
 use super::{Deadline, Engine, QueryError};
-use crate::index::{self, compile_all, StreamMeta};
+use crate::index::{self, compile_all, CompiledMatcher, StreamMeta};
 use crate::logql::LogExpr;
 use crate::model::{Direction, Labels, Nanos, TimeRange};
 use crate::store::block::Block;
@@ -44,11 +44,20 @@ pub fn select(
     range: TimeRange,
 ) -> Result<RoaringBitmap, QueryError> {
     let compiled = compile_all(matchers).map_err(|e| QueryError::BadRegex(e.to_string()))?;
+    select_compiled(snap, tenant, &compiled, range)
+}
+
+fn select_compiled(
+    snap: &Snapshot,
+    tenant: &str,
+    compiled: &[CompiledMatcher],
+    range: TimeRange,
+) -> Result<RoaringBitmap, QueryError> {
     if range.end <= range.start {
         return Ok(RoaringBitmap::new());
     }
     let days = keys::day_of(range.start)..=keys::day_of(range.end - 1);
-    Ok(index::select_streams(snap, tenant, &compiled, days)?)
+    Ok(index::select_streams(snap, tenant, compiled, days)?)
 }
 
 /// The streams of `tenant` that match `matchers` and have data in `range`. Each stream the
@@ -62,7 +71,7 @@ pub(crate) fn matching_streams(
     range: TimeRange,
 ) -> Result<Vec<Arc<StreamMeta>>, QueryError> {
     let compiled = compile_all(matchers).map_err(|e| QueryError::BadRegex(e.to_string()))?;
-    let ids = select(snap, tenant, matchers, range)?;
+    let ids = select_compiled(snap, tenant, &compiled, range)?;
     Ok(ids
         .iter()
         .filter_map(|id| engine.registry.meta(id))
@@ -215,7 +224,7 @@ fn walk(
         let workers = if pipeline.is_noop() || refs.len() < 2 {
             1
         } else {
-            std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4)
+            super::workers()
         };
         if let Flow::Stop = hour.merge(workers, stats, &mut visit)? {
             return Ok(());
@@ -280,7 +289,7 @@ impl Hour<'_> {
             drop(rxs);
             for h in handles {
                 let worker = h.join().expect("block readers do not panic");
-                super::scan::add_stats(stats, &worker);
+                stats.add(&worker);
             }
             flow
         })
