@@ -47,6 +47,11 @@ pub enum QueryError {
     Store(#[from] StoreError),
 }
 
+/// How many threads one query spreads its reading over: the cores, at most four.
+pub(crate) fn workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4)
+}
+
 /// Shared, read-only handles a query needs.
 pub struct Engine {
     pub rocks: Arc<Rocks>,

@@ -60,3 +60,17 @@ pub struct Stats {
     pub streams: u64,
     pub exec_seconds: f64,
 }
+
+impl Stats {
+    /// Adds what another reader of the same query did (streams and time are the query's).
+    pub fn add(&mut self, s: &Stats) {
+        self.lines_processed += s.lines_processed;
+        self.bytes_processed += s.bytes_processed;
+        self.post_filter_lines += s.post_filter_lines;
+        self.blocks_referenced += s.blocks_referenced;
+        self.blocks_decoded += s.blocks_decoded;
+        self.blocks_skipped += s.blocks_skipped;
+        self.decompressed_bytes += s.decompressed_bytes;
+        self.compressed_bytes += s.compressed_bytes;
+    }
+}

@@ -62,27 +62,16 @@ impl StreamScan for StoreSource<'_> {
                             break;
                         }
                     }
-                    add_stats(&mut total.lock().expect("no panics under this lock"), &stats);
+                    total.lock().expect("no panics under this lock").add(&stats);
                 });
             }
         });
-        add_stats(&mut self.stats.borrow_mut(), &total.into_inner().expect("workers joined"));
+        self.stats.borrow_mut().add(&total.into_inner().expect("workers joined"));
         match failed.into_inner().expect("workers joined") {
             Some(e) => Err(e),
             None => Ok(()),
         }
     }
-}
-
-pub(crate) fn add_stats(into: &mut Stats, s: &Stats) {
-    into.lines_processed += s.lines_processed;
-    into.bytes_processed += s.bytes_processed;
-    into.post_filter_lines += s.post_filter_lines;
-    into.blocks_referenced += s.blocks_referenced;
-    into.blocks_decoded += s.blocks_decoded;
-    into.blocks_skipped += s.blocks_skipped;
-    into.decompressed_bytes += s.decompressed_bytes;
-    into.compressed_bytes += s.compressed_bytes;
 }
 
 /// What every worker shares.

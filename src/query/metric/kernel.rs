@@ -79,7 +79,7 @@ impl Kernel {
         } else {
             CHUNK_STEPS.max((4 * r / steps.step.max(1)) as usize + 1)
         };
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
+        let workers = crate::query::workers();
         let secs = go_seconds(r);
         let mut c0 = 0;
         while c0 < steps.n {

@@ -66,7 +66,7 @@ impl PerStream {
     ) -> Result<(), QueryError> {
         let (r, o) = (range.range, range.offset);
         let chunk = if steps.step == 0 { 1 } else { ((HOUR.max(4 * r) / steps.step) as usize).max(1) };
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
+        let workers = crate::query::workers();
         let mut c0 = 0;
         while c0 < steps.n {
             let n = chunk.min(steps.n - c0);
