@@ -466,7 +466,7 @@ fn open(
     stats: &mut Stats,
 ) -> Result<Option<Cursor>, QueryError> {
     // The lines are decompressed only if the block's token filter does not rule it out.
-    let Some((block, stored)) = snap.read_block(&r.key.encode(), false, pipeline.required_tokens())? else {
+    let Some((block, stored)) = snap.read_block(&r.key.encode(), false, pipeline.required_probe())? else {
         return Ok(None);
     };
     stats.compressed_bytes += stored as u64;
@@ -485,7 +485,6 @@ fn open(
     for_each_matching(
         &block,
         pipeline.required_substring(),
-        pipeline.required_tokens(),
         lo..hi,
         stats,
         |line| !filters_only || pipeline.keep_line(line),

@@ -128,8 +128,11 @@ impl Job<'_> {
 
     fn read(&self, key: &keys::BlockKey, stats: &mut Stats) -> Result<Option<Block>, QueryError> {
         self.deadline.check()?;
-        let tokens = self.pipeline.required_tokens();
-        let Some((block, stored)) = self.snap.read_block(&key.encode(), self.lines, tokens)? else { return Ok(None) };
+        // With line filters, pages are decompressed one by one as `for_each_matching` finds
+        // them possible; otherwise every line read is wanted.
+        let all_lines = self.lines && self.pipeline.is_noop();
+        let probe = self.pipeline.required_probe();
+        let Some((block, stored)) = self.snap.read_block(&key.encode(), all_lines, probe)? else { return Ok(None) };
         stats.compressed_bytes += stored as u64;
         match block {
             Some(b) => {
@@ -157,7 +160,7 @@ impl Job<'_> {
             (lo..hi).for_each(f);
             Ok(())
         } else {
-            for_each_matching(block, p.required_substring(), p.required_tokens(), lo..hi, stats, |l| p.keep_line(l), f)
+            for_each_matching(block, p.required_substring(), lo..hi, stats, |l| p.keep_line(l), f)
         }
     }
 
@@ -212,15 +215,16 @@ impl Job<'_> {
 /// Calls `f` with every entry in `entries` of `block` that contains `required` (when
 /// given) and whose line passes `keep`, in order.
 ///
-/// The required substring is searched once over all the lines at once; a match may
-/// straddle two lines, so each hit is checked on its own line and the search resumes at the
-/// start of the next line (never after the straddling match, which could hide a real match
-/// that begins inside the next line).
+/// Page by page: a page that the block's decoding probe (the pipeline's
+/// `required_probe`) ruled out is not decompressed. Within a page
+/// the required substring is searched over all its lines at once; a match may straddle two
+/// lines, so each hit is checked on its own line and the search resumes at the start of the
+/// next line (never after the straddling match, which could hide a real match that begins
+/// inside the next line).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn for_each_matching(
     block: &Block,
     required: Option<&memchr::memmem::Finder<'_>>,
-    tokens: &[u64],
     entries: std::ops::Range<usize>,
     stats: &mut Stats,
     keep: impl Fn(&[u8]) -> bool,
@@ -231,31 +235,37 @@ pub(crate) fn for_each_matching(
     if lo >= hi {
         return Ok(());
     }
-    if !block.may_contain(tokens) {
-        stats.blocks_skipped += 1;
-        return Ok(());
-    }
-    block.load_lines().map_err(|e| QueryError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
-    let region = block.lines_region();
-    let end = block.line_offset(hi);
-    let mut at = block.line_offset(lo);
-    stats.bytes_processed += (end - at) as u64;
-    let Some(finder) = required else {
-        (lo..hi).filter(|&i| keep(block.line(i))).for_each(f);
-        return Ok(());
-    };
     let mut any = false;
-    while at < end {
-        let Some(off) = finder.find(&region[at..end]) else { break };
-        let i = block.entry_at_line_offset(at + off);
-        let next = block.line_offset(i + 1);
-        // The leftmost match starting in line `i` straddles into the next line: then no
-        // match lies inside line `i`.
-        if at + off + finder.needle().len() <= next && keep(block.line(i)) {
-            any = true;
-            f(i);
+    for p in block.pages_of(lo..hi) {
+        if !block.page_possible(p) {
+            continue;
         }
-        at = next;
+        let region = block.page_lines(p).map_err(|e| QueryError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
+        let entries = block.page_entries(p);
+        let (plo, phi) = (lo.max(entries.start), hi.min(entries.end));
+        let base = block.page_start(p);
+        let end = block.line_offset(phi) - base;
+        let mut at = block.line_offset(plo) - base;
+        stats.bytes_processed += (end - at) as u64;
+        let Some(finder) = required else {
+            (plo..phi).filter(|&i| keep(block.line(i))).for_each(|i| {
+                any = true;
+                f(i)
+            });
+            continue;
+        };
+        while at < end {
+            let Some(off) = finder.find(&region[at..end]) else { break };
+            let i = block.entry_at_line_offset(base + at + off);
+            let next = block.line_offset(i + 1) - base;
+            // The leftmost match starting in line `i` straddles into the next line: then no
+            // match lies inside line `i`.
+            if at + off + finder.needle().len() <= next && keep(block.line(i)) {
+                any = true;
+                f(i);
+            }
+            at = next;
+        }
     }
     if !any {
         stats.blocks_skipped += 1;

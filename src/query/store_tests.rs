@@ -236,3 +236,42 @@ fn token_filters_skip_sealed_blocks_and_miss_nothing() {
     let stats = src.stats.borrow();
     assert_eq!((stats.blocks_decoded, stats.blocks_skipped), (0, 1), "ruled out by the filter, not decoded: {stats:?}");
 }
+
+/// Sealed blocks are cut into pages with their own filters: a single-word needle
+/// (`|= "error"`) reads only the pages that may hold it, and still finds the word inside
+/// longer words ("errors", "myerror"), in log and metric queries alike.
+#[test]
+fn page_filters_skip_pages_and_keep_substring_semantics() {
+    use crate::store::block::PAGE_BYTES;
+    let st = Store::open();
+    let pad = "x".repeat(200);
+    let n = 6 * PAGE_BYTES as i64 / 200;
+    let special = |i: i64| match i {
+        10 => Some("disk error"),
+        n2 if n2 == n / 2 => Some("3 errors"),
+        n3 if n3 == n - 5 => Some("myerror: TERROR"),
+        _ => None,
+    };
+    let lines: Vec<(i64, String)> =
+        (0..n).map(|i| (T0 + i * S / 100, format!("{i} {} {pad}", special(i).unwrap_or("fine")))).collect();
+    for chunk in lines.chunks(lines.len() / 3 + 1) {
+        let refs: Vec<(i64, &str)> = chunk.iter().map(|(t, l)| (*t, l.as_str())).collect();
+        st.push(&[("app", "web")], &refs);
+    }
+    let id = st.registry.lookup("fake", r#"{app="web"}"#).unwrap();
+    assert!(merge::merge_bucket(&st.rocks, id, keys::hour_of(T0), 8 << 20, || 21).unwrap() >= 2);
+    let e = st.engine();
+    let want: Vec<String> = lines.iter().filter(|(_, l)| l.contains("error")).map(|(_, l)| l.clone()).collect();
+    assert_eq!(want.len(), 3);
+    assert_eq!(lines_of(&e, r#"{app="web"} |= "error""#), want);
+    assert_eq!(lines_of(&e, r#"{app="web"} |= "rror: TERR""#), vec![want[2].clone()]);
+    let src = StoreSource::new(&e, "fake", Deadline::none());
+    assert_eq!(instant(&src, r#"sum(count_over_time({app="web"} |= "error" [1h]))"#, T0 + 3000 * S), vec![("{}".into(), 3.0)]);
+    let stats = src.stats.borrow();
+    let all: u64 = lines.iter().map(|(_, l)| l.len() as u64).sum();
+    assert!(stats.bytes_processed * 2 < all, "only the pages that may match are read: {stats:?}");
+}
+
+fn lines_of(engine: &Engine, q: &str) -> Vec<String> {
+    lines(engine, q, Direction::Forward)
+}

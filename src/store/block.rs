@@ -1,41 +1,51 @@
 //! Block codec: a run of one stream's entries, sorted by time, stored as one value.
 //!
-//! Version 2 (written now; all little-endian) keeps what every query needs apart from the
-//! lines, each part compressed on its own:
+//! Version 3 (written now; all little-endian) keeps what every query needs apart from the
+//! lines, and cuts the lines into pages that each carry their own filter:
 //! ```text
-//! u8 version (2) | u32 n | section index | section lines | u32 len | token filter
+//! u8 version (3) | u32 n | u32 meta_bytes | section index | u32 pages | page*
+//! page    = u32 first_entry | u32 filter_len | filter | section lines
 //! section = u8 codec (0 raw, 1 lz4, 2 zstd) | u32 raw_len | u32 stored_len | payload
-//! index raw = ts[n]: i64 | line_end[n]: u32 | meta_end[n]: u32 | metas
-//! lines raw = every line, back to back
+//! index raw = ts: zigzag varint of the first, then of each difference to the one before
+//!           | line_len[n]: varint | meta_len[n]: varint | metas
+//! lines raw = the page's lines, back to back
 //! ```
-//! `line_end`/`meta_end` are cumulative end offsets into the lines and `metas` regions. So
-//! counting entries and their bytes, or grouping them by structured metadata, reads the index
-//! section only: the lines are decompressed when a query first looks at one (and a
-//! substring search runs over all lines of a block at once). One entry's metadata is a
-//! sequence of `varint len, name, varint len, value`. Push blocks use lz4 (cheap to write);
-//! merged, sealed blocks use zstd (smaller, still ~1 GB/s to read) and carry a token filter
-//! (`store::filter`, empty for push blocks) that rules a block out for a line filter
-//! before its lines are decompressed.
+//! Counting entries and their bytes, or grouping them by structured metadata, reads the
+//! index section only. Sealed (merged) blocks use zstd with a content checksum and cut their
+//! lines into pages of about [`PAGE_BYTES`], each with a bloom filter of its words and grams
+//! (`store::filter`): a line filter rules pages out before decompressing them, and reads
+//! only the pages that may match. Push blocks use lz4 (cheap to write), one page, no filter.
+//! One entry's metadata is a sequence of `varint len, name, varint len, value`.
 //!
-//! Version 1 (still read): `u8 1 | u8 codec | u32 n | u32 raw_len | payload`, payload =
-//! `ts | line_end | meta_end | lines | metas` compressed as one.
+//! Still read: version 2 (`u8 2 | u32 n | section index | section lines | u32 len | filter`,
+//! index raw = `ts[n]: i64 | line_end[n]: u32 | meta_end[n]: u32 | metas`, a whole-word
+//! filter for the block) and version 1 (`u8 1 | u8 codec | u32 n | u32 raw_len | payload`,
+//! payload = `ts | line_end | meta_end | lines | metas` compressed as one).
 //!
 //! The block's time bounds live in its key (`keys::block`), so a scan skips a block without
 //! reading it.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::ops::Range;
 
+use super::filter::{self, Probe};
 use crate::model::{Entry, Nanos};
 
 const V1: u8 = 1;
 const V2: u8 = 2;
+const V3: u8 = 3;
 const CODEC_RAW: u8 = 0;
 const CODEC_LZ4: u8 = 1;
 const CODEC_ZSTD: u8 = 2;
 const V1_HEADER: usize = 10;
+const V3_HEADER: usize = 9;
 const SECTION_HEADER: usize = 9;
 /// Sections smaller than this are stored raw: compression would not pay for itself.
 const MIN_COMPRESS: usize = 512;
+/// Raw line bytes per page of a sealed block: small enough that a needle found in few lines
+/// decompresses few pages, large enough that zstd still compresses well (see
+/// docs/storage-format.md for the measurements).
+pub const PAGE_BYTES: usize = 48 << 10;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("corrupt block: {0}")]
@@ -44,9 +54,9 @@ pub struct CorruptBlock(pub &'static str);
 /// How a block's sections are compressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Codec {
-    /// For blocks written by pushes: fast to write.
+    /// For blocks written by pushes: fast to write; one page, no filter.
     Lz4,
-    /// For sealed (merged) blocks: smaller; the level is zstd's.
+    /// For sealed (merged) blocks: smaller, paged, filtered; the level is zstd's.
     Zstd(i32),
 }
 
@@ -54,49 +64,77 @@ pub enum Codec {
 pub fn encode<'a, I>(entries: I, codec: Codec) -> Vec<u8>
 where
     I: IntoIterator<Item = &'a Entry>,
-    I::IntoIter: Clone,
 {
-    let it = entries.into_iter();
-    let n = it.clone().count();
-    let lines_len: usize = it.clone().map(|e| e.line.len()).sum();
-    let mut index = Vec::with_capacity(n * 16 + 16);
-    for e in it.clone() {
-        index.extend_from_slice(&e.ts.to_le_bytes());
+    let entries: Vec<&Entry> = entries.into_iter().collect();
+    let n = entries.len();
+    let mut index = Vec::with_capacity(n * 8 + 16);
+    let mut prev = 0i64;
+    for e in &entries {
+        put_varint(&mut index, zigzag(e.ts.wrapping_sub(prev)));
+        prev = e.ts;
     }
-    let mut end = 0u32;
-    for e in it.clone() {
-        end += e.line.len() as u32;
-        index.extend_from_slice(&end.to_le_bytes());
+    for e in &entries {
+        put_varint(&mut index, e.line.len() as u64);
     }
     let mut metas = Vec::new();
-    for e in it.clone() {
+    for e in &entries {
+        let before = metas.len();
         for (k, v) in &e.metadata {
             put_varint(&mut metas, k.len() as u64);
             metas.extend_from_slice(k.as_bytes());
             put_varint(&mut metas, v.len() as u64);
             metas.extend_from_slice(v.as_bytes());
         }
-        index.extend_from_slice(&(metas.len() as u32).to_le_bytes());
+        put_varint(&mut index, (metas.len() - before) as u64);
     }
     index.extend_from_slice(&metas);
-    let mut lines = Vec::with_capacity(lines_len);
-    for e in it {
-        lines.extend_from_slice(e.line.as_bytes());
-    }
-    let mut out = Vec::with_capacity(5 + 2 * SECTION_HEADER + index.len() / 2 + lines.len() / 3);
-    out.push(V2);
+
+    let raw_lines: usize = entries.iter().map(|e| e.line.len()).sum();
+    let mut out = Vec::with_capacity(16 + index.len() / 2 + raw_lines / 3);
+    out.push(V3);
     out.extend_from_slice(&(n as u32).to_le_bytes());
+    out.extend_from_slice(&(metas.len() as u32).to_le_bytes());
     put_section(&mut out, &index, codec);
-    put_section(&mut out, &lines, codec);
-    let filter = match codec {
-        Codec::Lz4 => Vec::new(),
-        Codec::Zstd(_) => super::filter::build(&lines, (0..n).map(|i| read_u32(&index, 8 * n + 4 * i) as usize)),
+    let page_bytes = match codec {
+        Codec::Lz4 => usize::MAX,
+        Codec::Zstd(_) => PAGE_BYTES,
     };
-    out.extend_from_slice(&(filter.len() as u32).to_le_bytes());
-    out.extend_from_slice(&filter);
+    let npages_at = out.len();
+    out.extend_from_slice(&0u32.to_le_bytes());
+    let mut npages = 0u32;
+    let mut builder = filter::Builder::default();
+    let mut lines = Vec::with_capacity(raw_lines.min(page_bytes + (64 << 10)));
+    let mut ends = Vec::new();
+    let mut first = 0usize;
+    for (i, e) in entries.iter().enumerate() {
+        lines.extend_from_slice(e.line.as_bytes());
+        ends.push(lines.len());
+        if lines.len() >= page_bytes || i + 1 == n {
+            let f = match codec {
+                Codec::Lz4 => Vec::new(),
+                Codec::Zstd(_) => builder.page(&lines, ends.iter().copied()),
+            };
+            out.extend_from_slice(&(first as u32).to_le_bytes());
+            out.extend_from_slice(&(f.len() as u32).to_le_bytes());
+            out.extend_from_slice(&f);
+            put_section(&mut out, &lines, codec);
+            npages += 1;
+            first = i + 1;
+            lines.clear();
+            ends.clear();
+        }
+    }
+    out[npages_at..npages_at + 4].copy_from_slice(&npages.to_le_bytes());
     out
 }
 
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
 
 fn put_section(out: &mut Vec<u8>, raw: &[u8], codec: Codec) {
     let compressed = if raw.len() < MIN_COMPRESS {
@@ -117,15 +155,38 @@ fn put_section(out: &mut Vec<u8>, raw: &[u8], codec: Codec) {
     out.extend_from_slice(payload);
 }
 
+thread_local! {
+    /// One zstd compression context per thread and level (creating one costs more than
+    /// compressing a page).
+    static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
 /// A zstd frame with its content checksum, so a damaged sealed block is an error, not
 /// wrong lines.
 fn zstd_compress(raw: &[u8], level: i32) -> Option<Vec<u8>> {
-    let mut c = zstd::bulk::Compressor::new(level).ok()?;
-    c.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true)).ok()?;
-    c.compress(raw).ok()
+    COMPRESSOR.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.as_ref().is_none_or(|(l, _)| *l != level) {
+            let mut z = zstd::bulk::Compressor::new(level).ok()?;
+            z.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true)).ok()?;
+            *c = Some((level, z));
+        }
+        c.as_mut().expect("set above").1.compress(raw).ok()
+    })
 }
 
-/// One section of a v2 value: (codec, raw length, payload, bytes used).
+fn zstd_decompress(payload: &[u8], raw_len: usize) -> Option<Vec<u8>> {
+    DECOMPRESSOR.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.is_none() {
+            *d = Some(zstd::bulk::Decompressor::new().ok()?);
+        }
+        d.as_mut().expect("set above").decompress(payload, raw_len).ok()
+    })
+}
+
+/// One section of a value: (codec, raw length, payload, bytes used).
 fn section(v: &[u8]) -> Result<(u8, usize, &[u8], usize), CorruptBlock> {
     if v.len() < SECTION_HEADER {
         return Err(CorruptBlock("section header"));
@@ -140,7 +201,7 @@ fn decompress(codec: u8, raw_len: usize, payload: &[u8]) -> Result<Vec<u8>, Corr
     let raw = match codec {
         CODEC_RAW => payload.to_vec(),
         CODEC_LZ4 => lz4_flex::block::decompress(payload, raw_len).map_err(|_| CorruptBlock("lz4"))?,
-        CODEC_ZSTD => zstd::bulk::decompress(payload, raw_len).map_err(|_| CorruptBlock("zstd"))?,
+        CODEC_ZSTD => zstd_decompress(payload, raw_len).ok_or(CorruptBlock("zstd"))?,
         _ => return Err(CorruptBlock("unknown codec")),
     };
     if raw.len() != raw_len {
@@ -149,8 +210,28 @@ fn decompress(codec: u8, raw_len: usize, payload: &[u8]) -> Result<Vec<u8>, Corr
     Ok(raw)
 }
 
-/// Reads the entry count and raw size (index and lines) from a block's header without
-/// decoding it.
+/// A v3 page header as stored: (first entry, filter, codec, raw length, payload); `at` moves
+/// past it.
+fn v3_page<'v>(v: &'v [u8], at: &mut usize) -> Result<(usize, &'v [u8], u8, usize, &'v [u8]), CorruptBlock> {
+    let head = v.get(*at..*at + 8).ok_or(CorruptBlock("page header"))?;
+    let first = read_u32(head, 0) as usize;
+    let flen = read_u32(head, 4) as usize;
+    let filter = v.get(*at + 8..*at + 8 + flen).ok_or(CorruptBlock("page filter"))?;
+    let (codec, raw_len, payload, used) = section(v.get(*at + 8 + flen..).ok_or(CorruptBlock("page"))?)?;
+    *at += 8 + flen + used;
+    Ok((first, filter, codec, raw_len, payload))
+}
+
+/// Where a v3 value's pages start, and how many there are.
+fn v3_pages_at(value: &[u8]) -> Result<(usize, usize), CorruptBlock> {
+    let (_, _, _, used) = section(value.get(V3_HEADER..).ok_or(CorruptBlock("bad header"))?)?;
+    let at = V3_HEADER + used;
+    let n = value.get(at..at + 4).map(|b| read_u32(b, 0) as usize).ok_or(CorruptBlock("page count"))?;
+    Ok((at + 4, n))
+}
+
+/// Reads the entry count and raw size (what the entries take decoded: lines, structured
+/// metadata and 16 bytes per entry) from a block's headers without decompressing it.
 pub fn peek(value: &[u8]) -> Result<(usize, usize), CorruptBlock> {
     match value.first() {
         Some(&V1) if value.len() >= V1_HEADER => {
@@ -162,38 +243,79 @@ pub fn peek(value: &[u8]) -> Result<(usize, usize), CorruptBlock> {
             let (_, lines_raw, _, _) = section(&value[5 + used..])?;
             Ok((n, index_raw + lines_raw))
         }
+        Some(&V3) if value.len() >= V3_HEADER => {
+            let n = read_u32(value, 1) as usize;
+            let metas = read_u32(value, 5) as usize;
+            let (mut at, pages) = v3_pages_at(value)?;
+            let mut lines = 0;
+            for _ in 0..pages {
+                lines += v3_page(value, &mut at)?.3;
+            }
+            Ok((n, lines + metas + 16 * n))
+        }
         _ => Err(CorruptBlock("bad header")),
     }
 }
 
-/// The token filter of a stored block, found from the section headers without decompressing
-/// anything (empty: no filter, for version 1 and push blocks, or a value that does not parse).
-pub fn filter_of(value: &[u8]) -> &[u8] {
-    let parsed = || -> Option<&[u8]> {
-        if value.first() != Some(&V2) || value.len() < 5 {
-            return None;
+/// Whether a stored block may hold a line that `probe` allows, found from its filters
+/// without decompressing anything (true when it has none, or does not parse: decoding
+/// reports that).
+pub fn may_match_stored(value: &[u8], probe: &Probe) -> bool {
+    if probe.is_empty() {
+        return true;
+    }
+    let parsed = || -> Result<bool, CorruptBlock> {
+        match value.first() {
+            Some(&V2) if value.len() >= 5 => {
+                let (_, _, _, used) = section(&value[5..])?;
+                let (_, _, _, lused) = section(&value[5 + used..])?;
+                let rest = &value[5 + used + lused..];
+                let len = read_u32(rest.get(..4).ok_or(CorruptBlock("filter"))?, 0) as usize;
+                Ok(probe.may_match_v2(rest.get(4..4 + len).ok_or(CorruptBlock("filter"))?))
+            }
+            Some(&V3) if value.len() >= V3_HEADER => {
+                let (mut at, pages) = v3_pages_at(value)?;
+                for _ in 0..pages {
+                    if probe.may_match(v3_page(value, &mut at)?.1) {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            _ => Ok(true),
         }
-        let (_, _, _, used) = section(&value[5..]).ok()?;
-        let (_, _, _, lused) = section(&value[5 + used..]).ok()?;
-        let rest = &value[5 + used + lused..];
-        let len = read_u32(rest.get(..4)?, 0) as usize;
-        rest.get(4..4 + len)
     };
-    parsed().unwrap_or(&[])
+    parsed().unwrap_or(true)
 }
 
-/// A decoded block; accessors borrow from it. The lines are decompressed on first use.
+/// One page of a decoded block: a run of entries whose lines are compressed together.
+#[derive(Debug)]
+struct Page {
+    /// First entry of the page; the page ends where the next begins.
+    first: usize,
+    /// The page's lines in the block's line offsets.
+    start: usize,
+    end: usize,
+    codec: u8,
+    /// Range in [`Block::stored`].
+    payload: Range<usize>,
+    /// False when the probe the block was decoded with rules the page out: then its
+    /// payload was not even copied.
+    possible: bool,
+    lines: OnceCell<Vec<u8>>,
+}
+
+/// A decoded block; accessors borrow from it. The lines are decompressed page by page on
+/// first use.
 #[derive(Debug)]
 pub struct Block {
-    /// ts | line_end | meta_end | metas.
+    /// ts[n]: i64 | line_end[n]: u32 | meta_end[n]: u32 | metas.
     index: Vec<u8>,
     n: usize,
-    lines: OnceCell<Vec<u8>>,
-    /// The lines section as stored, until decompressed: (codec, raw length, payload).
-    packed: Option<(u8, usize, Vec<u8>)>,
     lines_len: usize,
-    /// The token filter (empty: none).
-    filter: Vec<u8>,
+    pages: Vec<Page>,
+    /// The payloads of the possible pages, as stored.
+    stored: Vec<u8>,
 }
 
 impl Block {
@@ -205,35 +327,90 @@ impl Block {
     }
 
     /// Decodes the index section only; the lines are decompressed when first read. Line
-    /// access panics on a lines section that does not decompress: use [`Self::decode`] or
-    /// call [`Self::load_lines`] first where that must be an error.
+    /// access panics on a page that does not decompress: use [`Self::decode`], call
+    /// [`Self::load_lines`] or read through [`Self::page_lines`] where that must be an error.
     pub fn decode_lazy(value: &[u8]) -> Result<Block, CorruptBlock> {
+        Self::decode_probed(value, &Probe::default())
+    }
+
+    /// Like [`Self::decode_lazy`], for a reader that only wants lines `probe` allows: the
+    /// pages whose filters rule it out are not copied, and reading their lines is an
+    /// error ([`Self::page_possible`] says which pages those are).
+    pub fn decode_probed(value: &[u8], probe: &Probe) -> Result<Block, CorruptBlock> {
         match value.first() {
             Some(&V1) => Self::decode_v1(value),
-            Some(&V2) => {
-                if value.len() < 5 {
-                    return Err(CorruptBlock("bad header"));
-                }
-                let n = read_u32(value, 1) as usize;
-                let (codec, raw_len, payload, used) = section(&value[5..])?;
-                let index = decompress(codec, raw_len, payload)?;
-                let (lcodec, lraw, lpayload, lused) = section(&value[5 + used..])?;
-                let rest = &value[5 + used + lused..];
-                let filter_len = rest.get(..4).map(|b| read_u32(b, 0) as usize).ok_or(CorruptBlock("filter length"))?;
-                let filter = rest.get(4..4 + filter_len).ok_or(CorruptBlock("filter length"))?.to_vec();
-                let b = Block {
-                    index,
-                    n,
-                    lines: OnceCell::new(),
-                    packed: Some((lcodec, lraw, lpayload.to_vec())),
-                    lines_len: lraw,
-                    filter,
-                };
-                b.check()?;
-                Ok(b)
-            }
+            Some(&V2) => Self::decode_v2(value, probe),
+            Some(&V3) => Self::decode_v3(value, probe),
             _ => Err(CorruptBlock("bad header")),
         }
+    }
+
+    fn decode_v3(value: &[u8], probe: &Probe) -> Result<Block, CorruptBlock> {
+        if value.len() < V3_HEADER {
+            return Err(CorruptBlock("bad header"));
+        }
+        let n = read_u32(value, 1) as usize;
+        let (codec, raw_len, payload, _) = section(&value[V3_HEADER..])?;
+        let index = expand_index(n, &decompress(codec, raw_len, payload)?)?;
+        if index.len() - 16 * n != read_u32(value, 5) as usize {
+            return Err(CorruptBlock("index metas"));
+        }
+        let (mut at, npages) = v3_pages_at(value)?;
+        let mut pages = Vec::with_capacity(npages);
+        let mut b = Block { index, n, lines_len: 0, pages: Vec::new(), stored: Vec::new() };
+        b.lines_len = if n == 0 { 0 } else { b.line_end(n - 1) };
+        for p in 0..npages {
+            let (first, filter, codec, raw_len, payload) = v3_page(value, &mut at)?;
+            if (p == 0 && first != 0) || first >= n.max(1) || pages.last().is_some_and(|l: &Page| l.first >= first) {
+                return Err(CorruptBlock("page entries"));
+            }
+            let start = b.line_start(first);
+            let possible = probe.may_match(filter);
+            let from = b.stored.len();
+            if possible {
+                b.stored.extend_from_slice(payload);
+            }
+            pages.push(Page {
+                first,
+                start,
+                end: start + raw_len,
+                codec,
+                payload: from..b.stored.len(),
+                possible,
+                lines: OnceCell::new(),
+            });
+        }
+        for p in 0..pages.len() {
+            let end = pages.get(p + 1).map_or(b.lines_len, |next| next.start);
+            if pages[p].end != end {
+                return Err(CorruptBlock("page length"));
+            }
+        }
+        if n > 0 && pages.is_empty() {
+            return Err(CorruptBlock("no pages"));
+        }
+        b.pages = pages;
+        Ok(b)
+    }
+
+    fn decode_v2(value: &[u8], probe: &Probe) -> Result<Block, CorruptBlock> {
+        if value.len() < 5 {
+            return Err(CorruptBlock("bad header"));
+        }
+        let n = read_u32(value, 1) as usize;
+        let (codec, raw_len, payload, used) = section(&value[5..])?;
+        let index = decompress(codec, raw_len, payload)?;
+        let (lcodec, lraw, lpayload, lused) = section(&value[5 + used..])?;
+        let rest = &value[5 + used + lused..];
+        let filter_len = rest.get(..4).map(|b| read_u32(b, 0) as usize).ok_or(CorruptBlock("filter length"))?;
+        let filter = rest.get(4..4 + filter_len).ok_or(CorruptBlock("filter length"))?;
+        let possible = probe.may_match_v2(filter);
+        let stored = if possible { lpayload.to_vec() } else { Vec::new() };
+        let page =
+            Page { first: 0, start: 0, end: lraw, codec: lcodec, payload: 0..stored.len(), possible, lines: OnceCell::new() };
+        let b = Block { index, n, lines_len: lraw, pages: vec![page], stored };
+        b.check()?;
+        Ok(b)
     }
 
     fn decode_v1(value: &[u8]) -> Result<Block, CorruptBlock> {
@@ -248,14 +425,16 @@ impl Block {
         let mut index = Vec::with_capacity(raw.len() - lines_len);
         index.extend_from_slice(&raw[..lines_at]);
         index.extend_from_slice(&raw[metas_at..]);
-        let b = Block {
-            index,
-            n,
+        let page = Page {
+            first: 0,
+            start: 0,
+            end: lines_len,
+            codec: CODEC_RAW,
+            payload: 0..0,
+            possible: true,
             lines: OnceCell::from(raw[lines_at..metas_at].to_vec()),
-            packed: None,
-            lines_len,
-            filter: Vec::new(),
         };
+        let b = Block { index, n, lines_len, pages: vec![page], stored: Vec::new() };
         b.check()?;
         Ok(b)
     }
@@ -274,32 +453,65 @@ impl Block {
         Ok(())
     }
 
-    /// Decompresses the lines now; an error when they do not decompress.
+    /// Decompresses every possible page now; an error when one does not decompress.
     pub fn load_lines(&self) -> Result<(), CorruptBlock> {
-        if self.lines.get().is_none() {
-            let (codec, raw_len, payload) = self.packed.as_ref().expect("v2 block keeps its lines until loaded");
-            let raw = decompress(*codec, *raw_len, payload)?;
-            let _ = self.lines.set(raw);
+        for p in 0..self.pages.len() {
+            if self.pages[p].possible {
+                self.page_lines(p)?;
+            }
         }
         Ok(())
     }
 
-    fn lines(&self) -> &[u8] {
-        self.lines.get_or_init(|| {
-            let (codec, raw_len, payload) = self.packed.as_ref().expect("v2 block keeps its lines until loaded");
-            decompress(*codec, *raw_len, payload).expect("lines section checked by load_lines")
-        })
+    /// The lines of page `p`, back to back (decompressed on first use).
+    pub fn page_lines(&self, p: usize) -> Result<&[u8], CorruptBlock> {
+        let page = &self.pages[p];
+        if let Some(l) = page.lines.get() {
+            return Ok(l);
+        }
+        if !page.possible {
+            return Err(CorruptBlock("page ruled out by the reader's filter was read"));
+        }
+        let raw = decompress(page.codec, page.end - page.start, &self.stored[page.payload.clone()])?;
+        Ok(page.lines.get_or_init(|| raw))
     }
 
-    /// Whether a line of this block may contain every token of `tokens`
-    /// (`store::filter::needle_tokens`): false rules the block out without reading its lines.
-    pub fn may_contain(&self, tokens: &[u64]) -> bool {
-        tokens.is_empty() || super::filter::may_contain(&self.filter, tokens)
+    /// The pages holding entries `entries` (a range of entry indexes).
+    pub fn pages_of(&self, entries: Range<usize>) -> Range<usize> {
+        if entries.is_empty() {
+            return 0..0;
+        }
+        self.page_of(entries.start)..self.page_of(entries.end - 1) + 1
     }
 
-    /// Whether the lines were decompressed.
+    fn page_of(&self, i: usize) -> usize {
+        self.pages.partition_point(|p| p.first <= i) - 1
+    }
+
+    /// The entries of page `p`.
+    pub fn page_entries(&self, p: usize) -> Range<usize> {
+        self.pages[p].first..self.pages.get(p + 1).map_or(self.n, |next| next.first)
+    }
+
+    /// Where page `p`'s lines start in the block's line offsets ([`Self::line_offset`]).
+    pub fn page_start(&self, p: usize) -> usize {
+        self.pages[p].start
+    }
+
+    /// Whether page `p` may hold a line that the probe the block was decoded with allows
+    /// (false: it was ruled out and cannot be read).
+    pub fn page_possible(&self, p: usize) -> bool {
+        self.pages[p].possible
+    }
+
+    /// Whether any page may hold a line that the decoding probe allows.
+    pub fn any_possible(&self) -> bool {
+        self.n == 0 || self.pages.iter().any(|p| p.possible)
+    }
+
+    /// Whether any page was decompressed.
     pub fn lines_loaded(&self) -> bool {
-        self.lines.get().is_some()
+        self.pages.iter().any(|p| p.lines.get().is_some())
     }
 
     pub fn len(&self) -> usize {
@@ -328,20 +540,18 @@ impl Block {
     }
 
     pub fn line(&self, i: usize) -> &[u8] {
-        &self.lines()[self.line_start(i)..self.line_end(i)]
+        let p = self.page_of(i);
+        let lines = self.page_lines(p).expect("pages checked by load_lines or page_lines");
+        let start = self.pages[p].start;
+        &lines[self.line_start(i) - start..self.line_end(i) - start]
     }
 
-    /// Where line `i` starts in [`Self::lines_region`]; `i == len()` gives the region's end.
+    /// Where line `i` starts among the block's lines; `i == len()` gives their end.
     pub fn line_offset(&self, i: usize) -> usize {
         self.line_start(i)
     }
 
-    /// All lines back to back: a substring absent here is absent from every line.
-    pub fn lines_region(&self) -> &[u8] {
-        self.lines()
-    }
-
-    /// The entry whose line contains byte `offset` of [`Self::lines_region`].
+    /// The entry whose line contains byte `offset` of the block's lines.
     pub fn entry_at_line_offset(&self, offset: usize) -> usize {
         // First entry whose end offset is > offset.
         let (mut lo, mut hi) = (0usize, self.n);
@@ -390,11 +600,35 @@ impl Block {
         }
     }
 
-    /// Bytes decompressed so far: the index section, and the lines once read.
+    /// Bytes decompressed so far: the index section, and the pages read.
     pub fn decoded_len(&self) -> usize {
-        self.index.len() + if self.lines_loaded() { self.lines_len } else { 0 }
+        self.index.len() + self.pages.iter().filter(|p| p.lines.get().is_some()).map(|p| p.end - p.start).sum::<usize>()
     }
+}
 
+/// Expands a v3 index (varints) into the fixed-width form the accessors read.
+fn expand_index(n: usize, raw: &[u8]) -> Result<Vec<u8>, CorruptBlock> {
+    let mut buf = raw;
+    let mut out = vec![0u8; 16 * n];
+    let mut ts = 0i64;
+    for i in 0..n {
+        ts = ts.wrapping_add(unzigzag(get_varint(&mut buf).ok_or(CorruptBlock("index"))?));
+        out[8 * i..8 * i + 8].copy_from_slice(&ts.to_le_bytes());
+    }
+    for region in [8 * n, 12 * n] {
+        let mut end = 0u64;
+        for i in 0..n {
+            end += get_varint(&mut buf).ok_or(CorruptBlock("index"))?;
+            let end32 = u32::try_from(end).map_err(|_| CorruptBlock("index"))?;
+            out[region + 4 * i..region + 4 * i + 4].copy_from_slice(&end32.to_le_bytes());
+        }
+    }
+    let metas = if n == 0 { 0 } else { read_u32(&out, 12 * n + 4 * (n - 1)) as usize };
+    if buf.len() != metas {
+        return Err(CorruptBlock("index metas"));
+    }
+    out.extend_from_slice(buf);
+    Ok(out)
 }
 
 /// The (name, value) pairs of one entry's encoded structured metadata.
@@ -481,15 +715,15 @@ mod tests {
                 .collect();
             for codec in [Codec::Lz4, Codec::Zstd(3)] {
                 let v = encode(&entries, codec);
-                assert_eq!(peek(&v).unwrap().0, n);
                 let b = Block::decode(&v).unwrap();
+                assert_eq!(peek(&v).unwrap(), (n, b.index.len() + b.lines_len), "the decoded size");
                 assert_eq!(b.len(), n);
                 for (i, want) in entries.iter().enumerate() {
                     assert_eq!(&b.entry(i), want);
                 }
                 if n == 2000 {
                     let want = if codec == Codec::Lz4 { CODEC_LZ4 } else { CODEC_ZSTD };
-                    assert_eq!(v[5], want, "large blocks are compressed");
+                    assert_eq!(v[payload_at(&v, 0) - SECTION_HEADER], want, "large blocks are compressed");
                 }
             }
         }
@@ -499,11 +733,20 @@ mod tests {
     fn line_offsets_map_back_to_entries() {
         let entries = vec![e(1, "aaa", &[]), e(2, "", &[]), e(3, "needle", &[])];
         let b = Block::decode(&encode(&entries, Codec::Lz4)).unwrap();
-        let off = memchr::memmem::find(b.lines_region(), b"needle").unwrap();
+        let off = memchr::memmem::find(b.page_lines(0).unwrap(), b"needle").unwrap();
         assert_eq!(b.entry_at_line_offset(off), 2);
         assert_eq!(b.entry_at_line_offset(0), 0);
         assert_eq!(b.lower_bound(2), 1);
         assert_eq!(b.lower_bound(4), 3);
+    }
+
+    /// Where page `p`'s compressed payload starts in a v3 value.
+    fn payload_at(v: &[u8], p: usize) -> usize {
+        let (mut at, _) = v3_pages_at(v).unwrap();
+        for _ in 0..p {
+            v3_page(v, &mut at).unwrap();
+        }
+        at + 8 + read_u32(v, at + 4) as usize + SECTION_HEADER
     }
 
     #[test]
@@ -513,12 +756,14 @@ mod tests {
         let mut v = encode(&[e(1, "x", &[])], Codec::Lz4);
         v.truncate(v.len() - 1);
         assert!(Block::decode(&v).is_err());
-        // A lines section that does not decompress: the lazy decode reads the index, and
-        // loading the lines is an error.
+        for cut in 0..v.len() {
+            assert!(Block::decode(&v[..cut]).is_err(), "cut at {cut}");
+        }
+        // A page that does not decompress: the lazy decode reads the index, and loading the
+        // lines is an error.
         let lines: Vec<Entry> = (0..100).map(|i| e(i, &"some words again ".repeat(10), &[])).collect();
         let mut v = encode(&lines, Codec::Zstd(3));
-        let lines_at = 5 + SECTION_HEADER + read_u32(&v, 5 + 5) as usize;
-        let at = lines_at + SECTION_HEADER + 20;
+        let at = payload_at(&v, 0) + 20;
         v[at] ^= 0xff;
         let b = Block::decode_lazy(&v).unwrap();
         assert_eq!(b.ts(99), 99);
@@ -538,17 +783,81 @@ mod tests {
         assert!(b.lines_loaded());
     }
 
-    /// The filter is found without decompressing; push (lz4) blocks carry none.
+    /// Sealed blocks cut their lines into pages with their own filters; reading one line
+    /// decompresses its page only, and a probe rules pages out one by one.
     #[test]
-    fn sealed_blocks_carry_a_token_filter() {
-        let entries: Vec<Entry> = (0..50).map(|i| e(i, &format!("order {i} payment failed"), &[])).collect();
+    fn sealed_blocks_are_paged_and_filtered() {
+        let entries: Vec<Entry> = (0..3000)
+            .map(|i| {
+                let word = if i == 2500 { "refund" } else { "payment" };
+                e(i, &format!("order {i} {word} failed {}", "x".repeat(30)), &[])
+            })
+            .collect();
         let sealed = encode(&entries, Codec::Zstd(3));
-        let f = filter_of(&sealed);
-        assert!(!f.is_empty());
-        assert!(super::super::filter::may_contain(f, &super::super::filter::needle_tokens(b" payment ")));
-        assert!(!super::super::filter::may_contain(f, &super::super::filter::needle_tokens(b" refund ")));
-        assert!(filter_of(&encode(&entries, Codec::Lz4)).is_empty());
-        assert!(filter_of(b"\x01garbage").is_empty());
+        let b = Block::decode_lazy(&sealed).unwrap();
+        let pages = b.pages_of(0..b.len());
+        assert!(pages.len() >= 4, "{} pages", pages.len());
+        let mut next = 0;
+        for p in pages.clone() {
+            let r = b.page_entries(p);
+            assert_eq!(r.start, next);
+            assert_eq!(b.page_start(p), b.line_offset(r.start));
+            next = r.end;
+        }
+        assert_eq!(next, 3000);
+        assert_eq!(b.line(2999), entries[2999].line.as_bytes());
+        assert_eq!(b.decoded_len() - b.index.len(), b.line_offset(3000) - b.page_start(pages.end - 1));
+        let refund = Probe::new([&b" refund "[..]]);
+        let probed = Block::decode_probed(&sealed, &refund).unwrap();
+        let with = b.pages_of(2500..2501).start;
+        assert!(probed.page_possible(with) && probed.page_lines(with).is_ok());
+        assert!(pages.clone().filter(|&p| p != with).all(|p| !probed.page_possible(p) && probed.page_lines(p).is_err()));
+        assert!(probed.stored.len() < sealed.len() / 3, "ruled-out pages are not copied");
+        assert!(probed.load_lines().is_ok(), "loads the possible pages");
+        assert!(may_match_stored(&sealed, &refund) && probed.any_possible());
+        let absent = Probe::new([&b"never-appears"[..]]);
+        assert!(!may_match_stored(&sealed, &absent) && !Block::decode_probed(&sealed, &absent).unwrap().any_possible());
+        assert!(may_match_stored(&encode(&entries, Codec::Lz4), &absent), "push blocks carry no filter");
+        for i in [0, 1234, 2999] {
+            assert_eq!(b.entry(i), entries[i]);
+        }
+    }
+
+    /// Blocks written in format v2 (one whole-word filter per block) are still read.
+    #[test]
+    fn version_2_blocks_are_read() {
+        let entries = vec![e(5, "first payment", &[("trace_id", "t1")]), e(9, "second line", &[])];
+        let mut index = Vec::new();
+        index.extend_from_slice(&5i64.to_le_bytes());
+        index.extend_from_slice(&9i64.to_le_bytes());
+        index.extend_from_slice(&13u32.to_le_bytes());
+        index.extend_from_slice(&24u32.to_le_bytes());
+        let mut meta = Vec::new();
+        put_varint(&mut meta, 8);
+        meta.extend_from_slice(b"trace_id");
+        put_varint(&mut meta, 2);
+        meta.extend_from_slice(b"t1");
+        index.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+        index.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+        index.extend_from_slice(&meta);
+        let lines = b"first paymentsecond line";
+        let mut v = vec![V2];
+        v.extend_from_slice(&2u32.to_le_bytes());
+        for section in [&index[..], &lines[..]] {
+            v.push(CODEC_RAW);
+            v.extend_from_slice(&(section.len() as u32).to_le_bytes());
+            v.extend_from_slice(&(section.len() as u32).to_le_bytes());
+            v.extend_from_slice(section);
+        }
+        let f = filter::build_v2(lines);
+        v.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        v.extend_from_slice(&f);
+        let b = Block::decode(&v).unwrap();
+        assert_eq!((b.entry(0), b.entry(1)), (entries[0].clone(), entries[1].clone()));
+        assert_eq!(peek(&v).unwrap(), (2, index.len() + lines.len()));
+        assert!(may_match_stored(&v, &Probe::new([&b" payment"[..]])));
+        assert!(!may_match_stored(&v, &Probe::new([&b" refund "[..]])));
+        assert!(!Block::decode_probed(&v, &Probe::new([&b" refund "[..]])).unwrap().any_possible());
     }
 
     /// Blocks written before format v2 are still read.

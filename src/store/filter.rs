@@ -1,29 +1,208 @@
-//! The token filter of a sealed block: a bloom filter over the words of its lines, so a
-//! line filter can rule a block out without decompressing it.
+//! Page filters: a bloom filter over what the lines of a page hold, so a line filter can
+//! rule the page out without decompressing it.
 //!
-//! A word (token) is a maximal run of ASCII letters and digits and non-ASCII bytes. A line
-//! that contains a substring contains every token that the substring holds *whole* —
-//! bounded on both sides by another character inside the substring itself — so a block
-//! whose filter lacks one of those tokens cannot hold a match. Tokens touching either end
-//! of the substring may be parts of longer words in a line and are not used. Substring
-//! semantics are kept exactly: a block is skipped only when it provably has no match.
+//! A *word* is a maximal run of ASCII letters and digits and non-ASCII bytes. A page's
+//! filter (format v3) holds every 4-byte window of every word of its lines (a *gram*), and
+//! every word shorter than four bytes whole. A line that contains a substring `s` contains
+//! every gram of every word of `s` (whatever the word is part of in the line), and every
+//! short word of `s` that is bounded on both sides by another byte of `s` itself, so a page
+//! whose filter lacks one of those items cannot hold a match. Substring semantics are kept
+//! exactly: a page is skipped only when it provably has no match. Grams make single-word
+//! needles (`|= "error"`) useful, which whole-word filters cannot (the word may be part of a
+//! longer one in a line).
 //!
-//! Layout: `u8 k | u8 log2(bits) | bits (little-endian bytes)`; an empty filter means "no
-//! filter" (blocks written by pushes have none).
+//! Every item is a `u32`: a gram is its four bytes, a short word its bytes with its length
+//! in the top byte (a length of 1–3 is never a word byte, so the two kinds never collide).
+//!
+//! Layout v3: `u8 k | bits` (little-endian bit order; the bit count is `8 × bytes`); an
+//! empty filter means "no filter" (push blocks have none). Format v2 blocks carry one
+//! whole-word filter per block (`u8 k | u8 log2(bits) | bits`), still probed here.
 
-use std::collections::HashSet;
+/// Bits per distinct item: about 1 % false positives with [`HASHES`] probes.
+const BITS_PER_ITEM: usize = 8;
+const HASHES: u8 = 5;
+const MIN_BYTES: usize = 16;
+/// A bound on a needle's items (each costs a probe per page).
+const MAX_PROBE_ITEMS: usize = 128;
 
-/// Bits per distinct token: about 1 % false positives with [`HASHES`] probes.
-const BITS_PER_TOKEN: usize = 10;
-const HASHES: u8 = 4;
-const MIN_LOG2_BITS: u8 = 9;
-
-fn is_token_byte(b: u8) -> bool {
+fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b >= 0x80
 }
 
-fn hash(token: &[u8]) -> u64 {
-    // FNV-1a, then a final mix: stable across versions and platforms (it is stored).
+/// Calls `f` with every word of `text` and whether it touches the start or the end.
+fn words(text: &[u8], mut f: impl FnMut(&[u8], bool)) {
+    let mut i = 0;
+    while i < text.len() {
+        if !is_word_byte(text[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < text.len() && is_word_byte(text[i]) {
+            i += 1;
+        }
+        f(&text[start..i], start == 0 || i == text.len());
+    }
+}
+
+fn short_word(w: &[u8]) -> u32 {
+    debug_assert!(!w.is_empty() && w.len() < 4);
+    let mut k = (w.len() as u32) << 24;
+    for (i, &b) in w.iter().enumerate() {
+        k |= (b as u32) << (8 * i);
+    }
+    k
+}
+
+/// Calls `f` with the items of one word as it appears in a line.
+fn word_items(w: &[u8], mut f: impl FnMut(u32)) {
+    if w.len() < 4 {
+        f(short_word(w));
+    } else {
+        for g in w.windows(4) {
+            f(u32::from_le_bytes([g[0], g[1], g[2], g[3]]));
+        }
+    }
+}
+
+fn mix(x: u64) -> u64 {
+    let mut h = x.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    h ^= h >> 29;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^ (h >> 32)
+}
+
+/// The bit positions of an item in a filter of `nbits` bits (stored: stable across versions).
+fn probes(item: u32, nbits: u64) -> impl Iterator<Item = u64> {
+    let h1 = mix(item as u64);
+    let h2 = mix(item as u64 ^ 0x5555_5555_0000_0000) | 1;
+    (0..HASHES as u64).map(move |i| ((h1.wrapping_add(i.wrapping_mul(h2)) as u128 * nbits as u128) >> 64) as u64)
+}
+
+/// Builds page filters; keeps its scratch space between pages.
+#[derive(Default)]
+pub struct Builder {
+    /// Open-addressing set of the page's distinct items (0 = empty slot; no item is 0).
+    table: Vec<u32>,
+    distinct: Vec<u32>,
+}
+
+impl Builder {
+    fn insert(&mut self, item: u32) {
+        if (self.distinct.len() + 1) * 2 > self.table.len() {
+            self.grow();
+        }
+        let mask = self.table.len() - 1;
+        let mut at = (mix(item as u64) as usize) & mask;
+        loop {
+            match self.table[at] {
+                0 => {
+                    self.table[at] = item;
+                    self.distinct.push(item);
+                    return;
+                }
+                x if x == item => return,
+                _ => at = (at + 1) & mask,
+            }
+        }
+    }
+
+    fn grow(&mut self) {
+        let cap = (self.table.len() * 2).max(1024);
+        self.table.clear();
+        self.table.resize(cap, 0);
+        let mask = cap - 1;
+        for &item in &self.distinct {
+            let mut at = (mix(item as u64) as usize) & mask;
+            while self.table[at] != 0 {
+                at = (at + 1) & mask;
+            }
+            self.table[at] = item;
+        }
+    }
+
+    /// The filter of one page: its lines back to back in `lines`, `ends` their end offsets
+    /// (so no word spans two lines).
+    pub fn page(&mut self, lines: &[u8], ends: impl Iterator<Item = usize>) -> Vec<u8> {
+        self.table.iter_mut().for_each(|s| *s = 0);
+        self.distinct.clear();
+        let mut start = 0;
+        for end in ends {
+            words(&lines[start..end], |w, _| word_items(w, |item| self.insert(item)));
+            start = end;
+        }
+        let bytes = (self.distinct.len() * BITS_PER_ITEM).div_ceil(8).max(MIN_BYTES);
+        let mut out = vec![0u8; 1 + bytes];
+        out[0] = HASHES;
+        let nbits = 8 * bytes as u64;
+        for &item in &self.distinct {
+            for bit in probes(item, nbits) {
+                out[1 + (bit / 8) as usize] |= 1 << (bit % 8);
+            }
+        }
+        out
+    }
+}
+
+/// What every line containing a set of substrings contains, ready to probe filters with.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Probe {
+    items: Vec<u32>,
+    /// The same for format v2's whole-word filters.
+    v2_words: Vec<u64>,
+}
+
+impl Probe {
+    /// The probe for lines that contain every one of `needles`.
+    pub fn new<'a>(needles: impl IntoIterator<Item = &'a [u8]>) -> Probe {
+        let mut p = Probe::default();
+        for needle in needles {
+            words(needle, |w, at_edge| {
+                if w.len() >= 4 {
+                    word_items(w, |item| p.items.push(item));
+                } else if !at_edge {
+                    p.items.push(short_word(w));
+                }
+                if !at_edge {
+                    p.v2_words.push(v2_hash(w));
+                }
+            });
+        }
+        p.items.sort_unstable();
+        p.items.dedup();
+        p.items.truncate(MAX_PROBE_ITEMS);
+        p.v2_words.sort_unstable();
+        p.v2_words.dedup();
+        p
+    }
+
+    /// Whether nothing can be ruled out with this probe.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty() && self.v2_words.is_empty()
+    }
+
+    /// Whether a v3 page with `filter` may hold a match (always true without a filter).
+    pub fn may_match(&self, filter: &[u8]) -> bool {
+        let [k, bits @ ..] = filter else { return true };
+        if *k != HASHES || bits.is_empty() {
+            return true; // unknown layout: cannot rule anything out
+        }
+        let nbits = 8 * bits.len() as u64;
+        self.items.iter().all(|&item| probes(item, nbits).all(|bit| bits[(bit / 8) as usize] & (1 << (bit % 8)) != 0))
+    }
+
+    /// Whether a v2 block with whole-word `filter` may hold a match.
+    pub fn may_match_v2(&self, filter: &[u8]) -> bool {
+        let [k, log2, bits @ ..] = filter else { return true };
+        if *k != 4 || *log2 >= 40 || bits.len() != (1usize << log2) / 8 {
+            return true;
+        }
+        self.v2_words.iter().all(|&h| v2_probes(h, *log2).all(|(byte, bit)| bits[byte] & bit != 0))
+    }
+}
+
+// Format v2's whole-word filter (read only).
+fn v2_hash(token: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in token {
         h ^= b as u64;
@@ -34,76 +213,32 @@ fn hash(token: &[u8]) -> u64 {
     h ^ (h >> 33)
 }
 
-/// Calls `f` with every token of `text` and whether it touches the start or the end.
-fn tokens(text: &[u8], mut f: impl FnMut(&[u8], bool)) {
-    let mut i = 0;
-    while i < text.len() {
-        if !is_token_byte(text[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < text.len() && is_token_byte(text[i]) {
-            i += 1;
-        }
-        f(&text[start..i], start == 0 || i == text.len());
-    }
-}
-
-/// Builds the filter of a block from its lines (back to back, `ends` their end offsets,
-/// so no token spans two lines).
-pub fn build(lines: &[u8], ends: impl Iterator<Item = usize>) -> Vec<u8> {
-    let mut seen: HashSet<u64> = HashSet::new();
-    let mut start = 0;
-    for end in ends {
-        tokens(&lines[start..end], |t, _| {
-            seen.insert(hash(t));
-        });
-        start = end;
-    }
-    let want = (seen.len() * BITS_PER_TOKEN).max(1 << MIN_LOG2_BITS);
-    let log2 = (usize::BITS - (want - 1).leading_zeros()) as u8;
-    let mut bits = vec![0u8; (1usize << log2) / 8];
-    for h in seen {
-        for (byte, bit) in probes(h, log2) {
-            bits[byte] |= bit;
-        }
-    }
-    let mut out = Vec::with_capacity(2 + bits.len());
-    out.push(HASHES);
-    out.push(log2);
-    out.extend_from_slice(&bits);
-    out
-}
-
-fn probes(h: u64, log2: u8) -> impl Iterator<Item = (usize, u8)> {
+fn v2_probes(h: u64, log2: u8) -> impl Iterator<Item = (usize, u8)> {
     let mask = (1u64 << log2) - 1;
     let (h1, h2) = (h, (h >> 32) | 1);
-    (0..HASHES as u64).map(move |i| {
+    (0..4u64).map(move |i| {
         let bit = h1.wrapping_add(i.wrapping_mul(h2)) & mask;
         ((bit / 8) as usize, 1u8 << (bit % 8))
     })
 }
 
-/// The hashes of the tokens every line containing `needle` contains.
-pub fn needle_tokens(needle: &[u8]) -> Vec<u64> {
-    let mut out = Vec::new();
-    tokens(needle, |t, at_edge| {
-        if !at_edge {
-            out.push(hash(t));
-        }
+/// Format v2's filter of a block's lines (tests build v2 blocks with it).
+#[cfg(test)]
+pub(crate) fn build_v2(lines: &[u8]) -> Vec<u8> {
+    let mut seen = std::collections::HashSet::new();
+    words(lines, |w, _| {
+        seen.insert(v2_hash(w));
     });
-    out
-}
-
-/// Whether a block with `filter` may hold a line containing every token of `tokens`
-/// (always true without a filter).
-pub fn may_contain(filter: &[u8], tokens: &[u64]) -> bool {
-    let [k, log2, bits @ ..] = filter else { return true };
-    if *k != HASHES || bits.len() != (1usize << log2) / 8 {
-        return true; // unknown layout: cannot rule anything out
+    let want = (seen.len() * 10).max(512);
+    let log2 = (usize::BITS - (want - 1).leading_zeros()) as u8;
+    let mut out = vec![4, log2];
+    out.resize(2 + (1usize << log2) / 8, 0);
+    for h in seen {
+        for (byte, bit) in v2_probes(h, log2) {
+            out[2 + byte] |= bit;
+        }
     }
-    tokens.iter().all(|&h| probes(h, *log2).all(|(byte, bit)| bits[byte] & bit != 0))
+    out
 }
 
 #[cfg(test)]
@@ -114,40 +249,63 @@ mod tests {
         let all: String = lines.concat();
         let mut end = 0;
         let ends: Vec<usize> = lines.iter().map(|l| { end += l.len(); end }).collect();
-        build(all.as_bytes(), ends.into_iter())
+        Builder::default().page(all.as_bytes(), ends.into_iter())
+    }
+
+    fn may(f: &[u8], needle: &str) -> bool {
+        Probe::new([needle.as_bytes()]).may_match(f)
     }
 
     #[test]
-    fn only_whole_tokens_inside_the_needle_count() {
-        assert!(needle_tokens(b"user_id_123\"").len() == 2, "id and 123 are whole; user touches the start");
-        assert!(needle_tokens(b"never-appears-anywhere").len() == 1);
-        assert!(needle_tokens(b"error").is_empty());
-        assert!(needle_tokens(b"a b").is_empty());
-        assert_eq!(needle_tokens(b" timeout ").len(), 1);
+    fn which_parts_of_a_needle_count() {
+        let p = Probe::new([&b"user_id_123\""[..]]);
+        // "user" (a gram, edge or not), "id" and "123" (short, bounded inside the needle).
+        assert_eq!(p.items.len(), 3);
+        assert_eq!(Probe::new([&b"error"[..]]).items.len(), 2, "erro, rror");
+        assert!(Probe::new([&b"a b"[..]]).is_empty(), "short words at the edges may be parts of longer ones");
+        assert_eq!(Probe::new([&b" ab "[..]]).items, vec![short_word(b"ab")]);
+        assert!(Probe::new([&b""[..]]).is_empty());
     }
 
     #[test]
-    fn a_block_is_skipped_only_when_it_cannot_match() {
-        let f = filter_of(&[r#"{"msg":"payment failed","userId":"user_id_123"}"#, "티켓팅 오픈 at 13:00"]);
-        for present in [&b"\"payment failed\""[..], b"user_id_123\"", b" \xed\x8b\xb0\xec\xbc\x93\xed\x8c\x85 ", b":00", b"x", b""] {
-            assert!(may_contain(&f, &needle_tokens(present)), "{}", String::from_utf8_lossy(present));
+    fn a_page_is_skipped_only_when_it_cannot_match() {
+        let f = filter_of(&[r#"{"msg":"payment failed","userId":"user_id_123"}"#, "티켓팅 오픈 at 13:00", "errors: 2"]);
+        for present in ["\"payment failed\"", "user_id_123\"", " 티켓팅 ", ":00", "x", "", "ayme", "rror", "error", "errors:", "fail", "13:0"] {
+            assert!(may(&f, present), "{present}");
         }
-        // Tokens cut at a line end are still whole tokens of that line.
-        assert!(may_contain(&f, &needle_tokens(b" 13:")));
         let mut skipped = 0;
-        for absent in ["never-appears-anywhere", " refund ", "\"payment_failed\"", "-zzz-"] {
-            skipped += !may_contain(&f, &needle_tokens(absent.as_bytes())) as u32;
+        for absent in ["never-appears-anywhere", " refund ", "\"payment_failed\"", "-zzz-", "timeout", "reset"] {
+            skipped += !may(&f, absent) as u32;
         }
-        assert!(skipped >= 3, "a bloom filter of a few tokens rules out almost every absent token");
-        assert!(may_contain(&[], &needle_tokens(b" x ")), "no filter, no skipping");
+        assert!(skipped >= 5, "a bloom filter of a few items rules out almost every absent needle");
+        assert!(may(&[], " x "), "no filter, no skipping");
+    }
+
+    /// A word split between two lines is two words: no item spans lines.
+    #[test]
+    fn items_never_span_lines() {
+        let f = filter_of(&["abc", "defg"]);
+        assert!(may(&f, "defg") && may(&f, " abc "));
+        assert!(!may(&f, "cdef") && !may(&f, "abcd"), "grams across the line end are not stored");
     }
 
     #[test]
-    fn size_grows_with_distinct_tokens() {
-        let lines: Vec<String> = (0..5000).map(|i| format!("request {i} done ")).collect();
+    fn size_grows_with_distinct_items() {
+        let lines: Vec<String> = (0..2000).map(|i| format!("request {i} done ")).collect();
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
         let f = filter_of(&refs);
-        assert!(f.len() >= 5000 * BITS_PER_TOKEN / 8 && f.len() <= 2 * 5000 * BITS_PER_TOKEN / 8 + 2, "{}", f.len());
-        assert!(refs.iter().take(50).all(|l| may_contain(&f, &needle_tokens(format!(" {} ", &l[8..l.len() - 6]).as_bytes()))));
+        // 2000 numbers (short words or grams of 4-digit ones) plus a few grams.
+        assert!(f.len() >= 2000 * BITS_PER_ITEM / 8 && f.len() <= 4 * 2000 * BITS_PER_ITEM / 8, "{}", f.len());
+        assert!(refs.iter().all(|l| may(&f, &format!(" {} ", &l[8..l.len() - 6]))));
+        let absent = (5000..5200).filter(|i| may(&f, &format!(" {i} "))).count();
+        assert!(absent < 20, "false positives {absent}/200");
+    }
+
+    #[test]
+    fn v2_filters_are_still_probed() {
+        let f = build_v2(br#"{"msg":"payment failed"}"#);
+        assert!(Probe::new([&b" payment "[..]]).may_match_v2(&f));
+        assert!(!Probe::new([&b" refund "[..]]).may_match_v2(&f));
+        assert!(Probe::new([&b"refund"[..]]).may_match_v2(&f), "edge words say nothing in v2");
     }
 }

@@ -10,7 +10,7 @@ use crate::model::{Entry, StreamId};
 
 /// zstd level of merged (sealed) blocks: ~10x smaller than the raw log on the monitoring
 /// data set, and decompressing still runs at about 1 GB/s per core.
-pub const SEALED_ZSTD_LEVEL: i32 = 3;
+pub const SEALED_ZSTD_LEVEL: i32 = 9;
 
 /// Free space below which the merger waits (see `server::merge_loop`).
 pub const MERGE_RESERVE_BYTES: u64 = 64 << 20;

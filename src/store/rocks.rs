@@ -370,22 +370,25 @@ impl<'a> Snapshot<'a> {
     }
 
     /// Reads and decodes one block without copying its stored value first; with `lines`
-    /// false its lines stay compressed until first read (`Block::decode_lazy`). Also
-    /// returns the stored (compressed) size. When the block's token filter lacks one of
-    /// `tokens` (`store::filter`), nothing is decompressed and the block is `None`.
+    /// false its lines stay compressed until first read (`Block::decode_lazy`), and the
+    /// pages `probe` rules out are not even copied (`Block::decode_probed`). Also
+    /// returns the stored (compressed) size. When the block's page filters rule out every
+    /// page for `probe` (`store::filter`), nothing is decompressed and the block is `None`.
     pub fn read_block(
         &self,
         key: &[u8],
         lines: bool,
-        tokens: &[u64],
+        probe: &super::filter::Probe,
     ) -> Result<Option<(Option<super::block::Block>, usize)>, StoreError> {
-        use super::block::{filter_of, Block};
+        use super::block::{may_match_stored, Block};
         let ro = self.read_opts(None, None);
         match self.db.get_pinned_cf_opt(self.cf(CF_BLOCKS), key, &ro)? {
-            Some(v) if !tokens.is_empty() && !super::filter::may_contain(filter_of(&v), tokens) => Ok(Some((None, v.len()))),
+            Some(v) if !may_match_stored(&v, probe) => Ok(Some((None, v.len()))),
             Some(v) => {
-                let b = if lines { Block::decode(&v) } else { Block::decode_lazy(&v) };
-                let b = b.map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let b = Block::decode_probed(&v, probe).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                if lines {
+                    b.load_lines().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                }
                 Ok(Some((Some(b), v.len())))
             }
             None => Ok(None),

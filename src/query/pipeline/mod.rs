@@ -110,9 +110,9 @@ impl Hints {
 pub struct LogPipeline {
     stages: Vec<Compiled>,
     hints: Hints,
-    /// Tokens (`store::filter`) every kept line contains, from the positive substring
+    /// What every kept line contains (`store::filter`), from the positive substring
     /// filters that run on the stored line.
-    tokens: Vec<u64>,
+    probe: crate::store::filter::Probe,
 }
 
 /// The result of running the pipeline on one kept entry.
@@ -208,19 +208,20 @@ impl LogPipeline {
             });
         }
         hints.wanted = wanted;
-        let mut tokens = Vec::new();
+        let mut needles = Vec::new();
         for s in &out {
             match s {
                 Compiled::LineFilter(f) => {
                     if let Some(r) = f.required_substring() {
-                        tokens.extend(crate::store::filter::needle_tokens(r.needle()));
+                        needles.push(r.needle());
                     }
                 }
                 Compiled::LineFormat(_) | Compiled::Unpack | Compiled::Decolorize => break,
                 _ => {}
             }
         }
-        Ok(LogPipeline { stages: out, hints, tokens })
+        let probe = crate::store::filter::Probe::new(needles);
+        Ok(LogPipeline { stages: out, hints, probe })
     }
 
     /// True when every stage is a line filter (the engine then uses a fast path).
@@ -279,10 +280,10 @@ impl LogPipeline {
         None
     }
 
-    /// Hashed tokens every kept line contains (see `store::filter`): a block whose token
-    /// filter lacks one is skipped unread.
-    pub fn required_tokens(&self) -> &[u64] {
-        &self.tokens
+    /// What every kept line contains (see `store::filter`): a page whose filter rules it
+    /// out is skipped unread.
+    pub fn required_probe(&self) -> &crate::store::filter::Probe {
+        &self.probe
     }
 
     /// Runs the whole pipeline on one entry. None = dropped.
