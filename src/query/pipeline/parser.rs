@@ -40,6 +40,18 @@ pub(super) fn append_sanitized(out: &mut String, part: &[u8]) {
     out.extend(t.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }));
 }
 
+/// A key that sanitizing leaves unchanged (`append_sanitized`'s fast path): ASCII letters,
+/// digits and `_`, not starting with a digit.
+fn plain_key(key: &[u8]) -> Option<&str> {
+    if key.first().is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+        && key.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        std::str::from_utf8(key).ok()
+    } else {
+        None
+    }
+}
+
 /// Sanitized top-level key, `_extracted` on collision; None when it sanitizes to nothing.
 fn top_level_name(lbs: &LabelsBuilder, key: &[u8], out: &mut String) -> bool {
     out.clear();
@@ -117,10 +129,17 @@ impl JsonWalk<'_> {
     ) -> Result<(), Stop> {
         if self.ends.is_empty() {
             if self.hints.has_wanted() {
-                self.name.clear();
-                append_sanitized(&mut self.name, key);
-                if !self.hints.may_want(&self.name) {
-                    return Ok(());
+                if let Some(plain) = plain_key(key) {
+                    // Sanitizing leaves a plain key as it is: no copy to decide.
+                    if !self.hints.may_want(plain) {
+                        return Ok(());
+                    }
+                } else {
+                    self.name.clear();
+                    append_sanitized(&mut self.name, key);
+                    if !self.hints.may_want(&self.name) {
+                        return Ok(());
+                    }
                 }
             }
             let mut name = std::mem::take(&mut self.name);
@@ -200,10 +219,16 @@ impl LogfmtParser {
                 continue;
             }
             if hints.has_wanted() {
-                name.clear();
-                append_sanitized(&mut name, dec.key());
-                if !hints.may_want(&name) {
-                    continue;
+                if let Some(plain) = plain_key(dec.key()) {
+                    if !hints.may_want(plain) {
+                        continue;
+                    }
+                } else {
+                    name.clear();
+                    append_sanitized(&mut name, dec.key());
+                    if !hints.may_want(&name) {
+                        continue;
+                    }
                 }
             }
             if !top_level_name(lbs, dec.key(), &mut name) || lbs.extracted(&name) || !hints.wants(&name) {
