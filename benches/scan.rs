@@ -1,6 +1,8 @@
-//! Needle scan: `{job="docker"} |= "needle"` over ~2 million stored winston lines (about
-//! 450 MB of raw log) after block merging, as a log query with limit 100 that finds only
-//! a few matches, so it reads everything. Throughput is raw log bytes scanned per second.
+//! Scans over ~2 million stored winston lines (about 450 MB of raw log) after block merging
+//! (sealed, paged blocks): the needle scan `{job="docker"} |= "needle"` as a log query with
+//! limit 100 that finds one match, and the metric kernels Grafana leans on over the same
+//! data: the logs-volume query, `rate` with a line filter, and an unwrap quantile.
+//! Throughput is raw log bytes in the queried range per second.
 //! Run: `bash scripts/dev.sh bench` (or `cargo bench --bench scan`).
 
 mod common;
@@ -10,8 +12,10 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use lokid::index::Registry;
 use lokid::ingest::Ingester;
-use lokid::logql::{LineFilter, LineFilterOp, LineFilterValue, LogExpr, MatchOp, Matcher, Stage};
+use lokid::logql::{parse_expr, Expr, LineFilter, LineFilterOp, LineFilterValue, LogExpr, MatchOp, Matcher, Stage};
 use lokid::model::{Direction, TimeRange};
+use lokid::query::metric::{self, MetricQuery};
+use lokid::query::result::QueryResult;
 use lokid::query::{logs, Deadline, Engine};
 use lokid::store::{keys, merge, Rocks, RocksOptions};
 use lokid::tail::Hub;
@@ -69,6 +73,22 @@ fn bench_scan(c: &mut Criterion) {
             assert_eq!(res.iter().map(|s| s.entries.len()).sum::<usize>(), 1);
         })
     });
+    let kernels = [
+        ("volume_by_level_2h_step60", r#"sum by (level) (count_over_time({job="docker"}[1m]))"#, 60),
+        ("rate_error_by_service_step60", r#"sum by (service) (rate({job="docker"} |= "error" [5m]))"#, 60),
+        ("unwrap_p99_by_service_step300", r#"quantile_over_time(0.99, {job="docker"} | json | unwrap latency_ms [5m]) by (service)"#, 300),
+    ];
+    for (name, q, step) in kernels {
+        let Ok(Expr::Metric(m)) = parse_expr(q) else { panic!("{q}") };
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let src = logs::StoreSource::new(&engine, "fake", Deadline::none());
+                let mq = MetricQuery { expr: &m, start: common::T0, end, step: step * 1_000_000_000 };
+                let QueryResult::Matrix(series) = metric::run(&mq, &src, 0).expect("query") else { panic!("matrix") };
+                assert!(!series.is_empty());
+            })
+        });
+    }
     g.finish();
 }
 
