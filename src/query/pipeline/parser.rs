@@ -52,6 +52,21 @@ fn plain_key(key: &[u8]) -> Option<&str> {
     }
 }
 
+/// Whether a top-level `key` may yield a label the parser hints want (always, without
+/// hints); `scratch` holds the sanitized name when the key is not plain.
+fn may_want_key(hints: &Hints, key: &[u8], scratch: &mut String) -> bool {
+    if !hints.has_wanted() {
+        return true;
+    }
+    if let Some(plain) = plain_key(key) {
+        // Sanitizing leaves a plain key as it is: no copy to decide.
+        return hints.may_want(plain);
+    }
+    scratch.clear();
+    append_sanitized(scratch, key);
+    hints.may_want(scratch)
+}
+
 /// Sanitized top-level key, `_extracted` on collision; None when it sanitizes to nothing.
 fn top_level_name(lbs: &LabelsBuilder, key: &[u8], out: &mut String) -> bool {
     out.clear();
@@ -128,19 +143,8 @@ impl JsonWalk<'_> {
         lbs: &mut LabelsBuilder,
     ) -> Result<(), Stop> {
         if self.ends.is_empty() {
-            if self.hints.has_wanted() {
-                if let Some(plain) = plain_key(key) {
-                    // Sanitizing leaves a plain key as it is: no copy to decide.
-                    if !self.hints.may_want(plain) {
-                        return Ok(());
-                    }
-                } else {
-                    self.name.clear();
-                    append_sanitized(&mut self.name, key);
-                    if !self.hints.may_want(&self.name) {
-                        return Ok(());
-                    }
-                }
+            if !may_want_key(self.hints, key, &mut self.name) {
+                return Ok(());
             }
             let mut name = std::mem::take(&mut self.name);
             let ok = top_level_name(lbs, key, &mut name);
@@ -218,18 +222,8 @@ impl LogfmtParser {
                 }
                 continue;
             }
-            if hints.has_wanted() {
-                if let Some(plain) = plain_key(dec.key()) {
-                    if !hints.may_want(plain) {
-                        continue;
-                    }
-                } else {
-                    name.clear();
-                    append_sanitized(&mut name, dec.key());
-                    if !hints.may_want(&name) {
-                        continue;
-                    }
-                }
+            if !may_want_key(hints, dec.key(), &mut name) {
+                continue;
             }
             if !top_level_name(lbs, dec.key(), &mut name) || lbs.extracted(&name) || !hints.wants(&name) {
                 continue;
