@@ -13,7 +13,7 @@ use roaring::RoaringBitmap;
 
 use super::pipeline::{LogPipeline, Processed};
 use super::result::{ResultEntry, Stats, StreamResult};
-use super::scan::for_each_matching;
+use super::scan::{for_each_matching, read_counted};
 use super::source::{LogSource, ProcessedEntry};
 use super::{Deadline, Engine, QueryError};
 use crate::index::{self, compile_all, CompiledMatcher, StreamMeta};
@@ -465,16 +465,10 @@ fn open(
     categorize: bool,
     stats: &mut Stats,
 ) -> Result<Option<Cursor>, QueryError> {
-    // The lines are decompressed only if the block's token filter does not rule it out.
-    let Some((block, stored)) = snap.read_block(&r.key.encode(), false, pipeline.required_probe())? else {
+    // Lines are decompressed page by page, only in pages the filters do not rule out.
+    let Some(block) = read_counted(snap, &r.key, false, pipeline.required_probe(), stats)? else {
         return Ok(None);
     };
-    stats.compressed_bytes += stored as u64;
-    let Some(block) = block else {
-        stats.blocks_skipped += 1;
-        return Ok(None);
-    };
-    stats.blocks_decoded += 1;
     let meta = &metas[r.rank as usize];
     let lo = block.lower_bound(range.start);
     let hi = block.lower_bound(range.end);

@@ -19,6 +19,7 @@ use crate::index::StreamMeta;
 use crate::logql::LogExpr;
 use crate::model::{Nanos, TimeRange};
 use crate::store::block::Block;
+use crate::store::filter::Probe;
 use crate::store::{keys, Snapshot};
 
 impl StreamScan for StoreSource<'_> {
@@ -131,19 +132,7 @@ impl Job<'_> {
         // With line filters, pages are decompressed one by one as `for_each_matching` finds
         // them possible; otherwise every line read is wanted.
         let all_lines = self.lines && self.pipeline.is_noop();
-        let probe = self.pipeline.required_probe();
-        let Some((block, stored)) = self.snap.read_block(&key.encode(), all_lines, probe)? else { return Ok(None) };
-        stats.compressed_bytes += stored as u64;
-        match block {
-            Some(b) => {
-                stats.blocks_decoded += 1;
-                Ok(Some(b))
-            }
-            None => {
-                stats.blocks_skipped += 1;
-                Ok(None)
-            }
-        }
+        read_counted(self.snap, key, all_lines, self.pipeline.required_probe(), stats)
     }
 
     fn line<'b>(&self, block: &'b Block, i: usize) -> &'b [u8] {
@@ -210,6 +199,26 @@ impl Job<'_> {
         stats.decompressed_bytes += blocks.iter().map(|b| b.decoded_len() as u64).sum::<u64>();
         Ok(())
     }
+}
+
+/// Reads one block for a query that only wants lines `probe` allows (decompressing every
+/// possible page at once with `lines`), counting what it read: `None` when the block is gone
+/// or its page filters rule it out.
+pub(crate) fn read_counted(
+    snap: &Snapshot,
+    key: &keys::BlockKey,
+    lines: bool,
+    probe: &Probe,
+    stats: &mut Stats,
+) -> Result<Option<Block>, QueryError> {
+    let Some((block, stored)) = snap.read_block(&key.encode(), lines, probe)? else { return Ok(None) };
+    stats.compressed_bytes += stored as u64;
+    if block.is_some() {
+        stats.blocks_decoded += 1;
+    } else {
+        stats.blocks_skipped += 1;
+    }
+    Ok(block)
 }
 
 /// Calls `f` with every entry in `entries` of `block` that contains `required` (when

@@ -257,37 +257,6 @@ pub fn peek(value: &[u8]) -> Result<(usize, usize), CorruptBlock> {
     }
 }
 
-/// Whether a stored block may hold a line that `probe` allows, found from its filters
-/// without decompressing anything (true when it has none, or does not parse: decoding
-/// reports that).
-pub fn may_match_stored(value: &[u8], probe: &Probe) -> bool {
-    if probe.is_empty() {
-        return true;
-    }
-    let parsed = || -> Result<bool, CorruptBlock> {
-        match value.first() {
-            Some(&V2) if value.len() >= 5 => {
-                let (_, _, _, used) = section(&value[5..])?;
-                let (_, _, _, lused) = section(&value[5 + used..])?;
-                let rest = &value[5 + used + lused..];
-                let len = read_u32(rest.get(..4).ok_or(CorruptBlock("filter"))?, 0) as usize;
-                Ok(probe.may_match_v2(rest.get(4..4 + len).ok_or(CorruptBlock("filter"))?))
-            }
-            Some(&V3) if value.len() >= V3_HEADER => {
-                let (mut at, pages) = v3_pages_at(value)?;
-                for _ in 0..pages {
-                    if probe.may_match(v3_page(value, &mut at)?.1) {
-                        return Ok(true);
-                    }
-                }
-                Ok(false)
-            }
-            _ => Ok(true),
-        }
-    };
-    parsed().unwrap_or(true)
-}
-
 /// One page of a decoded block: a run of entries whose lines are compressed together.
 #[derive(Debug)]
 struct Page {
@@ -330,87 +299,96 @@ impl Block {
     /// access panics on a page that does not decompress: use [`Self::decode`], call
     /// [`Self::load_lines`] or read through [`Self::page_lines`] where that must be an error.
     pub fn decode_lazy(value: &[u8]) -> Result<Block, CorruptBlock> {
-        Self::decode_probed(value, &Probe::default())
+        Ok(Self::decode_probed(value, &Probe::default())?.expect("an empty probe rules nothing out"))
     }
 
     /// Like [`Self::decode_lazy`], for a reader that only wants lines `probe` allows: the
     /// pages whose filters rule it out are not copied, and reading their lines is an
-    /// error ([`Self::page_possible`] says which pages those are).
-    pub fn decode_probed(value: &[u8], probe: &Probe) -> Result<Block, CorruptBlock> {
+    /// error ([`Self::page_possible`] says which pages those are). `None` when the filters
+    /// rule out every page: then only page headers were read, nothing decompressed.
+    pub fn decode_probed(value: &[u8], probe: &Probe) -> Result<Option<Block>, CorruptBlock> {
         match value.first() {
-            Some(&V1) => Self::decode_v1(value),
+            Some(&V1) => Self::decode_v1(value).map(Some),
             Some(&V2) => Self::decode_v2(value, probe),
             Some(&V3) => Self::decode_v3(value, probe),
             _ => Err(CorruptBlock("bad header")),
         }
     }
 
-    fn decode_v3(value: &[u8], probe: &Probe) -> Result<Block, CorruptBlock> {
+    fn decode_v3(value: &[u8], probe: &Probe) -> Result<Option<Block>, CorruptBlock> {
         if value.len() < V3_HEADER {
             return Err(CorruptBlock("bad header"));
         }
         let n = read_u32(value, 1) as usize;
+        // The page headers first: a block whose filters rule every page out is not decoded.
+        let (mut at, npages) = v3_pages_at(value)?;
+        let mut heads = Vec::with_capacity(npages);
+        for _ in 0..npages {
+            let (first, filter, codec, raw_len, payload) = v3_page(value, &mut at)?;
+            heads.push((first, probe.may_match(filter), codec, raw_len, payload));
+        }
+        if !probe.is_empty() && heads.iter().all(|h| !h.1) {
+            return Ok(None);
+        }
         let (codec, raw_len, payload, _) = section(&value[V3_HEADER..])?;
         let index = expand_index(n, &decompress(codec, raw_len, payload)?)?;
         if index.len() - 16 * n != read_u32(value, 5) as usize {
             return Err(CorruptBlock("index metas"));
         }
-        let (mut at, npages) = v3_pages_at(value)?;
-        let mut pages = Vec::with_capacity(npages);
-        let mut b = Block { index, n, lines_len: 0, pages: Vec::new(), stored: Vec::new() };
+        let mut b = Block { index, n, lines_len: 0, pages: Vec::with_capacity(npages), stored: Vec::new() };
         b.lines_len = if n == 0 { 0 } else { b.line_end(n - 1) };
-        for p in 0..npages {
-            let (first, filter, codec, raw_len, payload) = v3_page(value, &mut at)?;
-            if (p == 0 && first != 0) || first >= n.max(1) || pages.last().is_some_and(|l: &Page| l.first >= first) {
+        for (p, (first, possible, codec, raw_len, payload)) in heads.into_iter().enumerate() {
+            if (p == 0 && first != 0) || first >= n.max(1) || b.pages.last().is_some_and(|l| l.first >= first) {
                 return Err(CorruptBlock("page entries"));
             }
             let start = b.line_start(first);
-            let possible = probe.may_match(filter);
             let from = b.stored.len();
             if possible {
                 b.stored.extend_from_slice(payload);
             }
-            pages.push(Page {
-                first,
-                start,
-                end: start + raw_len,
-                codec,
-                payload: from..b.stored.len(),
-                possible,
-                lines: OnceCell::new(),
-            });
+            let page =
+                Page { first, start, end: start + raw_len, codec, payload: from..b.stored.len(), possible, lines: OnceCell::new() };
+            b.pages.push(page);
         }
-        for p in 0..pages.len() {
-            let end = pages.get(p + 1).map_or(b.lines_len, |next| next.start);
-            if pages[p].end != end {
+        for p in 0..b.pages.len() {
+            let end = b.pages.get(p + 1).map_or(b.lines_len, |next| next.start);
+            if b.pages[p].end != end {
                 return Err(CorruptBlock("page length"));
             }
         }
-        if n > 0 && pages.is_empty() {
+        if n > 0 && b.pages.is_empty() {
             return Err(CorruptBlock("no pages"));
         }
-        b.pages = pages;
-        Ok(b)
+        Ok(Some(b))
     }
 
-    fn decode_v2(value: &[u8], probe: &Probe) -> Result<Block, CorruptBlock> {
+    fn decode_v2(value: &[u8], probe: &Probe) -> Result<Option<Block>, CorruptBlock> {
         if value.len() < 5 {
             return Err(CorruptBlock("bad header"));
         }
         let n = read_u32(value, 1) as usize;
         let (codec, raw_len, payload, used) = section(&value[5..])?;
-        let index = decompress(codec, raw_len, payload)?;
         let (lcodec, lraw, lpayload, lused) = section(&value[5 + used..])?;
         let rest = &value[5 + used + lused..];
         let filter_len = rest.get(..4).map(|b| read_u32(b, 0) as usize).ok_or(CorruptBlock("filter length"))?;
         let filter = rest.get(4..4 + filter_len).ok_or(CorruptBlock("filter length"))?;
-        let possible = probe.may_match_v2(filter);
-        let stored = if possible { lpayload.to_vec() } else { Vec::new() };
-        let page =
-            Page { first: 0, start: 0, end: lraw, codec: lcodec, payload: 0..stored.len(), possible, lines: OnceCell::new() };
+        if !probe.may_match_v2(filter) {
+            return Ok(None);
+        }
+        let index = decompress(codec, raw_len, payload)?;
+        let stored = lpayload.to_vec();
+        let page = Page {
+            first: 0,
+            start: 0,
+            end: lraw,
+            codec: lcodec,
+            payload: 0..stored.len(),
+            possible: true,
+            lines: OnceCell::new(),
+        };
         let b = Block { index, n, lines_len: lraw, pages: vec![page], stored };
         b.check()?;
-        Ok(b)
+        Ok(Some(b))
     }
 
     fn decode_v1(value: &[u8]) -> Result<Block, CorruptBlock> {
@@ -502,11 +480,6 @@ impl Block {
     /// (false: it was ruled out and cannot be read).
     pub fn page_possible(&self, p: usize) -> bool {
         self.pages[p].possible
-    }
-
-    /// Whether any page may hold a line that the decoding probe allows.
-    pub fn any_possible(&self) -> bool {
-        self.n == 0 || self.pages.iter().any(|p| p.possible)
     }
 
     /// Whether any page was decompressed.
@@ -808,38 +781,51 @@ mod tests {
         assert_eq!(b.line(2999), entries[2999].line.as_bytes());
         assert_eq!(b.decoded_len() - b.index.len(), b.line_offset(3000) - b.page_start(pages.end - 1));
         let refund = Probe::new([&b" refund "[..]]);
-        let probed = Block::decode_probed(&sealed, &refund).unwrap();
+        let probed = Block::decode_probed(&sealed, &refund).unwrap().expect("one page may match");
         let with = b.pages_of(2500..2501).start;
         assert!(probed.page_possible(with) && probed.page_lines(with).is_ok());
         assert!(pages.clone().filter(|&p| p != with).all(|p| !probed.page_possible(p) && probed.page_lines(p).is_err()));
         assert!(probed.stored.len() < sealed.len() / 3, "ruled-out pages are not copied");
         assert!(probed.load_lines().is_ok(), "loads the possible pages");
-        assert!(may_match_stored(&sealed, &refund) && probed.any_possible());
         let absent = Probe::new([&b"never-appears"[..]]);
-        assert!(!may_match_stored(&sealed, &absent) && !Block::decode_probed(&sealed, &absent).unwrap().any_possible());
-        assert!(may_match_stored(&encode(&entries, Codec::Lz4), &absent), "push blocks carry no filter");
+        assert!(Block::decode_probed(&sealed, &absent).unwrap().is_none(), "every page ruled out: not decoded");
+        assert!(Block::decode_probed(&encode(&entries, Codec::Lz4), &absent).unwrap().is_some(), "push blocks carry no filter");
         for i in [0, 1234, 2999] {
             assert_eq!(b.entry(i), entries[i]);
         }
+    }
+
+    /// The fixed-width index columns of formats 1 and 2 (`ts | line_end | meta_end`) and
+    /// the encoded metadata of `entries`.
+    fn fixed_width_columns(entries: &[Entry]) -> (Vec<u8>, Vec<u8>) {
+        let (mut columns, mut metas, mut ends) = (Vec::new(), Vec::new(), Vec::new());
+        for e in entries {
+            columns.extend_from_slice(&e.ts.to_le_bytes());
+        }
+        let mut line_end = 0u32;
+        for e in entries {
+            line_end += e.line.len() as u32;
+            columns.extend_from_slice(&line_end.to_le_bytes());
+            for (k, v) in &e.metadata {
+                put_varint(&mut metas, k.len() as u64);
+                metas.extend_from_slice(k.as_bytes());
+                put_varint(&mut metas, v.len() as u64);
+                metas.extend_from_slice(v.as_bytes());
+            }
+            ends.push(metas.len() as u32);
+        }
+        for end in ends {
+            columns.extend_from_slice(&end.to_le_bytes());
+        }
+        (columns, metas)
     }
 
     /// Blocks written in format v2 (one whole-word filter per block) are still read.
     #[test]
     fn version_2_blocks_are_read() {
         let entries = vec![e(5, "first payment", &[("trace_id", "t1")]), e(9, "second line", &[])];
-        let mut index = Vec::new();
-        index.extend_from_slice(&5i64.to_le_bytes());
-        index.extend_from_slice(&9i64.to_le_bytes());
-        index.extend_from_slice(&13u32.to_le_bytes());
-        index.extend_from_slice(&24u32.to_le_bytes());
-        let mut meta = Vec::new();
-        put_varint(&mut meta, 8);
-        meta.extend_from_slice(b"trace_id");
-        put_varint(&mut meta, 2);
-        meta.extend_from_slice(b"t1");
-        index.extend_from_slice(&(meta.len() as u32).to_le_bytes());
-        index.extend_from_slice(&(meta.len() as u32).to_le_bytes());
-        index.extend_from_slice(&meta);
+        let (columns, meta) = fixed_width_columns(&entries);
+        let index = [columns, meta].concat();
         let lines = b"first paymentsecond line";
         let mut v = vec![V2];
         v.extend_from_slice(&2u32.to_le_bytes());
@@ -855,30 +841,17 @@ mod tests {
         let b = Block::decode(&v).unwrap();
         assert_eq!((b.entry(0), b.entry(1)), (entries[0].clone(), entries[1].clone()));
         assert_eq!(peek(&v).unwrap(), (2, index.len() + lines.len()));
-        assert!(may_match_stored(&v, &Probe::new([&b" payment"[..]])));
-        assert!(!may_match_stored(&v, &Probe::new([&b" refund "[..]])));
-        assert!(!Block::decode_probed(&v, &Probe::new([&b" refund "[..]])).unwrap().any_possible());
+        assert!(Block::decode_probed(&v, &Probe::new([&b" payment"[..]])).unwrap().is_some());
+        assert!(Block::decode_probed(&v, &Probe::new([&b" refund "[..]])).unwrap().is_none());
     }
 
     /// Blocks written before format v2 are still read.
     #[test]
     fn version_1_blocks_are_read() {
         let entries = vec![e(5, "first", &[("trace_id", "t1")]), e(9, "second line", &[])];
+        let (columns, meta) = fixed_width_columns(&entries);
         for compress in [false, true] {
-            let mut raw = Vec::new();
-            raw.extend_from_slice(&5i64.to_le_bytes());
-            raw.extend_from_slice(&9i64.to_le_bytes());
-            raw.extend_from_slice(&5u32.to_le_bytes());
-            raw.extend_from_slice(&16u32.to_le_bytes());
-            let mut meta = Vec::new();
-            put_varint(&mut meta, 8);
-            meta.extend_from_slice(b"trace_id");
-            put_varint(&mut meta, 2);
-            meta.extend_from_slice(b"t1");
-            raw.extend_from_slice(&(meta.len() as u32).to_le_bytes());
-            raw.extend_from_slice(&(meta.len() as u32).to_le_bytes());
-            raw.extend_from_slice(b"firstsecond line");
-            raw.extend_from_slice(&meta);
+            let raw = [&columns[..], b"firstsecond line", &meta].concat();
             let mut v = vec![V1, if compress { CODEC_LZ4 } else { CODEC_RAW }];
             v.extend_from_slice(&2u32.to_le_bytes());
             v.extend_from_slice(&(raw.len() as u32).to_le_bytes());

@@ -17,6 +17,8 @@ const CF_STREAMS: &str = "streams";
 const CF_POSTINGS: &str = "postings";
 const CF_BLOCKS: &str = "blocks";
 const CF_DELETES: &str = "deletes";
+/// The column families lokid writes (beside RocksDB's `default`).
+const DATA_CFS: [&str; 4] = [CF_STREAMS, CF_POSTINGS, CF_BLOCKS, CF_DELETES];
 
 /// Tuning that matters for memory: a small shared block cache and modest memtables keep an
 /// idle server well under 50 MiB.
@@ -202,7 +204,7 @@ impl Rocks {
         if self.read_only {
             return Ok(());
         }
-        for cf in [CF_STREAMS, CF_POSTINGS, CF_BLOCKS, CF_DELETES] {
+        for cf in DATA_CFS {
             self.db.flush_cf(self.cf(cf))?;
         }
         Ok(())
@@ -214,8 +216,9 @@ impl Rocks {
 
     /// An integer property summed over every column family (e.g. memtable sizes).
     pub fn property_all_cfs(&self, name: &str) -> u64 {
-        [CF_STREAMS, CF_POSTINGS, CF_BLOCKS, CF_DELETES, "default"]
+        DATA_CFS
             .iter()
+            .chain(&["default"])
             .filter_map(|cf| self.db.cf_handle(cf))
             .filter_map(|h| self.db.property_int_value_cf(&h, name).ok().flatten())
             .sum()
@@ -380,16 +383,16 @@ impl<'a> Snapshot<'a> {
         lines: bool,
         probe: &super::filter::Probe,
     ) -> Result<Option<(Option<super::block::Block>, usize)>, StoreError> {
-        use super::block::{may_match_stored, Block};
+        use super::block::Block;
         let ro = self.read_opts(None, None);
         match self.db.get_pinned_cf_opt(self.cf(CF_BLOCKS), key, &ro)? {
-            Some(v) if !may_match_stored(&v, probe) => Ok(Some((None, v.len()))),
             Some(v) => {
-                let b = Block::decode_probed(&v, probe).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                if lines {
-                    b.load_lines().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let corrupt = |e: super::block::CorruptBlock| StoreError::Corrupt(e.to_string());
+                let b = Block::decode_probed(&v, probe).map_err(corrupt)?;
+                if let (Some(b), true) = (&b, lines) {
+                    b.load_lines().map_err(corrupt)?;
                 }
-                Ok(Some((Some(b), v.len())))
+                Ok(Some((b, v.len())))
             }
             None => Ok(None),
         }
