@@ -1,6 +1,7 @@
 //! The block codec of engine v2: encoding a ~1 MiB run of winston lines as a push block
-//! (lz4) and as a sealed block (zstd + token filter), decoding it whole or index-only, and
-//! probing its token filter. Throughput is raw log bytes per second.
+//! (lz4) and as a sealed block (zstd pages + page filters), decoding it whole or index-only,
+//! and decoding it for a needle that its page filters rule out or let through. Throughput
+//! is raw log bytes per second.
 //! Run: `cargo bench --bench codec`.
 
 mod common;
@@ -39,8 +40,10 @@ fn bench(c: &mut Criterion) {
     g.bench_function("decode_sealed_index_only", |b| b.iter(|| Block::decode_lazy(black_box(&sealed)).unwrap()));
     let absent = Probe::new([&b"never-appears-anywhere"[..]]);
     let present = Probe::new([&b"\"user_id_123\""[..]]);
-    g.bench_function("filter_probe_absent", |b| b.iter(|| block::may_match_stored(black_box(&sealed), black_box(&absent))));
-    g.bench_function("filter_probe_present", |b| b.iter(|| block::may_match_stored(black_box(&sealed), black_box(&present))));
+    // A needle every page's filter rules out: only page headers are read.
+    g.bench_function("decode_probed_ruled_out", |b| b.iter(|| Block::decode_probed(black_box(&sealed), black_box(&absent)).unwrap()));
+    // A needle some pages may hold: the index and those pages' payloads.
+    g.bench_function("decode_probed_present", |b| b.iter(|| Block::decode_probed(black_box(&sealed), black_box(&present)).unwrap()));
     g.finish();
 }
 
