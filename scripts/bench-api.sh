@@ -20,6 +20,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+. scripts/lib-lokid.sh
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/lokid-target}
 cargo build --release --bin lokid >&2
 BIN=$CARGO_TARGET_DIR/release/lokid
@@ -40,15 +41,8 @@ trap 'stop; rm -rf "$TMP"' EXIT
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); lokid $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(date -u +%FT%TZ)"
 for scale in "${SCALES[@]}"; do
     rm -rf "$TMP/data"
-    PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    cat >"$TMP/config.yaml" <<CFG
-auth_enabled: false
-server:
-  http_listen_address: 127.0.0.1
-  http_listen_port: $PORT
-  log_level: warn
-common:
-  path_prefix: $TMP/data
+    PORT=$(free_port)
+    write_lokid_config "$TMP/config.yaml" "$PORT" "$TMP/data" <<CFG
 limits_config:
   reject_old_samples: false
   ingestion_rate_mb: 100000
@@ -59,10 +53,7 @@ limits_config:
 CFG
     "$BIN" -config.file="$TMP/config.yaml" >"$TMP/lokid.log" 2>&1 &
     PID=$!
-    for _ in $(seq 1 300); do
-        python3 -c "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:$PORT/ready', timeout=2).status != 200)" 2>/dev/null && break
-        sleep 0.2
-    done
+    wait_ready "$PORT" "$PID" || { tail -n 30 "$TMP/lokid.log" >&2; echo "lokid did not start" >&2; exit 1; }
     echo "== lokid, scale $scale"
     python3 scripts/bench/bench_api.py "http://127.0.0.1:$PORT" "$PID" --scale "$scale" ${LOKID_FLUSH:+--flush}
     echo "disk: lokid data directory $(du -sm "$TMP/data" | cut -f1) MiB after the queries"

@@ -16,6 +16,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib-lokid.sh"
 ROOT=$(git -C "$HERE" rev-parse --show-toplevel 2>/dev/null || (cd "$HERE/.." && pwd))
 cd "$ROOT"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/lokid-target}
@@ -52,16 +53,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
-cat >"$TMP/config.yaml" <<EOF
-auth_enabled: false
-server:
-  http_listen_address: 127.0.0.1
-  http_listen_port: $PORT
-  log_level: warn
-common:
-  path_prefix: $TMP/data
+write_lokid_config "$TMP/config.yaml" "$PORT" "$TMP/data" <<EOF
 limits_config:
   reject_old_samples: false
   retention_period: 0s
@@ -75,15 +69,9 @@ PID=$!
 server_log() { echo "--- lokid log (last 30 lines) ---"; tail -n 30 "$TMP/lokid.log"; echo "---"; }
 
 ready=0
-for _ in $(seq 1 300); do # up to 60 s
-    kill -0 "$PID" 2>/dev/null || { server_log; give_up "lokid exited during startup"; }
-    if python3 -c "import sys, urllib.request; sys.exit(urllib.request.urlopen('$URL/ready', timeout=2).status != 200)" 2>/dev/null; then
-        ready=1
-        break
-    fi
-    sleep 0.2
-done
-[ "$ready" -eq 1 ] || { server_log; give_up "lokid not ready on $URL after 60 s"; }
+wait_ready "$PORT" "$PID" || ready=$?
+[ "$ready" -ne 2 ] || { server_log; give_up "lokid exited during startup"; }
+[ "$ready" -eq 0 ] || { server_log; give_up "lokid not ready on $URL after 60 s"; }
 echo "lokid ready on $URL (data in $TMP/data)"
 
 python3 "$CONF/dataset.py" >"$TMP/dataset.jsonl"

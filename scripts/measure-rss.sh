@@ -7,12 +7,13 @@ root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 bin=${CARGO_TARGET_DIR:-$HOME/.cache/lokid-target}/release/lokid
 kit="$root/tests/conformance"
 tmp=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-printf 'auth_enabled: false\nserver:\n  http_listen_address: 127.0.0.1\n  http_listen_port: %s\ncommon:\n  path_prefix: %s\n' "$port" "$tmp/data" > "$tmp/config.yaml"
+. "$root/scripts/lib-lokid.sh"
+port=$(free_port)
+write_lokid_config "$tmp/config.yaml" "$port" "$tmp/data" </dev/null
 "$bin" -config.file="$tmp/config.yaml" >"$tmp/log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
+wait_ready "$port" "$pid" || { tail -n 30 "$tmp/log" >&2; echo "lokid did not start" >&2; exit 1; }
 sleep 3
 echo "idle RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
 python3 "$kit/dataset.py" > "$tmp/ds.jsonl"

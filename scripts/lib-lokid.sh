@@ -1,0 +1,38 @@
+# lib-lokid.sh — sourced by the scripts that run a throw-away lokid on a loopback port
+# (conformance.sh, bench-api.sh, measure-rss.sh): a free port, the config, the readiness
+# wait. Needs python3.
+
+# Prints a free TCP port on 127.0.0.1.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# write_lokid_config FILE PORT DATA_DIR: a config that listens on 127.0.0.1:PORT and keeps
+# its data in DATA_DIR, followed by whatever sections arrive on stdin (limits and so on).
+write_lokid_config() {
+    {
+        cat <<CFG
+auth_enabled: false
+server:
+  http_listen_address: 127.0.0.1
+  http_listen_port: $2
+  log_level: warn
+common:
+  path_prefix: $3
+CFG
+        cat
+    } >"$1"
+}
+
+# wait_ready PORT PID: waits up to 60 s for GET /ready to answer 200. Returns 0 when it
+# does, 1 when the time is up, 2 when the process PID exited first.
+wait_ready() {
+    for _ in $(seq 1 300); do
+        kill -0 "$2" 2>/dev/null || return 2
+        if python3 -c "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:$1/ready', timeout=2).status != 200)" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
+}
