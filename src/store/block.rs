@@ -65,67 +65,151 @@ pub fn encode<'a, I>(entries: I, codec: Codec) -> Vec<u8>
 where
     I: IntoIterator<Item = &'a Entry>,
 {
-    let entries: Vec<&Entry> = entries.into_iter().collect();
-    let n = entries.len();
-    let mut index = Vec::with_capacity(n * 8 + 16);
-    let mut prev = 0i64;
-    for e in &entries {
-        put_varint(&mut index, zigzag(e.ts.wrapping_sub(prev)));
-        prev = e.ts;
+    let mut enc = Encoder::new(codec);
+    for e in entries {
+        enc.push_entry(e);
     }
-    for e in &entries {
-        put_varint(&mut index, e.line.len() as u64);
-    }
-    let mut metas = Vec::new();
-    for e in &entries {
-        let before = metas.len();
-        for (k, v) in &e.metadata {
-            put_varint(&mut metas, k.len() as u64);
-            metas.extend_from_slice(k.as_bytes());
-            put_varint(&mut metas, v.len() as u64);
-            metas.extend_from_slice(v.as_bytes());
-        }
-        put_varint(&mut index, (metas.len() - before) as u64);
-    }
-    index.extend_from_slice(&metas);
+    enc.finish()
+}
 
-    let raw_lines: usize = entries.iter().map(|e| e.line.len()).sum();
-    let mut out = Vec::with_capacity(16 + index.len() / 2 + raw_lines / 3);
-    out.push(V3);
-    out.extend_from_slice(&(n as u32).to_le_bytes());
-    out.extend_from_slice(&(metas.len() as u32).to_le_bytes());
-    put_section(&mut out, &index, codec);
-    let page_bytes = match codec {
-        Codec::Lz4 => usize::MAX,
-        Codec::Zstd(_) => PAGE_BYTES,
-    };
-    let npages_at = out.len();
-    out.extend_from_slice(&0u32.to_le_bytes());
-    let mut npages = 0u32;
-    let mut builder = filter::Builder::default();
-    let mut lines = Vec::with_capacity(raw_lines.min(page_bytes + (64 << 10)));
-    let mut ends = Vec::new();
-    let mut first = 0usize;
-    for (i, e) in entries.iter().enumerate() {
-        lines.extend_from_slice(e.line.as_bytes());
-        ends.push(lines.len());
-        if lines.len() >= page_bytes || i + 1 == n {
-            let f = match codec {
-                Codec::Lz4 => Vec::new(),
-                Codec::Zstd(_) => builder.page(&lines, ends.iter().copied()),
-            };
-            out.extend_from_slice(&(first as u32).to_le_bytes());
-            out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-            out.extend_from_slice(&f);
-            put_section(&mut out, &lines, codec);
-            npages += 1;
-            first = i + 1;
-            lines.clear();
-            ends.clear();
+/// Builds one block entry by entry, without holding the entries: sealed pages are
+/// compressed as they fill, so encoding costs a page of raw lines plus the index and the
+/// compressed output. The block merger streams merged entries through it.
+pub struct Encoder {
+    codec: Codec,
+    page_bytes: usize,
+    n: usize,
+    prev_ts: i64,
+    first_ts: Nanos,
+    ts_deltas: Vec<u8>,
+    line_lens: Vec<u8>,
+    meta_lens: Vec<u8>,
+    metas: Vec<u8>,
+    /// Finished pages: `u32 first_entry | u32 filter_len | filter | section lines`.
+    pages: Vec<u8>,
+    npages: u32,
+    builder: filter::Builder,
+    lines: Vec<u8>,
+    ends: Vec<usize>,
+    page_first: usize,
+    raw: usize,
+}
+
+impl Encoder {
+    pub fn new(codec: Codec) -> Encoder {
+        let page_bytes = match codec {
+            Codec::Lz4 => usize::MAX,
+            Codec::Zstd(_) => PAGE_BYTES,
+        };
+        Encoder {
+            codec,
+            page_bytes,
+            n: 0,
+            prev_ts: 0,
+            first_ts: 0,
+            ts_deltas: Vec::new(),
+            line_lens: Vec::new(),
+            meta_lens: Vec::new(),
+            metas: Vec::new(),
+            pages: Vec::new(),
+            npages: 0,
+            builder: filter::Builder::default(),
+            lines: Vec::new(),
+            ends: Vec::new(),
+            page_first: 0,
+            raw: 0,
         }
     }
-    out[npages_at..npages_at + 4].copy_from_slice(&npages.to_le_bytes());
-    out
+
+    /// Appends an entry whose structured metadata is already in the block's encoded form
+    /// (as [`Block::metadata_bytes`] returns it). Entries must come in time order.
+    pub fn push(&mut self, ts: Nanos, line: &[u8], meta: &[u8]) {
+        self.push_with(ts, line, |metas| metas.extend_from_slice(meta));
+    }
+
+    /// Appends an owned entry. Entries must come in time order.
+    pub fn push_entry(&mut self, e: &Entry) {
+        self.push_with(e.ts, e.line.as_bytes(), |metas| {
+            for (k, v) in &e.metadata {
+                put_varint(metas, k.len() as u64);
+                metas.extend_from_slice(k.as_bytes());
+                put_varint(metas, v.len() as u64);
+                metas.extend_from_slice(v.as_bytes());
+            }
+        });
+    }
+
+    fn push_with(&mut self, ts: Nanos, line: &[u8], meta: impl FnOnce(&mut Vec<u8>)) {
+        if self.n == 0 {
+            self.first_ts = ts;
+        }
+        put_varint(&mut self.ts_deltas, zigzag(ts.wrapping_sub(self.prev_ts)));
+        self.prev_ts = ts;
+        put_varint(&mut self.line_lens, line.len() as u64);
+        let before = self.metas.len();
+        meta(&mut self.metas);
+        put_varint(&mut self.meta_lens, (self.metas.len() - before) as u64);
+        self.lines.extend_from_slice(line);
+        self.ends.push(self.lines.len());
+        self.n += 1;
+        self.raw += line.len() + 16;
+        if self.lines.len() >= self.page_bytes {
+            self.cut_page();
+        }
+    }
+
+    fn cut_page(&mut self) {
+        let f = match self.codec {
+            Codec::Lz4 => Vec::new(),
+            Codec::Zstd(_) => self.builder.page(&self.lines, self.ends.iter().copied()),
+        };
+        self.pages.extend_from_slice(&(self.page_first as u32).to_le_bytes());
+        self.pages.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        self.pages.extend_from_slice(&f);
+        put_section(&mut self.pages, &self.lines, self.codec);
+        self.npages += 1;
+        self.page_first = self.n;
+        self.lines.clear();
+        self.ends.clear();
+    }
+
+    /// Entries pushed so far.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Line bytes pushed so far plus 16 per entry: the size the merger cuts blocks at.
+    pub fn raw_bytes(&self) -> usize {
+        self.raw
+    }
+
+    /// Time of the first and of the last entry pushed (the block key's bounds).
+    pub fn time_bounds(&self) -> (Nanos, Nanos) {
+        (self.first_ts, self.prev_ts)
+    }
+
+    /// The encoded block.
+    pub fn finish(mut self) -> Vec<u8> {
+        if self.page_first < self.n {
+            self.cut_page();
+        }
+        let mut index = self.ts_deltas;
+        index.extend_from_slice(&self.line_lens);
+        index.extend_from_slice(&self.meta_lens);
+        index.extend_from_slice(&self.metas);
+        let mut out = Vec::with_capacity(16 + index.len() / 2 + self.pages.len());
+        out.push(V3);
+        out.extend_from_slice(&(self.n as u32).to_le_bytes());
+        out.extend_from_slice(&(self.metas.len() as u32).to_le_bytes());
+        put_section(&mut out, &index, self.codec);
+        out.extend_from_slice(&self.npages.to_le_bytes());
+        out.extend_from_slice(&self.pages);
+        out
+    }
 }
 
 fn zigzag(v: i64) -> u64 {

@@ -4,9 +4,9 @@
 //! Old blocks are deleted and new ones written in one batch; readers hold snapshots, so a
 //! query sees either the old blocks or the new ones, never both or neither.
 
-use super::block::{self, Block};
+use super::block::{self, Block, Encoder};
 use super::{keys, Rocks, StoreError};
-use crate::model::{Entry, StreamId};
+use crate::model::StreamId;
 
 /// zstd level of merged (sealed) blocks: ~10x smaller than the raw log on the monitoring
 /// data set, and decompressing still runs at about 1 GB/s per core.
@@ -22,6 +22,11 @@ pub fn free_space_too_low(dir: &std::path::Path) -> bool {
 
 /// Merges the blocks smaller than half of `target_raw_bytes` of one (stream, hour) bucket
 /// into blocks of about `target_raw_bytes`. Returns how many blocks it replaced.
+///
+/// Memory stays near one group of time-overlapping small blocks (for pushes that arrive in
+/// time order, one or two blocks): the small blocks are sorted by their first entry, cut
+/// into groups whose time ranges overlap, and each group is decoded, merged by index and
+/// streamed into the sealed-block [`Encoder`] before the next one is read.
 pub fn merge_bucket(
     rocks: &Rocks,
     stream: StreamId,
@@ -29,18 +34,18 @@ pub fn merge_bucket(
     target_raw_bytes: usize,
     mut next_seq: impl FnMut() -> u64,
 ) -> Result<usize, StoreError> {
+    let corrupt = |e: block::CorruptBlock| StoreError::Corrupt(e.to_string());
     let snap = rocks.snapshot();
     let prefix = keys::block_bucket(stream, hour);
     let upper = super::prefix_upper_bound(&prefix).expect("bucket prefix has a successor");
-    let mut small: Vec<(Vec<u8>, Block)> = Vec::new();
+    let mut small: Vec<keys::BlockKey> = Vec::new();
     snap.blocks_in(&prefix, &upper, |k, v| {
-        let (_, raw_len) = block::peek(v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let (_, raw_len) = block::peek(v).map_err(corrupt)?;
         if raw_len < target_raw_bytes / 2 {
-            small.push((k.to_vec(), Block::decode(v).map_err(|e| StoreError::Corrupt(e.to_string()))?));
+            small.push(keys::parse_block(k).ok_or_else(|| StoreError::Corrupt("block key".into()))?);
         }
         Ok(true)
     })?;
-    drop(snap);
     let marker = keys::merge_due(stream, hour);
     if small.len() < 2 {
         let mut batch = rocks.batch();
@@ -48,60 +53,139 @@ pub fn merge_bucket(
         rocks.write(batch)?;
         return Ok(0);
     }
-    let mut entries: Vec<Entry> = Vec::new();
-    for (_, b) in &small {
-        entries.extend((0..b.len()).map(|i| b.entry(i)));
-    }
-    // The order pushes write blocks in: time, then line and metadata.
-    entries.sort_by(|a, b| (a.ts, &a.line, &a.metadata).cmp(&(b.ts, &b.line, &b.metadata)));
-    dedup_same_ts(&mut entries);
+    small.sort_by_key(|k| (k.min_ts, k.max_ts, k.seq));
 
     let mut batch = rocks.batch();
     batch.delete_stream(&marker);
-    for (k, _) in &small {
-        batch.delete_block(k);
-    }
-    let mut start = 0;
-    while start < entries.len() {
-        let mut end = start;
-        let mut raw = 0usize;
-        while end < entries.len() && (end == start || raw + entries[end].line.len() + 16 <= target_raw_bytes) {
-            raw += entries[end].line.len() + 16;
+    let mut out = Output { enc: Encoder::new(block::Codec::Zstd(SEALED_ZSTD_LEVEL)), target: target_raw_bytes };
+    let mut seal = |enc: Encoder, batch: &mut super::Batch| {
+        let (min, max) = enc.time_bounds();
+        batch.put_block(&keys::block(stream, hour, min, max, next_seq()), &enc.finish());
+    };
+    let mut at = 0;
+    while at < small.len() {
+        // A group: blocks whose time ranges overlap (touching counts) those before them.
+        let mut end = at + 1;
+        let mut group_max = small[at].max_ts;
+        while end < small.len() && small[end].min_ts <= group_max {
+            group_max = group_max.max(small[end].max_ts);
             end += 1;
         }
-        let run = &entries[start..end];
-        let key = keys::block(stream, hour, run[0].ts, run[run.len() - 1].ts, next_seq());
-        batch.put_block(&key, &block::encode(run, block::Codec::Zstd(SEALED_ZSTD_LEVEL)));
-        start = end;
+        let mut blocks = Vec::with_capacity(end - at);
+        for k in &small[at..end] {
+            let probe = super::filter::Probe::default();
+            if let Some((Some(b), _)) = snap.read_block(&k.encode(), true, &probe)? {
+                blocks.push(b);
+            }
+        }
+        merge_group(&blocks, &mut out, |enc| seal(enc, &mut batch));
+        at = end;
+    }
+    if !out.enc.is_empty() {
+        seal(out.enc, &mut batch);
+    }
+    drop(snap);
+    for k in &small {
+        batch.delete_block(&k.encode());
     }
     rocks.write(batch)?;
     Ok(small.len())
 }
 
-/// Drops exact duplicates (same time, line and metadata): re-sent entries are stored once.
-fn dedup_same_ts(entries: &mut Vec<Entry>) {
-    let mut out: Vec<Entry> = Vec::with_capacity(entries.len());
-    let mut group_start = 0;
-    for e in entries.drain(..) {
-        if out.last().is_some_and(|l| l.ts != e.ts) {
-            group_start = out.len();
+/// The sealed block being filled, and the raw size it is cut at.
+struct Output {
+    enc: Encoder,
+    target: usize,
+}
+
+/// Streams the entries of time-overlapping blocks into `out` in the order pushes store
+/// them (time, then line, then metadata), once each: exact duplicates (same time, line and
+/// metadata; re-sent entries) are dropped. `seal` takes each block that reaches the target.
+fn merge_group(blocks: &[Block], out: &mut Output, mut seal: impl FnMut(Encoder)) {
+    let mut order: Vec<(u32, u32)> =
+        blocks.iter().enumerate().flat_map(|(b, blk)| (0..blk.len() as u32).map(move |i| (b as u32, i))).collect();
+    let key = |&(b, i): &(u32, u32)| {
+        let blk = &blocks[b as usize];
+        (blk.ts(i as usize), blk.line(i as usize), i as usize, blk)
+    };
+    order.sort_by(|x, y| {
+        let (tx, lx, ix, bx) = key(x);
+        let (ty, ly, iy, by) = key(y);
+        tx.cmp(&ty).then_with(|| lx.cmp(ly)).then_with(|| bx.metadata(ix).cmp(by.metadata(iy)))
+    });
+    let mut last: Option<(u32, u32)> = None;
+    for &(b, i) in &order {
+        let (ts, line, i, blk) = key(&(b, i));
+        if let Some(l) = last {
+            let (lts, lline, li, lblk) = key(&l);
+            if lts == ts && lline == line && lblk.metadata_bytes(li) == blk.metadata_bytes(i) {
+                continue;
+            }
         }
-        if !out[group_start..].iter().any(|o| o.line == e.line && o.metadata == e.metadata) {
-            out.push(e);
+        last = Some((b, i as u32));
+        if !out.enc.is_empty() && out.enc.raw_bytes() + line.len() + 16 > out.target {
+            seal(std::mem::replace(&mut out.enc, Encoder::new(block::Codec::Zstd(SEALED_ZSTD_LEVEL))));
         }
+        out.enc.push(ts, line, blk.metadata_bytes(i));
     }
-    *entries = out;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Entry;
+    use crate::store::RocksOptions;
 
+    fn e(ts: i64, line: &str, meta: &[(&str, &str)]) -> Entry {
+        Entry { ts, line: line.into(), metadata: meta.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
+    }
+
+    /// Overlapping and disjoint small blocks merge into sealed blocks of the target size,
+    /// in (time, line, metadata) order, exact duplicates once, each key's bounds its own.
     #[test]
-    fn dedup_keeps_distinct_lines_at_one_time() {
-        let e = |ts, l: &str| Entry { ts, line: l.into(), metadata: vec![] };
-        let mut v = vec![e(1, "a"), e(1, "b"), e(1, "a"), e(2, "a"), e(2, "a")];
-        dedup_same_ts(&mut v);
-        assert_eq!(v, vec![e(1, "a"), e(1, "b"), e(2, "a")]);
+    fn merges_groups_in_order_drops_duplicates_and_cuts_at_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let rocks = Rocks::open(dir.path(), &RocksOptions::default()).unwrap();
+        let hour = 10;
+        let t = hour * 3_600_000_000_000;
+        let pushes = [
+            vec![e(t + 1, "b", &[]), e(t + 3, "d", &[("k", "2")]), e(t + 5, "f", &[])],
+            vec![e(t + 2, "c", &[]), e(t + 3, "d", &[("k", "1")]), e(t + 3, "d", &[("k", "2")])],
+            vec![e(t + 5, "a", &[]), e(t + 5, "f", &[]), e(t + 6, "g", &[])],
+            vec![e(t + 100, "z", &[("k", "v")]), e(t + 101, "zz", &[])],
+        ];
+        let mut batch = rocks.batch();
+        for (seq, p) in pushes.iter().enumerate() {
+            let key = keys::block(1, hour, p[0].ts, p[p.len() - 1].ts, seq as u64);
+            batch.put_block(&key, &block::encode(p, block::Codec::Lz4));
+        }
+        rocks.write(batch).unwrap();
+        let mut seq = 100;
+        // Every push block is below half of 120 bytes; 7 one-byte entries fill 7 * 17 = 119.
+        assert_eq!(merge_bucket(&rocks, 1, hour, 120, || { seq += 1; seq }).unwrap(), 4);
+        let mut got = Vec::new();
+        let mut sizes = Vec::new();
+        let (from, to) = (keys::block_bucket(1, hour), keys::block_bucket(1, hour + 1));
+        rocks.snapshot().blocks_in(&from, &to, |k, v| {
+            let key = keys::parse_block(k).unwrap();
+            let b = Block::decode(v).unwrap();
+            assert_eq!((key.min_ts, key.max_ts), (b.ts(0), b.ts(b.len() - 1)));
+            sizes.push(b.len());
+            got.extend((0..b.len()).map(|i| b.entry(i)));
+            Ok(true)
+        }).unwrap();
+        let want = vec![
+            e(t + 1, "b", &[]),
+            e(t + 2, "c", &[]),
+            e(t + 3, "d", &[("k", "1")]),
+            e(t + 3, "d", &[("k", "2")]),
+            e(t + 5, "a", &[]),
+            e(t + 5, "f", &[]),
+            e(t + 6, "g", &[]),
+            e(t + 100, "z", &[("k", "v")]),
+            e(t + 101, "zz", &[]),
+        ];
+        assert_eq!(got, want);
+        assert_eq!(sizes, vec![7, 2], "cut at the target, across groups");
     }
 }
