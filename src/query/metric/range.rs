@@ -344,6 +344,30 @@ mod tests {
         assert_eq!(inst(r), v(&[("{app=\"a\", pod=\"1\"}", 2.0), ("{app=\"a\", pod=\"2\"}", 5.0)]));
     }
 
+    /// Like Loki (`errFoundAllLabels`), `| json` and `| logfmt` stop reading a line once
+    /// every label the query needs is extracted: damage after that point is no error, and
+    /// a second parser adds nothing.
+    #[test]
+    fn parsers_stop_once_every_needed_label_is_extracted() {
+        let s = MemSource::new(vec![
+            (S, labels(&[("app", "a")]), r#"{"latency_ms":5,"level":"info","bad": }"#),
+            (2 * S, labels(&[("app", "a")]), r#"{"level":"info","latency_ms":7,"bad": }"#),
+        ]);
+        // Needed: latency_ms and level. The first line has both before the damage; the
+        // second too. Without the stop both would carry __error__ and the query would fail.
+        let q = r#"sum by (level) (sum_over_time({app="a"} | json | unwrap latency_ms [10s]))"#;
+        assert_eq!(inst(run_q(q, &s, 10 * S, 10 * S, 0).unwrap()), v(&[("{level=\"info\"}", 12.0)]));
+        // Needed: level only, but the line breaks before it: the parser error stays.
+        let broken = MemSource::new(vec![(S, labels(&[("app", "a")]), r#"{"x": ,"level":"info"}"#)]);
+        let q = r#"sum by (level, __error__) (count_over_time({app="a"} | json [10s]))"#;
+        assert_eq!(inst(run_q(q, &broken, 10 * S, 10 * S, 0).unwrap()), v(&[("{__error__=\"JSONParserErr\"}", 1.0)]));
+        // A parser after every needed label is there does nothing: `| json` on a logfmt
+        // line sets no error.
+        let lf = MemSource::new(vec![(S, labels(&[("app", "a")]), "level=warn msg=x")]);
+        let q = r#"sum by (level) (count_over_time({app="a"} | logfmt | json [10s]))"#;
+        assert_eq!(inst(run_q(q, &lf, 10 * S, 10 * S, 0).unwrap()), v(&[("{level=\"warn\"}", 1.0)]));
+    }
+
     fn unwrapped(vals: &[f64]) -> MemSource {
         MemSource::new(
             vals.iter()

@@ -21,11 +21,13 @@ pub enum JType {
     Object,
 }
 
-/// Why a scan stopped early: a parse error (message) or a callback's request to drop the line.
+/// Why a scan stopped early: a parse error (message), a callback's request to drop the
+/// line, or the callback has all it needs.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Stop {
     Err(&'static str),
     Drop,
+    Done,
 }
 
 fn next_token(d: &[u8]) -> Option<usize> {
@@ -44,21 +46,20 @@ fn token_end(d: &[u8]) -> usize {
 fn string_end(d: &[u8]) -> Option<(usize, bool)> {
     let mut escaped = false;
     let mut i = 0;
-    while i < d.len() {
-        match d[i] {
-            b'"' => {
-                if !escaped {
-                    return Some((i + 1, false));
-                }
-                let backslashes = d[..i].iter().rev().take_while(|&&c| c == b'\\').count();
-                if backslashes % 2 == 0 {
-                    return Some((i + 1, true));
-                }
+    while let Some(off) = memchr::memchr2(b'"', b'\\', &d[i..]) {
+        let j = i + off;
+        if d[j] == b'"' {
+            if !escaped {
+                return Some((j + 1, false));
             }
-            b'\\' => escaped = true,
-            _ => {}
+            let backslashes = d[..j].iter().rev().take_while(|&&c| c == b'\\').count();
+            if backslashes % 2 == 0 {
+                return Some((j + 1, true));
+            }
+        } else {
+            escaped = true;
         }
-        i += 1;
+        i = j + 1;
     }
     None
 }
@@ -66,17 +67,17 @@ fn string_end(d: &[u8]) -> Option<(usize, bool)> {
 fn block_end(d: &[u8], open: u8, close: u8) -> Option<usize> {
     let mut level = 0i32;
     let mut i = 0;
-    while i < d.len() {
+    while let Some(off) = memchr::memchr3(b'"', open, close, &d[i..]) {
+        i += off;
         match d[i] {
             b'"' => i += string_end(&d[i + 1..])?.0,
             c if c == open => level += 1,
-            c if c == close => {
+            _ => {
                 level -= 1;
                 if level == 0 {
                     return Some(i + 1);
                 }
             }
-            _ => {}
         }
         i += 1;
     }

@@ -68,6 +68,10 @@ pub struct Hints {
     /// parameters) still parse the whole line, so errors are the same, but only add the
     /// labels named here (the query's grouping, unwrap and the labels stages read).
     wanted: Option<Vec<String>>,
+    /// Loki's `requiredLabels`: the wanted names, plus `x` for each `x_extracted`, once
+    /// each. When every one of them is extracted, parsers stop (`AllRequiredExtracted`):
+    /// the rest of the line is not read, and a later parser does nothing.
+    required: Vec<String>,
 }
 
 impl Hints {
@@ -75,6 +79,15 @@ impl Hints {
     #[inline]
     pub fn has_wanted(&self) -> bool {
         self.wanted.is_some()
+    }
+
+    /// Loki's `AllRequiredExtracted`: the query wants only some labels and parsers have
+    /// extracted each of them for this entry. Parsers then stop reading the line.
+    #[inline]
+    pub fn all_extracted(&self, lbs: &LabelsBuilder) -> bool {
+        !self.required.is_empty()
+            && lbs.extracted_count() >= self.required.len()
+            && self.required.iter().all(|n| lbs.extracted(n))
     }
 
     /// Whether a parser should add the label `name`.
@@ -87,12 +100,14 @@ impl Hints {
     /// or as `name_extracted` when it collides with a stream label or metadata. Checked
     /// before the (costlier) collision test, so unwanted keys cost one comparison each.
     #[inline]
-    pub fn may_want(&self, name: &str) -> bool {
+    pub fn may_want(&self, name: &[u8]) -> bool {
         self.wanted.as_ref().is_none_or(|w| {
             w.iter().any(|n| {
+                let n = n.as_bytes();
                 // Lengths first: most keys are rejected without comparing bytes.
                 (n.len() == name.len() || n.len() == name.len() + labels::DUPLICATE_SUFFIX.len())
-                    && n.strip_prefix(name).is_some_and(|rest| rest.is_empty() || rest == labels::DUPLICATE_SUFFIX)
+                    && n.strip_prefix(name)
+                        .is_some_and(|rest| rest.is_empty() || rest == labels::DUPLICATE_SUFFIX.as_bytes())
             })
         })
     }
@@ -206,6 +221,17 @@ impl LogPipeline {
                 Stage::Drop(items) => Compiled::DropKeep(DropKeep::new(items, false)?),
                 Stage::Keep(items) => Compiled::DropKeep(DropKeep::new(items, true)?),
             });
+        }
+        if let Some(w) = &wanted {
+            // Loki's `appendLabelHints` and `uniqueString`.
+            for n in w {
+                let trimmed = n.strip_suffix(labels::DUPLICATE_SUFFIX);
+                for name in std::iter::once(n.as_str()).chain(trimmed) {
+                    if !hints.required.iter().any(|r| r == name) {
+                        hints.required.push(name.to_string());
+                    }
+                }
+            }
         }
         hints.wanted = wanted;
         let mut needles = Vec::new();
@@ -323,6 +349,18 @@ impl LogPipeline {
         for s in &self.stages {
             let cur: &[u8] = owned.as_deref().unwrap_or(line);
             let keep = match s {
+                // Loki's parsers do nothing once every label the query needs is extracted
+                // (`NoLabels`); `regexp` has no such check.
+                Compiled::Json(_)
+                | Compiled::JsonExpr(_)
+                | Compiled::Logfmt(_)
+                | Compiled::LogfmtExpr(_)
+                | Compiled::Pattern(_)
+                | Compiled::Unpack
+                    if self.hints.all_extracted(&b) =>
+                {
+                    true
+                }
                 Compiled::LineFilter(f) => f.matches(cur),
                 Compiled::Json(p) => p.process(cur, &mut b, &self.hints),
                 Compiled::JsonExpr(p) => p.process(cur, &mut b),

@@ -42,14 +42,9 @@ pub(super) fn append_sanitized(out: &mut String, part: &[u8]) {
 
 /// A key that sanitizing leaves unchanged (`append_sanitized`'s fast path): ASCII letters,
 /// digits and `_`, not starting with a digit.
-fn plain_key(key: &[u8]) -> Option<&str> {
-    if key.first().is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+fn plain_key(key: &[u8]) -> bool {
+    key.first().is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
         && key.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
-    {
-        std::str::from_utf8(key).ok()
-    } else {
-        None
-    }
 }
 
 /// Whether a top-level `key` may yield a label the parser hints want (always, without
@@ -58,13 +53,13 @@ fn may_want_key(hints: &Hints, key: &[u8], scratch: &mut String) -> bool {
     if !hints.has_wanted() {
         return true;
     }
-    if let Some(plain) = plain_key(key) {
+    if plain_key(key) {
         // Sanitizing leaves a plain key as it is: no copy to decide.
-        return hints.may_want(plain);
+        return hints.may_want(key);
     }
     scratch.clear();
     append_sanitized(scratch, key);
-    hints.may_want(scratch)
+    hints.may_want(scratch.as_bytes())
 }
 
 /// Sanitized top-level key, `_extracted` on collision; None when it sanitizes to nothing.
@@ -120,18 +115,26 @@ impl JsonWalk<'_> {
     }
 
     fn object(&mut self, obj: &[u8], lbs: &mut LabelsBuilder) -> Result<(), Stop> {
-        json::object_each(obj, |key, value, ty| match ty {
-            JType::String | JType::Number | JType::Boolean => self.leaf(key, value, ty, lbs),
-            // Flattening recurses per nesting level: objects nested deeper than this in a
-            // (possibly hostile) line are skipped instead of overflowing the stack.
-            JType::Object if self.ends.len() >= MAX_JSON_NESTING => Ok(()),
-            JType::Object => {
-                self.push(key);
-                let r = self.object(value, lbs);
-                self.pop();
-                r
+        json::object_each(obj, |key, value, ty| {
+            match ty {
+                JType::String | JType::Number | JType::Boolean => self.leaf(key, value, ty, lbs)?,
+                // Flattening recurses per nesting level: objects nested deeper than this in a
+                // (possibly hostile) line are skipped instead of overflowing the stack.
+                JType::Object if self.ends.len() >= MAX_JSON_NESTING => {}
+                JType::Object => {
+                    self.push(key);
+                    let r = self.object(value, lbs);
+                    self.pop();
+                    return r;
+                }
+                _ => {}
             }
-            _ => Ok(()),
+            // Loki stops reading the line once every label the query needs is there
+            // (`errFoundAllLabels`): damage after that point is not an error.
+            if self.hints.all_extracted(lbs) {
+                return Err(Stop::Done);
+            }
+            Ok(())
         })
     }
 
@@ -155,7 +158,7 @@ impl JsonWalk<'_> {
         } else {
             self.push(key);
             self.build_name();
-            if !self.hints.may_want(&self.name) {
+            if !self.hints.may_want(self.name.as_bytes()) {
                 self.pop();
                 return Ok(());
             }
@@ -185,16 +188,22 @@ impl JsonWalk<'_> {
     }
 }
 
+thread_local! {
+    /// The path and name buffers of the last JSON walk on this thread (a walk per line).
+    static WALK_BUFFERS: std::cell::Cell<(Vec<u8>, Vec<usize>, String)> = const { std::cell::Cell::new((Vec::new(), Vec::new(), String::new())) };
+}
+
 impl JsonParser {
     pub fn process(&self, line: &[u8], lbs: &mut LabelsBuilder, hints: &Hints) -> bool {
-        let mut w = JsonWalk {
-            parts: Vec::new(),
-            ends: Vec::new(),
-            name: String::new(),
-            hints,
-        };
-        match w.object(line, lbs) {
-            Ok(()) => true,
+        let (mut parts, mut ends, mut name) = WALK_BUFFERS.take();
+        parts.clear();
+        ends.clear();
+        name.clear();
+        let mut w = JsonWalk { parts, ends, name, hints };
+        let r = w.object(line, lbs);
+        WALK_BUFFERS.set((w.parts, w.ends, w.name));
+        match r {
+            Ok(()) | Err(Stop::Done) => true,
             Err(Stop::Drop) => false,
             Err(Stop::Err(e)) => {
                 lbs.add_err(ERR_JSON, Some(e.to_string()));
@@ -234,6 +243,9 @@ impl LogfmtParser {
             lbs.set_parsed(&name, clean_value(dec.value()));
             if !hints.ok(&name, lbs) {
                 return false;
+            }
+            if hints.all_extracted(lbs) {
+                break;
             }
         }
         if let (true, Some(e)) = (self.strict, dec.err()) {
