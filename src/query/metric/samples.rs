@@ -165,6 +165,8 @@ struct Collect<'e> {
     /// Per series: (time, stream, value), stream being an index into `streams`.
     series: Vec<(Labels, Vec<(Nanos, u32, f64)>)>,
     metadata: Vec<(String, String)>,
+    /// The encoded form of `metadata`.
+    metadata_raw: Vec<u8>,
     /// The current stream's series when every sample of it falls in one series whatever
     /// the entry (a grouping by stream labels only, and stages that keep them): samples
     /// are then read off the label builder without building each entry's label set.
@@ -184,6 +186,7 @@ impl<'e> Collect<'e> {
             ids: HashMap::new(),
             series: Vec::new(),
             metadata: Vec::new(),
+            metadata_raw: Vec::new(),
             fixed: None,
             lean,
         })
@@ -202,6 +205,30 @@ impl<'e> Collect<'e> {
     }
 }
 
+/// Decodes an entry's structured metadata into `out`, reusing its strings, unless `raw` is
+/// what `out` already holds (`last`): most lines repeat the metadata of the one before or
+/// have none, and then nothing is allocated.
+fn decode_metadata(raw: &[u8], last: &mut Vec<u8>, out: &mut Vec<(String, String)>) {
+    if raw == last.as_slice() {
+        return;
+    }
+    last.clear();
+    last.extend_from_slice(raw);
+    let mut n = 0;
+    for (k, v) in MetaIter::new(raw) {
+        if n == out.len() {
+            out.push((String::new(), String::new()));
+        }
+        let (ok, ov) = &mut out[n];
+        ok.clear();
+        ok.push_str(&String::from_utf8_lossy(k));
+        ov.clear();
+        ov.push_str(&String::from_utf8_lossy(v));
+        n += 1;
+    }
+    out.truncate(n);
+}
+
 impl StreamSink for Collect<'_> {
     fn begin(&mut self, stream: &Labels) {
         self.streams.push(stream.clone());
@@ -216,11 +243,7 @@ impl StreamSink for Collect<'_> {
         if self.win.span(ts).is_none() {
             return;
         }
-        self.metadata.clear();
-        self.metadata.extend(
-            MetaIter::new(metadata)
-                .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), String::from_utf8_lossy(v).into_owned())),
-        );
+        decode_metadata(metadata, &mut self.metadata_raw, &mut self.metadata);
         let stream = self.streams.len() - 1;
         if let Some(id) = self.fixed {
             let extractor = self.extractor;

@@ -31,6 +31,57 @@ pub struct LabelsBuilder<'a> {
     err_details: String,
 }
 
+thread_local! {
+    /// Buffers of builders dropped on this thread, for the next entry's builder: a metric
+    /// query runs a builder per line, and reusing them keeps allocation off that path.
+    static POOL: std::cell::RefCell<Pool> = const { std::cell::RefCell::new(Pool { pairs: Vec::new(), strings: Vec::new() }) };
+}
+
+struct Pool {
+    pairs: Vec<Pairs>,
+    strings: Vec<String>,
+}
+
+/// At most this many spare buffers of each kind per thread, each string at most
+/// [`POOL_STRING_BYTES`] long: the pool stays a few KiB.
+const POOL_MAX: usize = 32;
+const POOL_STRING_BYTES: usize = 256;
+
+fn pooled_pairs() -> Pairs {
+    POOL.with(|p| p.borrow_mut().pairs.pop()).unwrap_or_default()
+}
+
+/// A string holding `s`, in a pooled buffer when one is spare.
+fn pooled_string(s: &str) -> String {
+    let mut out = POOL.with(|p| p.borrow_mut().strings.pop()).unwrap_or_default();
+    out.push_str(s);
+    out
+}
+
+fn recycle(mut v: Pairs) {
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        for (a, b) in v.drain(..) {
+            for mut s in [a, b] {
+                if p.strings.len() < POOL_MAX && s.capacity() <= POOL_STRING_BYTES && s.capacity() > 0 {
+                    s.clear();
+                    p.strings.push(s);
+                }
+            }
+        }
+        if p.pairs.len() < POOL_MAX && v.capacity() > 0 {
+            p.pairs.push(v);
+        }
+    });
+}
+
+impl Drop for LabelsBuilder<'_> {
+    fn drop(&mut self) {
+        recycle(std::mem::take(&mut self.meta));
+        recycle(std::mem::take(&mut self.parsed));
+    }
+}
+
 fn position(v: &[(String, String)], name: &str) -> Option<usize> {
     v.iter().position(|(n, _)| n == name)
 }
@@ -39,8 +90,8 @@ impl<'a> LabelsBuilder<'a> {
     pub fn new(base: &'a Labels) -> LabelsBuilder<'a> {
         LabelsBuilder {
             base,
-            meta: Vec::new(),
-            parsed: Vec::new(),
+            meta: pooled_pairs(),
+            parsed: pooled_pairs(),
             del: Vec::new(),
             dropped_parsed: Vec::new(),
             err: String::new(),
@@ -55,12 +106,12 @@ impl<'a> LabelsBuilder<'a> {
             let name = if self.base_has(n) {
                 format!("{n}{DUPLICATE_SUFFIX}")
             } else {
-                n.clone()
+                pooled_string(n)
             };
             match name.as_str() {
                 ERROR_LABEL => self.err = v.clone(),
                 ERROR_DETAILS_LABEL => self.err_details = v.clone(),
-                _ => self.set_meta(name, v.clone()),
+                _ => self.set_meta(name, pooled_string(v)),
             }
         }
     }
@@ -90,6 +141,11 @@ impl<'a> LabelsBuilder<'a> {
         position(&self.parsed, name).is_some() || self.dropped_parsed.iter().any(|n| n == name)
     }
 
+    /// How many labels parsers set for this entry (Loki's count of extracted names).
+    pub fn extracted_count(&self) -> usize {
+        self.parsed.len() + self.dropped_parsed.len()
+    }
+
     /// Loki's `Get`: added labels, then deletions, then non-empty stream labels.
     pub fn get(&self, name: &str) -> Option<&str> {
         if let Some(i) = position(&self.meta, name) {
@@ -111,7 +167,7 @@ impl<'a> LabelsBuilder<'a> {
         }
         match position(&self.parsed, name) {
             Some(i) => self.parsed[i].1 = value,
-            None => self.parsed.push((name.to_string(), value)),
+            None => self.parsed.push((pooled_string(name), value)),
         }
     }
 
@@ -240,7 +296,7 @@ impl<'a> LabelsBuilder<'a> {
 
     /// Final labels: (all, structured metadata, parsed incl. error labels), each sorted by name.
     /// Without `categorize` the last two are left empty (saves copying every label twice).
-    pub fn finish(self, categorize: bool) -> (Labels, Pairs, Pairs) {
+    pub fn finish(mut self, categorize: bool) -> (Labels, Pairs, Pairs) {
         if self.unchanged() {
             return (self.base.clone(), Vec::new(), Vec::new());
         }
@@ -254,15 +310,15 @@ impl<'a> LabelsBuilder<'a> {
             }
             all.push((n.to_string(), v.to_string()));
         }
-        let mut meta = self.meta;
-        let mut parsed = self.parsed;
+        let mut meta = std::mem::take(&mut self.meta);
+        let mut parsed = std::mem::take(&mut self.parsed);
         if !self.err.is_empty() {
             parsed.retain(|(n, _)| n != ERROR_LABEL);
-            parsed.push((ERROR_LABEL.to_string(), self.err));
+            parsed.push((ERROR_LABEL.to_string(), std::mem::take(&mut self.err)));
         }
         if !self.err_details.is_empty() {
             parsed.retain(|(n, _)| n != ERROR_DETAILS_LABEL);
-            parsed.push((ERROR_DETAILS_LABEL.to_string(), self.err_details));
+            parsed.push((ERROR_DETAILS_LABEL.to_string(), std::mem::take(&mut self.err_details)));
         }
         if !categorize {
             all.append(&mut meta);
