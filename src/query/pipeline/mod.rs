@@ -65,8 +65,8 @@ enum Compiled {
 pub struct Hints {
     filters: Vec<(String, CompiledLabelFilter)>,
     /// Loki's parser hints for metric queries: when set, `| json` and `| logfmt` (without
-    /// parameters) still parse the whole line, so errors are the same, but only add the
-    /// labels named here (the query's grouping, unwrap and the labels stages read).
+    /// parameters) only add the labels named here (the query's grouping, unwrap and the
+    /// labels stages read).
     wanted: Option<Vec<String>>,
     /// Loki's `requiredLabels`: the wanted names, plus `x` for each `x_extracted`, once
     /// each. When every one of them is extracted, parsers stop (`AllRequiredExtracted`):
