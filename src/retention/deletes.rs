@@ -121,7 +121,9 @@ fn apply(rocks: &Rocks, registry: &Registry, ingester: &Ingester, r: &DeleteRequ
     }
     drop(snap);
     if !batch.is_empty() {
+        let gone = batch.deleted();
         rocks.write(batch)?;
+        rocks.reclaim(&gone);
     }
     Ok(deleted)
 }

@@ -6,7 +6,10 @@
 //! partitions of the label index once every stream of the tenant has expired there;
 //! (3) removes streams with no data left from the registry (under the ingester's commit
 //! lock, so no push can race it); (4) applies the size cap, oldest day first; (5) applies
-//! delete requests whose cancel period is over; then compacts so the disk shrinks.
+//! delete requests whose cancel period is over. After each deletion the disk space of the
+//! deleted key ranges is reclaimed (`Rocks::reclaim`: table files wholly inside a range are
+//! dropped, only those straddling its ends are rewritten), so a pass costs in proportion
+//! to what it deletes, never a rewrite of the whole database.
 //! Queries read through snapshots, so they see data before or after a deletion, never
 //! half of it.
 
@@ -50,10 +53,6 @@ impl Report {
         self.days_dropped_for_size += o.days_dropped_for_size;
         self.delete_requests_applied += o.delete_requests_applied;
         self.entries_deleted_by_requests += o.entries_deleted_by_requests;
-    }
-
-    fn deleted_anything(&self) -> bool {
-        self.blocks_deleted + self.partitions_deleted + self.streams_removed + self.entries_deleted_by_requests > 0
     }
 }
 
@@ -119,9 +118,6 @@ impl Retention {
         }
         report.add(&deletes::apply_due(rocks, registry, ingester, self.cancel_period, now)?);
         report.streams_removed += remove_empty_streams(rocks, registry, ingester)?;
-        if report.deleted_anything() {
-            rocks.compact_all();
-        }
         Ok(report)
     }
 
@@ -167,6 +163,7 @@ impl Retention {
             }
         }
         if !batch.is_empty() {
+            let deleted = batch.deleted();
             // Under the commit lock: no push can find a day "already indexed" between the
             // removal of its partition and the registry forgetting it.
             ingester.with_commit_lock(|| -> Result<(), StoreError> {
@@ -174,6 +171,7 @@ impl Retention {
                 registry.forget_days(|d| d < forget_before);
                 Ok(())
             })?;
+            rocks.reclaim(&deleted);
         }
         Ok(report)
     }
@@ -181,10 +179,18 @@ impl Retention {
     /// Deletes the oldest day of every stream until the data directory fits the cap.
     fn enforce_size(&self, rocks: &Rocks, registry: &Registry, ingester: &Ingester) -> Result<Report, StoreError> {
         let mut report = Report::default();
-        for _ in 0..64 {
-            rocks.compact_all();
+        for round in 0..64 {
             if dir_size(&self.data_dir) <= self.max_disk_bytes {
                 break;
+            }
+            if round == 0 {
+                // Over the cap: measure again without garbage (overwritten and deleted
+                // data not compacted away yet) before dropping a whole day. This rewrites
+                // the database, but only when it is over the cap.
+                rocks.compact_all();
+                if dir_size(&self.data_dir) <= self.max_disk_bytes {
+                    break;
+                }
             }
             let metas = registry.all();
             let snap = rocks.snapshot();
@@ -212,11 +218,13 @@ impl Retention {
             for t in tenants {
                 batch.delete_postings_range(&keys::postings_partition(t, day), &keys::postings_partition(t, day + 1));
             }
+            let deleted = batch.deleted();
             ingester.with_commit_lock(|| -> Result<(), StoreError> {
                 rocks.write(batch)?;
                 registry.forget_days(|d| d == day);
                 Ok(())
             })?;
+            rocks.reclaim(&deleted);
             report.days_dropped_for_size += 1;
             report.partitions_deleted += 1;
             tracing::warn!(day, cap = self.max_disk_bytes, "data directory over retention_max_disk_bytes: dropped the oldest day");

@@ -159,7 +159,7 @@ impl Rocks {
     }
 
     pub fn batch(&self) -> Batch<'_> {
-        Batch { inner: WriteBatch::default(), rocks: self }
+        Batch { inner: WriteBatch::default(), rocks: self, deleted: Deleted::default() }
     }
 
     pub fn snapshot(&self) -> Snapshot<'_> {
@@ -189,8 +189,27 @@ impl Rocks {
         Ok(out)
     }
 
-    /// Compacts a key range of the blocks and postings CFs so that deleted data leaves
-    /// the disk now rather than at some later compaction.
+    /// Gives the space of what `deleted` removed back to the file system, in proportion
+    /// to what was deleted: table files wholly inside a deleted range are dropped without
+    /// being read, and only the files that straddle a range's ends are rewritten
+    /// (`DeleteFilesInRange`, then a compaction of that range). The rest of the database is
+    /// not touched. A query that still reads a dropped range through an older snapshot may
+    /// miss those entries: only data being deleted is ever dropped.
+    pub fn reclaim(&self, deleted: &Deleted) {
+        if self.read_only {
+            return;
+        }
+        for (cf, from, to) in deleted.ranges() {
+            let h = self.cf(cf);
+            if let Err(e) = self.db.delete_file_in_range_cf(h, from, &to) {
+                tracing::warn!(error = %e, cf, "dropping the table files of a deleted range failed");
+            }
+            self.db.compact_range_cf(h, Some(from), Some(&to));
+        }
+    }
+
+    /// Compacts every data column family in full (rewrites the database): only for a size
+    /// cap that must be measured without garbage.
     pub fn compact_all(&self) {
         if self.read_only {
             return;
@@ -228,6 +247,60 @@ impl Rocks {
 pub struct Batch<'a> {
     inner: WriteBatch,
     rocks: &'a Rocks,
+    deleted: Deleted,
+}
+
+/// The key ranges a batch deletes, per column family: what [`Rocks::reclaim`] frees once
+/// the batch is written. Single-key deletes are kept as one span per family.
+#[derive(Clone, Debug, Default)]
+pub struct Deleted {
+    ranges: Vec<(&'static str, Vec<u8>, Vec<u8>)>,
+    /// (family, smallest key, largest key) of single-key deletes.
+    spans: Vec<(&'static str, Vec<u8>, Vec<u8>)>,
+}
+
+impl Deleted {
+    fn range(&mut self, cf: &'static str, from: &[u8], to: &[u8]) {
+        self.ranges.push((cf, from.to_vec(), to.to_vec()));
+    }
+
+    fn key(&mut self, cf: &'static str, key: &[u8]) {
+        match self.spans.iter_mut().find(|(c, _, _)| *c == cf) {
+            Some((_, lo, hi)) => {
+                if key < lo.as_slice() {
+                    *lo = key.to_vec();
+                }
+                if key > hi.as_slice() {
+                    *hi = key.to_vec();
+                }
+            }
+            None => self.spans.push((cf, key.to_vec(), key.to_vec())),
+        }
+    }
+
+    /// Adds what `other` deleted.
+    pub fn extend(&mut self, other: Deleted) {
+        self.ranges.extend(other.ranges);
+        for (cf, lo, hi) in other.spans {
+            self.key(cf, &lo);
+            self.key(cf, &hi);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty() && self.spans.is_empty()
+    }
+
+    /// `[from, to)` ranges; a span ends just after its largest key.
+    fn ranges(&self) -> impl Iterator<Item = (&'static str, &[u8], Vec<u8>)> + '_ {
+        let ranges = self.ranges.iter().map(|(cf, f, t)| (*cf, f.as_slice(), t.clone()));
+        let spans = self.spans.iter().map(|(cf, lo, hi)| {
+            let mut end = hi.clone();
+            end.push(0);
+            (*cf, lo.as_slice(), end)
+        });
+        ranges.chain(spans)
+    }
 }
 
 impl Batch<'_> {
@@ -248,16 +321,24 @@ impl Batch<'_> {
 
     pub fn delete_block(&mut self, key: &[u8]) {
         self.inner.delete_cf(self.rocks.cf(CF_BLOCKS), key);
+        self.deleted.key(CF_BLOCKS, key);
     }
 
     /// Deletes every block key in `[from, to)` (one range tombstone).
     pub fn delete_blocks_range(&mut self, from: &[u8], to: &[u8]) {
         self.inner.delete_range_cf(self.rocks.cf(CF_BLOCKS), from, to);
+        self.deleted.range(CF_BLOCKS, from, to);
     }
 
     /// Deletes every posting key in `[from, to)`.
     pub fn delete_postings_range(&mut self, from: &[u8], to: &[u8]) {
         self.inner.delete_range_cf(self.rocks.cf(CF_POSTINGS), from, to);
+        self.deleted.range(CF_POSTINGS, from, to);
+    }
+
+    /// What this batch deletes (for [`Rocks::reclaim`] after it is written).
+    pub fn deleted(&self) -> Deleted {
+        self.deleted.clone()
     }
 
     pub fn delete_stream(&mut self, key: &[u8]) {
@@ -420,5 +501,49 @@ impl From<rocksdb::Error> for StoreError {
         } else {
             StoreError::Rocks(s)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::keys;
+
+    fn block_files(rocks: &Rocks) -> Vec<String> {
+        let mut v: Vec<String> =
+            rocks.db.live_files().unwrap().into_iter().filter(|f| f.column_family_name == CF_BLOCKS).map(|f| f.name).collect();
+        v.sort();
+        v
+    }
+
+    /// Reclaiming a deleted range drops the table files wholly inside it and leaves every
+    /// other file as it is: retention does not rewrite the database.
+    #[test]
+    fn reclaim_drops_files_of_the_range_and_rewrites_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let rocks = Rocks::open(dir.path(), &RocksOptions::default()).unwrap();
+        let value = vec![7u8; 64 << 10];
+        for stream in [1u32, 2] {
+            let mut batch = rocks.batch();
+            for hour in 0..8 {
+                batch.put_block(&keys::block(stream, hour, hour * keys::HOUR_NS, hour * keys::HOUR_NS, 0), &value);
+            }
+            rocks.write(batch).unwrap();
+            rocks.flush().unwrap();
+        }
+        let before = block_files(&rocks);
+        assert_eq!(before.len(), 2, "one table file per stream: {before:?}");
+        let mut batch = rocks.batch();
+        batch.delete_blocks_range(&keys::block_stream(1), &keys::block_stream_end(1));
+        let deleted = batch.deleted();
+        rocks.write(batch).unwrap();
+        rocks.reclaim(&deleted);
+        let after = block_files(&rocks);
+        assert_eq!(after.len(), 1, "{after:?}");
+        assert!(before.contains(&after[0]), "stream 2's file is untouched: {before:?} -> {after:?}");
+        let mut left = 0;
+        rocks.snapshot().block_keys(&keys::block_stream(2), |_| left += 1).unwrap();
+        assert_eq!(left, 8);
+        rocks.snapshot().block_keys(&keys::block_stream(1), |_| panic!("stream 1 was deleted")).unwrap();
     }
 }
