@@ -10,8 +10,8 @@
 //! deleted key ranges is reclaimed (`Rocks::reclaim`: table files wholly inside a range are
 //! dropped, only those straddling its ends are rewritten), so a pass costs in proportion
 //! to what it deletes, never a rewrite of the whole database.
-//! Queries read through snapshots, so they see data before or after a deletion, never
-//! half of it.
+//! Queries read through snapshots; entries being deleted may still go missing from a query
+//! already running once their table files are dropped (docs/operations.md).
 
 pub mod deletes;
 
