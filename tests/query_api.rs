@@ -166,6 +166,43 @@ async fn grafana_health_check_and_instant_rules() {
     srv.stop().await;
 }
 
+/// Logs Drilldown's limits in Loki's shape (values from the config), and the alert list's
+/// requests answered as an empty ruler; the ruler API itself is a 404 `page not found`
+/// (Grafana: "ruler disabled"), as Loki answers without a ruler.
+#[tokio::test]
+async fn drilldown_limits_and_an_empty_ruler_for_grafana() {
+    let srv = TestServer::start_with(|c| c.limits.retention_period = std::time::Duration::from_secs(14 * 86400)).await;
+    let (s, body) = get(&srv.base, "/loki/api/v1/drilldown-limits", &[]).await;
+    assert_eq!(s, 200);
+    assert!(body.ends_with("}\n"), "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["pattern_ingester_enabled"], json!(false));
+    assert!(v["version"].is_string());
+    let l = &v["limits"];
+    assert_eq!(l["retention_period"], json!("2w"));
+    assert_eq!(l["max_query_length"], json!("30d1h"));
+    assert_eq!(l["query_timeout"], json!("1m"));
+    assert_eq!(l["max_entries_limit_per_query"], json!(5000));
+    assert_eq!(l["discover_log_levels"], json!(true));
+    assert_eq!(l["discover_service_name"][0], json!("service"));
+    assert_eq!(l["log_level_fields"][0], json!("level"));
+    let keys: Vec<&String> = l.as_object().unwrap().keys().collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted, "Go's encoder sorts map keys");
+    assert!(body.find("\"discover_log_levels\"").unwrap() < body.find("\"volume_max_series\"").unwrap());
+    let (s, body) = get(&srv.base, "/prometheus/api/v1/rules", &[]).await;
+    assert_eq!((s, body.as_str()), (200, r#"{"status":"success","data":{"groups":[]},"errorType":"","error":""}"#));
+    let (s, body) = get(&srv.base, "/prometheus/api/v1/alerts", &[]).await;
+    assert_eq!((s, body.as_str()), (200, r#"{"status":"success","data":{"alerts":[]},"errorType":"","error":""}"#));
+    for path in ["/api/prom/rules", "/api/prom/rules/ns/group", "/loki/api/v1/rules"] {
+        let (s, body) = get(&srv.base, path, &[]).await;
+        assert_eq!(s, 404, "{path}");
+        assert!(body.contains("page not found"), "{path}: {body}");
+    }
+    srv.stop().await;
+}
+
 #[tokio::test]
 async fn bad_queries_and_params_are_loki_400s() {
     let srv = seeded().await;

@@ -5,6 +5,7 @@
 
 pub mod delete;
 pub mod error;
+pub mod grafana;
 pub mod meta;
 pub mod ops;
 pub mod params;
@@ -72,6 +73,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/flush", get(ops::flush).post(ops::flush))
         .route("/services", get(ops::services))
         .route("/loki/api/v1/status/buildinfo", get(ops::buildinfo))
+        // Grafana: Logs Drilldown's limits, the alert list (an empty ruler)
+        .route("/loki/api/v1/drilldown-limits", get(grafana::drilldown_limits))
+        .route("/prometheus/api/v1/rules", get(grafana::rules))
+        .route("/prometheus/api/v1/alerts", get(grafana::alerts))
         .fallback(ops::not_found)
         .layer(middleware::from_fn_with_state(Arc::clone(&state), observe))
         .with_state(state)
