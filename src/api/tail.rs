@@ -24,7 +24,7 @@ use crate::clock::now_ns;
 use crate::index::compile_all;
 use crate::logql::{self, Expr, LogExpr};
 use crate::model::{Direction, Labels, Nanos, TimeRange};
-use crate::query::logs::{self, with_metadata};
+use crate::query::logs;
 use crate::query::pipeline::LogPipeline;
 use crate::query::Deadline;
 use crate::tail::Subscription;
@@ -145,14 +145,17 @@ async fn run(
                 let Some(ev) = ev else { break };
                 let mut out = Vec::new();
                 for e in ev.entries.iter() {
-                    if !pipeline.keep_line(e.line.as_bytes()) {
+                    // The whole pipeline, through the code `query_range` uses: parsers,
+                    // label filters and formats apply to live entries as to history.
+                    let Some((labels, line)) =
+                        logs::live_entry(&pipeline, &ev.stream.labels, e.ts, e.line.as_bytes(), &e.metadata)
+                    else {
+                        continue;
+                    };
+                    if !seen.is_empty() && seen.remove(&(labels.to_string(), e.ts, line.clone())) {
                         continue;
                     }
-                    let labels = with_metadata(&ev.stream.labels, &e.metadata);
-                    if !seen.is_empty() && seen.remove(&(labels.to_string(), e.ts, e.line.clone())) {
-                        continue;
-                    }
-                    out.push((labels, e.ts, e.line.clone()));
+                    out.push((labels, e.ts, line));
                 }
                 if delay > 0 {
                     delayed.extend(out);

@@ -500,38 +500,73 @@ fn open(
 fn add_entry(groups: &mut BTreeMap<String, StreamResult>, meta: &StreamMeta, block: &Block, hit: &Hit, categorize: bool) {
     let idx = hit.idx as usize;
     let ts = block.ts(idx);
-    let (labels, line, metadata, parsed) = match &hit.processed {
-        None => {
-            let metadata = owned_metadata(block, idx);
+    let (labels, line, metadata, parsed) = match (&hit.processed, categorize) {
+        (None, true) => {
             let line = String::from_utf8_lossy(block.line(idx)).into_owned();
-            if categorize || metadata.is_empty() {
-                (meta.labels.clone(), line, if categorize { metadata } else { Vec::new() }, Vec::new())
-            } else {
-                (with_metadata(&meta.labels, &metadata), line, Vec::new(), Vec::new())
-            }
+            (meta.labels.clone(), line, owned_metadata(block, idx), Vec::new())
         }
-        Some(p) => {
+        (Some(p), true) => {
             let line = p.line.clone().unwrap_or_else(|| String::from_utf8_lossy(block.line(idx)).into_owned());
-            if categorize {
-                // The stream part is what remains of the output once metadata and parsed
-                // labels are taken out.
-                let stream = Labels(
-                    p.labels
-                        .0
-                        .iter()
-                        .filter(|(n, _)| !p.metadata.iter().any(|(m, _)| m == n) && !p.parsed.iter().any(|(m, _)| m == n))
-                        .cloned()
-                        .collect(),
-                );
-                (stream, line, p.metadata.clone(), p.parsed.clone())
-            } else {
-                (p.labels.clone(), line, Vec::new(), Vec::new())
-            }
+            // The stream part is what remains of the output once metadata and parsed
+            // labels are taken out.
+            let stream = Labels(
+                p.labels
+                    .0
+                    .iter()
+                    .filter(|(n, _)| !p.metadata.iter().any(|(m, _)| m == n) && !p.parsed.iter().any(|(m, _)| m == n))
+                    .cloned()
+                    .collect(),
+            );
+            (stream, line, p.metadata.clone(), p.parsed.clone())
+        }
+        (None, false) => {
+            let (labels, line) = output(&meta.labels, block.line(idx), &owned_metadata(block, idx), None);
+            (labels, line, Vec::new(), Vec::new())
+        }
+        (Some(p), false) => {
+            let (labels, line) = output(&meta.labels, block.line(idx), &[], Some(p));
+            (labels, line, Vec::new(), Vec::new())
         }
     };
     let key = labels.to_string();
     let g = groups.entry(key).or_insert_with(|| StreamResult { labels, entries: Vec::new() });
     g.entries.push(ResultEntry { ts, line, metadata, parsed });
+}
+
+/// The labels and line a log query returns for an entry (without `categorize-labels`):
+/// what the pipeline made of it, or, when it only has line filters (`processed` None), the
+/// stream labels with the entry's structured metadata.
+fn output(stream: &Labels, line: &[u8], metadata: &[(String, String)], processed: Option<&Processed>) -> (Labels, String) {
+    match processed {
+        None => {
+            let labels = if metadata.is_empty() { stream.clone() } else { with_metadata(stream, metadata) };
+            (labels, String::from_utf8_lossy(line).into_owned())
+        }
+        Some(p) => {
+            let line = p.line.clone().unwrap_or_else(|| String::from_utf8_lossy(line).into_owned());
+            (p.labels.clone(), line)
+        }
+    }
+}
+
+/// One live entry as a log query with `pipeline` returns it (labels and line), or None when
+/// the pipeline drops it: the live tail sends what `query_range` would return.
+pub fn live_entry(
+    pipeline: &LogPipeline,
+    stream: &Labels,
+    ts: Nanos,
+    line: &[u8],
+    metadata: &[(String, String)],
+) -> Option<(Labels, String)> {
+    let processed = if pipeline.line_filters_only() {
+        if !pipeline.keep_line(line) {
+            return None;
+        }
+        None
+    } else {
+        Some(pipeline.process_uncategorized(ts, line, stream, metadata)?)
+    };
+    Some(output(stream, line, metadata, processed.as_ref()))
 }
 
 /// Stream labels plus structured metadata; a metadata name that collides with a stream
