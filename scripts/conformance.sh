@@ -103,6 +103,21 @@ for id in "${IDS[@]}"; do
     fi
 done
 
+# Logs Drilldown endpoints, against Loki's recorded answers (order-free; see the script).
+drill_rc=0
+python3 scripts/drilldown_check.py "$URL" "$CONF/drilldown-loki-3.7.6.json" tests/conformance/expected-pass-drilldown \
+    >"$TMP/drilldown.out" 2>&1 || drill_rc=$?
+cat "$TMP/drilldown.out"
+if [ "$drill_rc" -gt 1 ] || ! grep -Eq '^[0-9]+ passed, [0-9]+ failed$' "$TMP/drilldown.out"; then
+    give_up "drilldown_check.py did not complete (exit $drill_rc)"
+fi
+while IFS= read -r line; do
+    case "$line" in
+        "PASS "*) passed=$((passed + 1)); IDS+=("${line#PASS }") ;;
+        "FAIL "*) failed+=("${line#FAIL }") ;;
+    esac
+done <"$TMP/drilldown.out"
+
 echo
 if [ ${#failed[@]} -gt 0 ]; then
     echo "expected to pass (tests/conformance/expected-pass) but failed:"

@@ -203,6 +203,48 @@ async fn drilldown_limits_and_an_empty_ruler_for_grafana() {
     srv.stop().await;
 }
 
+/// Logs Drilldown's `detected_labels`: label names with their number of distinct values
+/// over the selected streams; labels whose values are all ids are left out, except the
+/// labels Loki always keeps; nothing selected answers `{}`.
+#[tokio::test]
+async fn detected_labels_count_values_and_skip_id_labels() {
+    let srv = TestServer::start().await;
+    let t = (lokid::clock::now_ns() - 60_000_000_000).to_string();
+    let mut streams = Vec::new();
+    for (i, (service, level)) in [("api", "info"), ("api", "error"), ("queue", "info")].into_iter().enumerate() {
+        streams.push(json!({"stream": {"job": "docker", "service": service, "level": level, "req_id": (100 + i).to_string(), "pod": "7"},
+                            "values": [[t, "line"]]}));
+    }
+    streams.push(json!({"stream": {"job": "nginx", "host": "edge"}, "values": [[t, "GET /"]]}));
+    assert_eq!(push_json(&srv.base, &json!({"streams": streams})).await.0, 204);
+    let detected = |query: &'static str| {
+        let base = srv.base.clone();
+        async move {
+            let (s, body) = get(&base, "/loki/api/v1/detected_labels", &[("query", query)]).await;
+            assert_eq!(s, 200, "{body}");
+            assert!(body.ends_with('\n'));
+            body
+        }
+    };
+    let v: serde_json::Value = serde_json::from_str(&detected(r#"{job="docker"}"#).await).unwrap();
+    let got: Vec<(String, u64)> = v["detectedLabels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["label"].as_str().unwrap().to_string(), l["cardinality"].as_u64().unwrap()))
+        .collect();
+    let want: Vec<(String, u64)> =
+        [("job", 1), ("level", 2), ("pod", 1), ("service", 2), ("service_name", 2)].iter().map(|(l, n)| (l.to_string(), *n)).collect();
+    assert_eq!(got, want, "req_id (only numbers) is left out, pod (static) is kept");
+    let all = detected("").await;
+    assert!(all.contains(r#"{"label":"host","cardinality":1}"#), "{all}");
+    assert!(all.contains(r#"{"label":"job","cardinality":2}"#), "{all}");
+    assert_eq!(detected(r#"{job="absent"}"#).await, "{}\n");
+    let (s, _) = get(&srv.base, "/loki/api/v1/detected_labels", &[("query", "{job=")]).await;
+    assert_eq!(s, 400);
+    srv.stop().await;
+}
+
 #[tokio::test]
 async fn bad_queries_and_params_are_loki_400s() {
     let srv = seeded().await;

@@ -299,6 +299,10 @@ async fn scenario() {
             (Some(3), Some(2 * N as u64 + 1)),
             "index/stats as {t}: {body}"
         );
+        let (s, body) = get_as(&base, "/loki/api/v1/detected_labels", Some(t), &[("query", ""), ("start", start), ("end", end)]).await;
+        assert_eq!(s, 200, "{body}");
+        assert_no_leak(t, "detected_labels", &body);
+        assert!(body.contains(&format!("\"{}\"", own_label(t))), "detected_labels as {t} miss its own label: {body}");
     }
 
     // Tail: history and live entries, for both tenants at once.
@@ -398,7 +402,6 @@ async fn scenario() {
     for path in [
         "/loki/api/v1/index/volume",
         "/loki/api/v1/index/volume_range",
-        "/loki/api/v1/detected_labels",
         "/loki/api/v1/detected_fields",
         "/loki/api/v1/patterns",
     ] {
@@ -418,6 +421,7 @@ async fn scenario() {
         (reqwest::Method::GET, "/loki/api/v1/index/stats", vec![("query", shared)]),
         (reqwest::Method::GET, "/loki/api/v1/tail", vec![("query", shared)]),
         (reqwest::Method::GET, "/loki/api/v1/drilldown-limits", vec![]),
+        (reqwest::Method::GET, "/loki/api/v1/detected_labels", vec![("query", "")]),
         (reqwest::Method::GET, "/prometheus/api/v1/rules", vec![]),
         (reqwest::Method::GET, "/prometheus/api/v1/alerts", vec![]),
         (reqwest::Method::GET, "/loki/api/v1/delete", vec![]),

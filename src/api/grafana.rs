@@ -1,12 +1,12 @@
-//! Endpoints Grafana reads besides queries: Logs Drilldown's `drilldown-limits`, and the
-//! alert list's Prometheus-style rules and alerts, answered as an empty ruler (lokid runs
-//! no rules). The ruler's own API (`/api/prom/rules…`, `/loki/api/v1/rules…`) stays a 404
+//! Endpoints Grafana reads besides queries: Logs Drilldown's `drilldown-limits` and
+//! `detected_labels`, and the alert list's Prometheus-style rules and alerts, answered as
+//! an empty ruler (lokid runs no rules). The ruler's own API (`/api/prom/rules…`, `/loki/api/v1/rules…`) stays a 404
 //! `page not found`, which Grafana reads as "ruler disabled", as Loki answers without one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
@@ -54,6 +54,71 @@ fn published_limits(l: &Limits) -> BTreeMap<&'static str, Value> {
     ])
 }
 
+/// Labels Loki always keeps in `detected_labels` when they have values.
+const STATIC_LABELS: [&str; 4] = ["cluster", "namespace", "instance", "pod"];
+
+/// `GET /loki/api/v1/detected_labels`: the stream labels of the streams `query` selects (all
+/// streams when empty) in `[start, end]`, with their number of distinct values, leaving out
+/// labels whose values are all ids (numbers or UUIDs) unless Loki keeps them anyway. Loki
+/// lists them in map order (random) and estimates the cardinality with a sketch; lokid sorts
+/// by name and counts exactly.
+pub async fn detected_labels(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, ApiError> {
+    let (headers, p) = super::read_params(req).await?;
+    let tenant = tenant_of(&st, &headers)?;
+    let now = crate::clock::now_ns();
+    let (start, end) = super::params::bounds(&p, now)?;
+    let start = super::query::clamp_lookback(&st, &tenant, start, now);
+    let selectors = match p.get("query").map(str::trim) {
+        None | Some("") => Vec::new(),
+        Some(q) => vec![crate::logql::parse_selector(q, true)?],
+    };
+    let st2 = Arc::clone(&st);
+    let series = tokio::task::spawn_blocking(move || crate::query::meta::series(&st2.engine, &tenant, &selectors, start, end))
+        .await??;
+    let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for s in series {
+        for (name, value) in s.labels.iter() {
+            values.entry(name.to_string()).or_default().insert(value.to_string());
+        }
+    }
+    let detected: Vec<String> = values
+        .iter()
+        .filter(|(name, vals)| (STATIC_LABELS.contains(&name.as_str()) && !vals.is_empty()) || !reject_label(vals))
+        .map(|(name, vals)| format!(r#"{{"label":{},"cardinality":{}}}"#, Value::from(name.as_str()), vals.len()))
+        .collect();
+    if detected.is_empty() {
+        return Ok(json_body("{}\n".to_string()));
+    }
+    Ok(json_body(format!(r#"{{"detectedLabels":[{}]}}"#, detected.join(",")) + "\n"))
+}
+
+/// Loki's `shouldRejectLabel`: no values, or only ids (except a boolean-like 0/1 pair).
+fn reject_label(values: &BTreeSet<String>) -> bool {
+    if values.is_empty() {
+        return true;
+    }
+    if values.len() <= 2 && values.iter().all(|v| v == "0" || v == "1") {
+        return false;
+    }
+    values.iter().all(|v| crate::logql::go::parse_float(v).is_ok() || is_uuid(v))
+}
+
+/// Go's `uuid.Parse` forms: 36 characters with dashes, 32 hex digits, `urn:uuid:` + 36,
+/// or 36 in braces.
+fn is_uuid(s: &str) -> bool {
+    let dashed = |s: &str| {
+        s.len() == 36
+            && s.bytes().enumerate().all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == b'-' } else { c.is_ascii_hexdigit() })
+    };
+    match s.len() {
+        32 => s.bytes().all(|c| c.is_ascii_hexdigit()),
+        36 => dashed(s),
+        38 => s.starts_with('{') && s.ends_with('}') && dashed(&s[1..37]),
+        45 => s.get(..9).is_some_and(|p| p.eq_ignore_ascii_case("urn:uuid:")) && dashed(&s[9..]),
+        _ => false,
+    }
+}
+
 /// `GET /prometheus/api/v1/rules`: no rule groups.
 pub async fn rules(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
     tenant_of(&st, &headers)?;
@@ -64,6 +129,30 @@ pub async fn rules(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Resul
 pub async fn alerts(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
     tenant_of(&st, &headers)?;
     Ok(json_body(r#"{"status":"success","data":{"alerts":[]},"errorType":"","error":""}"#.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(v: &[&str]) -> BTreeSet<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn id_only_labels_are_rejected_like_lokis() {
+        assert!(reject_label(&set(&[])));
+        assert!(!reject_label(&set(&["0", "1"])));
+        assert!(reject_label(&set(&["0", "1", "2"])));
+        assert!(reject_label(&set(&["12", "3.5"])));
+        assert!(reject_label(&set(&["123e4567-e89b-12d3-a456-426614174000", "7"])));
+        assert!(!reject_label(&set(&["api-server", "7"])));
+        assert!(!reject_label(&set(&["info"])));
+        assert!(is_uuid("{123e4567-e89b-12d3-a456-426614174000}"));
+        assert!(is_uuid("urn:uuid:123e4567-e89b-12d3-a456-426614174000"));
+        assert!(is_uuid("123e4567e89b12d3a456426614174000"));
+        assert!(!is_uuid("123e4567-e89b-12d3-a456-42661417400g"));
+    }
 }
 
 /// Loki sends these with `Content-Type: application/json` (no charset).

@@ -75,6 +75,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/loki/api/v1/status/buildinfo", get(ops::buildinfo))
         // Grafana: Logs Drilldown's limits, the alert list (an empty ruler)
         .route("/loki/api/v1/drilldown-limits", get(grafana::drilldown_limits))
+        .route("/loki/api/v1/detected_labels", get(grafana::detected_labels))
         .route("/prometheus/api/v1/rules", get(grafana::rules))
         .route("/prometheus/api/v1/alerts", get(grafana::alerts))
         .fallback(ops::not_found)
