@@ -110,17 +110,16 @@ impl Registry {
         }
     }
 
-    /// Adds posting-list entries for (stream, day) to `batch` unless already indexed.
-    /// Returns whether anything was added; call [`Self::mark_indexed`] after the write.
-    pub fn prepare_postings(&self, batch: &mut Batch, meta: &StreamMeta, day: i64) -> bool {
+    /// Adds the posting-list entries of (stream, day) to `pending` unless already indexed.
+    /// Returns whether anything was added; write `pending` with [`Postings::write`], then
+    /// call [`Self::mark_indexed`] after the batch is written.
+    pub fn prepare_postings(&self, pending: &mut Postings, meta: &StreamMeta, day: i64) -> bool {
         if self.indexed.lock().contains(&(meta.id, day)) {
             return false;
         }
-        let mut one = RoaringBitmap::new();
-        one.insert(meta.id);
-        batch.merge_postings(&keys::postings(&meta.tenant, day, "", ""), &one);
+        pending.add(&meta.tenant, day, "", "", meta.id);
         for (n, v) in meta.labels.iter() {
-            batch.merge_postings(&keys::postings(&meta.tenant, day, n, v), &one);
+            pending.add(&meta.tenant, day, n, v, meta.id);
         }
         true
     }
@@ -164,6 +163,26 @@ impl Registry {
 
     pub fn mark_indexed(&self, pairs: &[(StreamId, i64)]) {
         self.indexed.lock().extend(pairs.iter().copied());
+    }
+}
+
+/// The posting-list additions of one batch, one bitmap per key: a batch of 2,000 new
+/// streams writes one merge operand to the tenant's all-streams list, not 2,000.
+#[derive(Default)]
+pub struct Postings {
+    lists: HashMap<Vec<u8>, RoaringBitmap>,
+}
+
+impl Postings {
+    fn add(&mut self, tenant: &str, day: i64, name: &str, value: &str, id: StreamId) {
+        self.lists.entry(keys::postings(tenant, day, name, value)).or_default().insert(id);
+    }
+
+    /// Adds every list to `batch` (union merge operands).
+    pub fn write(self, batch: &mut Batch) {
+        for (k, ids) in self.lists {
+            batch.merge_postings(&k, &ids);
+        }
     }
 }
 
