@@ -2,6 +2,7 @@
 //!
 //! Resolves stream selectors to sets of stream ids. Never reads block data.
 
+pub mod browse;
 pub mod matchers;
 
 use std::collections::{BTreeSet, HashMap, HashSet};

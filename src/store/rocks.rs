@@ -326,6 +326,20 @@ impl<'a> Snapshot<'a> {
         Ok(())
     }
 
+    /// A cursor over the posting keys under `prefix` (one tenant-day partition), for
+    /// walks that skip ahead (label browsing seeks from one label name to the next).
+    pub fn postings_cursor(&self, prefix: &[u8]) -> PostingsCursor<'_> {
+        let ro = self.read_opts(Some(prefix), prefix_upper_bound(prefix));
+        PostingsCursor { it: self.db.raw_iterator_cf_opt(self.cf(CF_POSTINGS), ro), prefix_len: prefix.len() }
+    }
+
+    /// One iterator over block keys for many short look-ups (whether each of many
+    /// streams has a block in a range): cheaper than a new iterator per look-up.
+    pub fn block_key_cursor(&self) -> BlockKeyCursor<'_> {
+        let ro = self.read_opts(None, None);
+        BlockKeyCursor { it: self.db.raw_iterator_cf_opt(self.cf(CF_BLOCKS), ro) }
+    }
+
     /// Keys of every block under `prefix` (a stream or a stream-hour), in key order.
     pub fn block_keys(&self, prefix: &[u8], mut f: impl FnMut(&[u8])) -> Result<(), StoreError> {
         let upper = prefix_upper_bound(prefix).unwrap_or_else(|| vec![0xff; prefix.len() + 1]);
@@ -398,6 +412,61 @@ impl<'a> Snapshot<'a> {
         }
     }
 
+}
+
+/// See [`Snapshot::postings_cursor`].
+pub struct PostingsCursor<'s> {
+    it: rocksdb::DBRawIteratorWithThreadMode<'s, DB>,
+    prefix_len: usize,
+}
+
+impl PostingsCursor<'_> {
+    /// Moves to the first key at or after `key` (a full key under the cursor's prefix).
+    pub fn seek(&mut self, key: &[u8]) {
+        self.it.seek(key);
+    }
+
+    pub fn next(&mut self) {
+        self.it.next();
+    }
+
+    /// The current key after the prefix, and its bitmap bytes; `None` at the end.
+    pub fn current(&self) -> Option<(&[u8], &[u8])> {
+        if !self.it.valid() {
+            return None;
+        }
+        let (k, v) = (self.it.key()?, self.it.value()?);
+        Some((&k[self.prefix_len..], v))
+    }
+
+    pub fn status(&self) -> Result<(), StoreError> {
+        Ok(self.it.status()?)
+    }
+}
+
+/// See [`Snapshot::block_key_cursor`].
+pub struct BlockKeyCursor<'s> {
+    it: rocksdb::DBRawIteratorWithThreadMode<'s, DB>,
+}
+
+impl BlockKeyCursor<'_> {
+    /// Visits block keys in `[from, to)` in key order until `f` returns true; returns
+    /// whether it did.
+    pub fn any_in(&mut self, from: &[u8], to: &[u8], mut f: impl FnMut(&[u8]) -> bool) -> Result<bool, StoreError> {
+        self.it.seek(from);
+        while self.it.valid() {
+            let Some(k) = self.it.key() else { break };
+            if k >= to {
+                break;
+            }
+            if f(k) {
+                return Ok(true);
+            }
+            self.it.next();
+        }
+        self.it.status()?;
+        Ok(false)
+    }
 }
 
 /// The smallest key greater than every key that starts with `prefix`.
