@@ -46,10 +46,13 @@ impl<'a, K: FnMut(StreamId) -> Result<bool, StoreError>> Browse<'a, K> {
         if let Some(sel) = sel {
             ids &= sel;
         }
-        if !(&ids & &self.yes).is_empty() {
+        if ids.len() > 1 && !ids.is_disjoint(&self.yes) {
             return Ok(true);
         }
         for id in ids.iter() {
+            if self.yes.contains(id) {
+                return Ok(true);
+            }
             if self.no.contains(id) {
                 continue;
             }
@@ -100,24 +103,30 @@ impl<'a, K: FnMut(StreamId) -> Result<bool, StoreError>> Browse<'a, K> {
 
     /// Values of label `name` among the kept streams in `days`.
     pub fn values(mut self, name: &str, days: impl Iterator<Item = i64>) -> Result<BTreeSet<String>, StoreError> {
-        let mut values = BTreeSet::new();
+        // Sorted and distinct: a day's values arrive in key (= string) order, and values
+        // found on earlier days are looked up by binary search.
+        let mut values: Vec<String> = Vec::new();
         for day in days {
             let sel = self.selected(day)?;
             if sel.as_ref().is_some_and(|s| s.is_empty()) {
                 continue;
             }
+            let earlier = values.len();
             let prefix = keys::postings_name(self.tenant, day, name);
             let mut cur = self.snap.postings_cursor(&prefix);
             cur.seek(&prefix);
             while let Some((value, bytes)) = cur.current() {
                 let value = String::from_utf8_lossy(value);
-                if !values.contains(value.as_ref()) && self.any_kept(bytes, sel.as_ref())? {
-                    values.insert(value.into_owned());
+                if values[..earlier].binary_search_by(|v| v.as_str().cmp(&value)).is_err() && self.any_kept(bytes, sel.as_ref())? {
+                    values.push(value.into_owned());
                 }
                 cur.next();
             }
             cur.status()?;
+            if values.len() > earlier {
+                values.sort_unstable();
+            }
         }
-        Ok(values)
+        Ok(values.into_iter().collect())
     }
 }

@@ -26,21 +26,44 @@ pub struct StreamMeta {
     pub key: String,
 }
 
+/// Hashes stream ids (dense u32s, not attacker-chosen) with one multiplication instead of
+/// SipHash: the registry is looked up once per stream by every query.
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type IdHash = std::hash::BuildHasherDefault<IdHasher>;
+
 /// In-memory mirror of the `streams` column family plus the set of (stream, day)
 /// partitions already written to the postings, so that a push only touches the index
 /// the first time a stream shows up in a day.
 pub struct Registry {
     by_key: RwLock<HashMap<(String, String), StreamId>>,
-    by_id: RwLock<HashMap<StreamId, Arc<StreamMeta>>>,
+    by_id: RwLock<HashMap<StreamId, Arc<StreamMeta>, IdHash>>,
     next_id: AtomicU32,
     indexed: Mutex<HashSet<(StreamId, i64)>>,
+    /// The keys of `by_id`, as a bitmap: label browsing tests thousands of ids at once.
+    known: RwLock<RoaringBitmap>,
 }
 
 impl Registry {
     /// Loads every stream from disk (startup).
     pub fn load(rocks: &Rocks) -> Result<Registry, StoreError> {
         let mut by_key = HashMap::new();
-        let mut by_id = HashMap::new();
+        let mut by_id = HashMap::with_hasher(IdHash::default());
         let mut max_id = 0;
         for (k, v) in rocks.scan_streams(keys::STREAM_BY_ID_PREFIX)? {
             let id = u32::from_be_bytes(
@@ -62,7 +85,9 @@ impl Registry {
             let stored: [u8; 4] = v[..].try_into().map_err(|_| StoreError::Corrupt("next stream id".into()))?;
             next_id = next_id.max(u32::from_be_bytes(stored));
         }
+        let known: RoaringBitmap = by_id.keys().copied().collect();
         Ok(Registry {
+            known: RwLock::new(known),
             by_key: RwLock::new(by_key),
             by_id: RwLock::new(by_id),
             next_id: AtomicU32::new(next_id),
@@ -76,6 +101,11 @@ impl Registry {
 
     pub fn meta(&self, id: StreamId) -> Option<Arc<StreamMeta>> {
         self.by_id.read().get(&id).cloned()
+    }
+
+    /// The ids of every known stream (a compact copy: a few bytes per stream).
+    pub fn known_ids(&self) -> RoaringBitmap {
+        self.known.read().clone()
     }
 
     pub fn len(&self) -> usize {
@@ -105,9 +135,11 @@ impl Registry {
         }
         let mut by_key = self.by_key.write();
         let mut by_id = self.by_id.write();
+        let mut known = self.known.write();
         for m in metas {
             by_key.insert((m.tenant.clone(), m.key.clone()), m.id);
             by_id.insert(m.id, Arc::clone(m));
+            known.insert(m.id);
         }
     }
 
@@ -145,11 +177,13 @@ impl Registry {
         }
         let mut by_key = self.by_key.write();
         let mut by_id = self.by_id.write();
+        let mut known = self.known.write();
         for m in metas {
             by_key.remove(&(m.tenant.clone(), m.key.clone()));
             by_id.remove(&m.id);
+            known.remove(m.id);
         }
-        drop((by_key, by_id));
+        drop((by_key, by_id, known));
         let gone: HashSet<StreamId> = metas.iter().map(|m| m.id).collect();
         self.indexed.lock().retain(|(id, _)| !gone.contains(id));
     }

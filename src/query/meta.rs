@@ -64,7 +64,7 @@ pub fn label_values(
 type Keep<'a> = Box<dyn FnMut(u32) -> Result<bool, crate::store::StoreError> + 'a>;
 
 /// Runs `walk` over the day partitions of `[start, end]`, keeping the streams [`series`]
-/// keeps: known to the registry as the tenant's, with a block in the range.
+/// keeps: known to the registry, with a block in the range.
 fn browse(
     engine: &Engine,
     tenant: &str,
@@ -83,12 +83,10 @@ fn browse(
     }
     let snap = engine.rocks.snapshot();
     let mut blocks = snap.block_key_cursor();
-    let keep: Keep<'_> = Box::new(move |id| {
-        if engine.registry.meta(id).is_none_or(|m| m.tenant != tenant) {
-            return Ok(false);
-        }
-        has_data_at(&mut blocks, id, range)
-    });
+    // `series` also checks the stream's tenant: a stream listed in `tenant`'s partitions
+    // is `tenant`'s (ids are never reused), so being known is enough.
+    let known = engine.registry.known_ids();
+    let keep: Keep<'_> = Box::new(move |id| Ok(known.contains(id) && has_data_at(&mut blocks, id, range)?));
     let days = keys::day_of(range.start)..=keys::day_of(range.end - 1);
     Ok(walk(Browse::new(&snap, tenant, compiled.as_deref(), keep), days)?)
 }

@@ -337,7 +337,7 @@ impl<'a> Snapshot<'a> {
     /// streams has a block in a range): cheaper than a new iterator per look-up.
     pub fn block_key_cursor(&self) -> BlockKeyCursor<'_> {
         let ro = self.read_opts(None, None);
-        BlockKeyCursor { it: self.db.raw_iterator_cf_opt(self.cf(CF_BLOCKS), ro) }
+        BlockKeyCursor { it: self.db.raw_iterator_cf_opt(self.cf(CF_BLOCKS), ro), after: Vec::new() }
     }
 
     /// Keys of every block under `prefix` (a stream or a stream-hour), in key order.
@@ -447,16 +447,44 @@ impl PostingsCursor<'_> {
 /// See [`Snapshot::block_key_cursor`].
 pub struct BlockKeyCursor<'s> {
     it: rocksdb::DBRawIteratorWithThreadMode<'s, DB>,
+    /// The `to` of the last look-up that left the iterator on the first key at or after it
+    /// (no key lies in `[to, current)`); empty when unknown.
+    after: Vec<u8>,
 }
 
 impl BlockKeyCursor<'_> {
     /// Visits block keys in `[from, to)` in key order until `f` returns true; returns
-    /// whether it did.
+    /// whether it did. Look-ups in ascending key order step forward instead of seeking
+    /// when the next range is a few keys away (the usual case: one stream after another).
     pub fn any_in(&mut self, from: &[u8], to: &[u8], mut f: impl FnMut(&[u8]) -> bool) -> Result<bool, StoreError> {
-        self.it.seek(from);
+        // Stepping forward from a key before `from` visits every key up to the first one at
+        // or after it. A current key at or after `from` is that first key only when no key
+        // lies in [after, current) and `after` <= `from`.
+        let (mut positioned, mut stepped) = (false, false);
+        for _ in 0..16 {
+            if !self.it.valid() {
+                break;
+            }
+            match self.it.key() {
+                Some(k) if k < from => {
+                    stepped = true;
+                    self.it.next();
+                }
+                Some(_) => {
+                    positioned = stepped || (!self.after.is_empty() && from >= self.after.as_slice());
+                    break;
+                }
+                None => break,
+            }
+        }
+        if !positioned {
+            self.it.seek(from);
+        }
+        self.after.clear();
         while self.it.valid() {
             let Some(k) = self.it.key() else { break };
             if k >= to {
+                self.after.extend_from_slice(to);
                 break;
             }
             if f(k) {
