@@ -2,6 +2,7 @@
 //!
 //! Resolves stream selectors to sets of stream ids. Never reads block data.
 
+pub mod browse;
 pub mod matchers;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -25,21 +26,44 @@ pub struct StreamMeta {
     pub key: String,
 }
 
+/// Hashes stream ids (dense u32s, not attacker-chosen) with one multiplication instead of
+/// SipHash: the registry is looked up once per stream by every query.
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type IdHash = std::hash::BuildHasherDefault<IdHasher>;
+
 /// In-memory mirror of the `streams` column family plus the set of (stream, day)
 /// partitions already written to the postings, so that a push only touches the index
 /// the first time a stream shows up in a day.
 pub struct Registry {
     by_key: RwLock<HashMap<(String, String), StreamId>>,
-    by_id: RwLock<HashMap<StreamId, Arc<StreamMeta>>>,
+    by_id: RwLock<HashMap<StreamId, Arc<StreamMeta>, IdHash>>,
     next_id: AtomicU32,
     indexed: Mutex<HashSet<(StreamId, i64)>>,
+    /// The keys of `by_id`, as a bitmap: label browsing tests thousands of ids at once.
+    known: RwLock<RoaringBitmap>,
 }
 
 impl Registry {
     /// Loads every stream from disk (startup).
     pub fn load(rocks: &Rocks) -> Result<Registry, StoreError> {
         let mut by_key = HashMap::new();
-        let mut by_id = HashMap::new();
+        let mut by_id = HashMap::with_hasher(IdHash::default());
         let mut max_id = 0;
         for (k, v) in rocks.scan_streams(keys::STREAM_BY_ID_PREFIX)? {
             let id = u32::from_be_bytes(
@@ -61,7 +85,9 @@ impl Registry {
             let stored: [u8; 4] = v[..].try_into().map_err(|_| StoreError::Corrupt("next stream id".into()))?;
             next_id = next_id.max(u32::from_be_bytes(stored));
         }
+        let known: RoaringBitmap = by_id.keys().copied().collect();
         Ok(Registry {
+            known: RwLock::new(known),
             by_key: RwLock::new(by_key),
             by_id: RwLock::new(by_id),
             next_id: AtomicU32::new(next_id),
@@ -75,6 +101,11 @@ impl Registry {
 
     pub fn meta(&self, id: StreamId) -> Option<Arc<StreamMeta>> {
         self.by_id.read().get(&id).cloned()
+    }
+
+    /// The ids of every known stream (a compact copy: a few bytes per stream).
+    pub fn known_ids(&self) -> RoaringBitmap {
+        self.known.read().clone()
     }
 
     pub fn len(&self) -> usize {
@@ -104,23 +135,24 @@ impl Registry {
         }
         let mut by_key = self.by_key.write();
         let mut by_id = self.by_id.write();
+        let mut known = self.known.write();
         for m in metas {
             by_key.insert((m.tenant.clone(), m.key.clone()), m.id);
             by_id.insert(m.id, Arc::clone(m));
+            known.insert(m.id);
         }
     }
 
-    /// Adds posting-list entries for (stream, day) to `batch` unless already indexed.
-    /// Returns whether anything was added; call [`Self::mark_indexed`] after the write.
-    pub fn prepare_postings(&self, batch: &mut Batch, meta: &StreamMeta, day: i64) -> bool {
+    /// Adds the posting-list entries of (stream, day) to `pending` unless already indexed.
+    /// Returns whether anything was added; write `pending` with [`Postings::write`], then
+    /// call [`Self::mark_indexed`] after the batch is written.
+    pub fn prepare_postings(&self, pending: &mut Postings, meta: &StreamMeta, day: i64) -> bool {
         if self.indexed.lock().contains(&(meta.id, day)) {
             return false;
         }
-        let mut one = RoaringBitmap::new();
-        one.insert(meta.id);
-        batch.merge_postings(&keys::postings(&meta.tenant, day, "", ""), &one);
+        pending.add(&meta.tenant, day, "", "", meta.id);
         for (n, v) in meta.labels.iter() {
-            batch.merge_postings(&keys::postings(&meta.tenant, day, n, v), &one);
+            pending.add(&meta.tenant, day, n, v, meta.id);
         }
         true
     }
@@ -145,11 +177,13 @@ impl Registry {
         }
         let mut by_key = self.by_key.write();
         let mut by_id = self.by_id.write();
+        let mut known = self.known.write();
         for m in metas {
             by_key.remove(&(m.tenant.clone(), m.key.clone()));
             by_id.remove(&m.id);
+            known.remove(m.id);
         }
-        drop((by_key, by_id));
+        drop((by_key, by_id, known));
         let gone: HashSet<StreamId> = metas.iter().map(|m| m.id).collect();
         self.indexed.lock().retain(|(id, _)| !gone.contains(id));
     }
@@ -164,6 +198,26 @@ impl Registry {
 
     pub fn mark_indexed(&self, pairs: &[(StreamId, i64)]) {
         self.indexed.lock().extend(pairs.iter().copied());
+    }
+}
+
+/// The posting-list additions of one batch, one bitmap per key: a batch of 2,000 new
+/// streams writes one merge operand to the tenant's all-streams list, not 2,000.
+#[derive(Default)]
+pub struct Postings {
+    lists: HashMap<Vec<u8>, RoaringBitmap>,
+}
+
+impl Postings {
+    fn add(&mut self, tenant: &str, day: i64, name: &str, value: &str, id: StreamId) {
+        self.lists.entry(keys::postings(tenant, day, name, value)).or_default().insert(id);
+    }
+
+    /// Adds every list to `batch` (union merge operands).
+    pub fn write(self, batch: &mut Batch) {
+        for (k, ids) in self.lists {
+            batch.merge_postings(&k, &ids);
+        }
     }
 }
 

@@ -3,7 +3,9 @@
 //! per-stream rate (`per_stream_rate_limit`, burst `per_stream_rate_limit_burst`) and the
 //! number of active streams (`max_global_streams_per_user`). Messages are Loki's.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -46,10 +48,46 @@ struct StreamState {
     last_seen: Instant,
 }
 
+/// A stream's identity in the limiter: 128 bits of hash of its labels text (a collision is
+/// as likely as a cosmic ray), so the limiter keeps no copy of every stream's labels.
+type StreamKey = u128;
+
+fn stream_key(labels: &str) -> StreamKey {
+    let half = |seed: u8| {
+        let mut h = DefaultHasher::new();
+        seed.hash(&mut h);
+        labels.hash(&mut h);
+        h.finish() as u128
+    };
+    (half(0) << 64) | half(1)
+}
+
 struct TenantState {
     bucket: Bucket,
-    streams: HashMap<String, StreamState>,
+    streams: HashMap<StreamKey, StreamState>,
+    /// One entry per active stream: (a time at or before its `last_seen`, stream). Its
+    /// length is the number of active streams once [`TenantState::expire`] ran, so a new
+    /// stream costs O(log n), not a walk over every stream.
+    active: BinaryHeap<Reverse<(Instant, StreamKey)>>,
     last_prune: Instant,
+}
+
+impl TenantState {
+    /// Drops from `active` the streams idle for `ACTIVE_WINDOW` at `now`; a stream seen
+    /// again since its entry was queued is queued again at its `last_seen`.
+    fn expire(&mut self, now: Instant) {
+        while let Some(&Reverse((queued, key))) = self.active.peek() {
+            if now.saturating_duration_since(queued) < ACTIVE_WINDOW {
+                break;
+            }
+            self.active.pop();
+            if let Some(st) = self.streams.get(&key) {
+                if now.saturating_duration_since(st.last_seen) < ACTIVE_WINDOW {
+                    self.active.push(Reverse((st.last_seen, key)));
+                }
+            }
+        }
+    }
 }
 
 /// What the limits let through.
@@ -83,6 +121,7 @@ impl Limiter {
         let t = tenants.entry(tenant.to_string()).or_insert_with(|| TenantState {
             bucket: Bucket::new(burst, now),
             streams: HashMap::new(),
+            active: BinaryHeap::new(),
             last_prune: now,
         });
         if rate > 0.0 && total > 0 && !t.bucket.take(total as f64, rate, burst, now) {
@@ -92,6 +131,7 @@ impl Limiter {
             ));
             return out;
         }
+        t.expire(now);
         if now.saturating_duration_since(t.last_prune) > Duration::from_secs(60) {
             t.streams.retain(|_, s| now.saturating_duration_since(s.last_seen) < ACTIVE_WINDOW);
             t.last_prune = now;
@@ -99,10 +139,11 @@ impl Limiter {
         let (s_rate, s_burst) = (limits.per_stream_rate_limit as f64, limits.per_stream_rate_limit_burst as f64);
         for s in streams {
             let key = s.labels.to_string();
+            let hkey = stream_key(&key);
             let bytes = bytes_of(&s);
-            let active = t.streams.get(&key).is_some_and(|st| now.saturating_duration_since(st.last_seen) < ACTIVE_WINDOW);
+            let active = t.streams.get(&hkey).is_some_and(|st| now.saturating_duration_since(st.last_seen) < ACTIVE_WINDOW);
             if !active {
-                let n_active = t.streams.values().filter(|st| now.saturating_duration_since(st.last_seen) < ACTIVE_WINDOW).count();
+                let n_active = t.active.len();
                 if limits.max_global_streams_per_user > 0 && n_active >= limits.max_global_streams_per_user {
                     out.rejected.push((
                         "stream_limit",
@@ -115,7 +156,10 @@ impl Limiter {
                     continue;
                 }
             }
-            let st = t.streams.entry(key.clone()).or_insert_with(|| StreamState { bucket: Bucket::new(s_burst, now), last_seen: now });
+            if !active {
+                t.active.push(Reverse((now, hkey)));
+            }
+            let st = t.streams.entry(hkey).or_insert_with(|| StreamState { bucket: Bucket::new(s_burst, now), last_seen: now });
             st.last_seen = now;
             if s_rate > 0.0 && bytes > 0 && !st.bucket.take(bytes as f64, s_rate, s_burst, now) {
                 out.rejected.push((
@@ -192,5 +236,46 @@ mod tests {
         // An idle stream stops counting as active.
         let later = t0 + ACTIVE_WINDOW + Duration::from_secs(61);
         assert!(l.check("t", vec![stream("c", 10)], &limits, later).rejected.is_empty());
+    }
+
+    /// The active-stream count kept incrementally agrees with counting every stream, as
+    /// the limiter did before, over many streams that go idle and come back.
+    #[test]
+    fn stream_limit_with_many_streams_matches_a_full_count() {
+        let l = Limiter::default();
+        let limits = Limits { max_global_streams_per_user: 1500, ..Limits::default() };
+        let t0 = Instant::now();
+        let mut seen: HashMap<String, Instant> = HashMap::new();
+        let mut rng = 0x9e3779b97f4a7c15u64;
+        let mut rejected = 0;
+        for round in 0..60u64 {
+            // Time moves by up to 20 minutes a round, so streams keep falling idle.
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let now = t0 + Duration::from_secs(round * 600 + (rng >> 33) % 600);
+            let batch: Vec<PushStream> = (0..400)
+                .map(|_| {
+                    rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    stream(&format!("s{}", (rng >> 33) % 5000), 10)
+                })
+                .collect();
+            let names: Vec<String> = batch.iter().map(|s| s.labels.to_string()).collect();
+            let out = l.check("t", batch, &limits, now);
+            let mut want_rejected = Vec::new();
+            for name in names {
+                let active = seen.get(&name).is_some_and(|t| now.saturating_duration_since(*t) < ACTIVE_WINDOW);
+                if !active {
+                    let n = seen.values().filter(|t| now.saturating_duration_since(**t) < ACTIVE_WINDOW).count();
+                    if n >= limits.max_global_streams_per_user {
+                        want_rejected.push(format!("maximum active stream limit exceeded when trying to create stream {name}, reduce the number of active streams (reduce labels or reduce label values), or contact your administrator to see if the limit can be increased, user: 't'"));
+                        continue;
+                    }
+                }
+                seen.insert(name, now);
+            }
+            let got: Vec<String> = out.rejected.iter().map(|r| r.1.clone()).collect();
+            assert_eq!(got, want_rejected, "round {round}");
+            rejected += got.len();
+        }
+        assert!(rejected > 500, "the limit was reached often ({rejected})");
     }
 }

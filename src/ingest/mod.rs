@@ -8,14 +8,14 @@ pub mod labels;
 pub mod limiter;
 pub mod validate;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use crate::clock::now_ns;
-use crate::index::{Registry, StreamMeta};
+use crate::index::{Postings, Registry, StreamMeta};
 use crate::model::{Entry, PushStream, StreamId};
 use crate::store::{block, keys, Rocks, StoreError};
 use crate::tail::{Hub, TailEvent};
@@ -148,6 +148,8 @@ impl Ingester {
         let mut created: Vec<Arc<StreamMeta>> = Vec::new();
         let mut local: HashMap<&str, Arc<StreamMeta>> = HashMap::new();
         let mut indexed = Vec::new();
+        let mut indexed_here: HashSet<(StreamId, i64)> = HashSet::new();
+        let mut postings = Postings::default();
         let mut metas = Vec::with_capacity(prepared.len());
         for p in &prepared {
             let meta = if let Some(m) = local.get(p.key.as_str()) {
@@ -167,13 +169,15 @@ impl Ingester {
                 let first_day = keys::day_of(*min_ts);
                 let last_day = keys::day_of(*max_ts);
                 for day in first_day..=last_day {
-                    if !indexed.contains(&(meta.id, day)) && self.registry.prepare_postings(&mut batch, &meta, day) {
+                    if !indexed_here.contains(&(meta.id, day)) && self.registry.prepare_postings(&mut postings, &meta, day) {
+                        indexed_here.insert((meta.id, day));
                         indexed.push((meta.id, day));
                     }
                 }
             }
             metas.push(meta);
         }
+        postings.write(&mut batch);
         self.rocks.write(batch)?;
         self.registry.publish(&created);
         self.registry.mark_indexed(&indexed);

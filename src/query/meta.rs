@@ -9,10 +9,11 @@ use std::sync::Arc;
 use roaring::RoaringBitmap;
 
 use super::{Engine, QueryError};
-use crate::index::StreamMeta;
+use crate::index::browse::Browse;
+use crate::index::{compile_all, StreamMeta};
 use crate::logql::Matcher;
 use crate::model::{Nanos, TimeRange};
-use crate::store::{keys, Snapshot};
+use crate::store::{keys, BlockKeyCursor, Snapshot};
 
 /// Streams of `tenant` matching any of `selectors` (all streams when empty) with entries
 /// in `[start, end]`, sorted by labels.
@@ -42,15 +43,13 @@ pub fn series(
     Ok(out)
 }
 
+/// Label names of the streams [`series`] would return, read from the label index
+/// (`index::browse`): the same answer without visiting every stream.
 pub fn label_names(engine: &Engine, tenant: &str, selector: Option<&[Matcher]>, start: Nanos, end: Nanos) -> Result<BTreeSet<String>, QueryError> {
-    let selectors: Vec<Vec<Matcher>> = selector.map(|s| vec![s.to_vec()]).unwrap_or_default();
-    let mut names = BTreeSet::new();
-    for m in series(engine, tenant, &selectors, start, end)? {
-        names.extend(m.labels.iter().map(|(n, _)| n.to_string()));
-    }
-    Ok(names)
+    browse(engine, tenant, selector, start, end, |b, days| b.names(days))
 }
 
+/// Values of `name` among the streams [`series`] would return (see [`label_names`]).
 pub fn label_values(
     engine: &Engine,
     tenant: &str,
@@ -59,14 +58,44 @@ pub fn label_values(
     start: Nanos,
     end: Nanos,
 ) -> Result<BTreeSet<String>, QueryError> {
-    let selectors: Vec<Vec<Matcher>> = selector.map(|s| vec![s.to_vec()]).unwrap_or_default();
-    let mut values = BTreeSet::new();
-    for m in series(engine, tenant, &selectors, start, end)? {
-        if let Some(v) = m.labels.get(name) {
-            values.insert(v.to_string());
-        }
+    browse(engine, tenant, selector, start, end, |b, days| b.values(name, days))
+}
+
+type Keep<'a> = Box<dyn FnMut(u32) -> Result<bool, crate::store::StoreError> + 'a>;
+
+/// Runs `walk` over the day partitions of `[start, end]`, keeping the streams [`series`]
+/// keeps: known to the registry, with a block in the range.
+fn browse(
+    engine: &Engine,
+    tenant: &str,
+    selector: Option<&[Matcher]>,
+    start: Nanos,
+    end: Nanos,
+    walk: impl FnOnce(Browse<'_, Keep<'_>>, std::ops::RangeInclusive<i64>) -> Result<BTreeSet<String>, crate::store::StoreError>,
+) -> Result<BTreeSet<String>, QueryError> {
+    let compiled = match selector {
+        Some(ms) => Some(compile_all(ms).map_err(|e| QueryError::BadRegex(e.to_string()))?),
+        None => None,
+    };
+    let range = TimeRange { start, end: end.saturating_add(1) };
+    if range.end <= range.start {
+        return Ok(BTreeSet::new());
     }
-    Ok(values)
+    let snap = engine.rocks.snapshot();
+    let mut blocks = snap.block_key_cursor();
+    // `series` also checks the stream's tenant: a stream listed in `tenant`'s partitions
+    // is `tenant`'s (ids are never reused), so being known is enough.
+    let known = engine.registry.known_ids();
+    let keep: Keep<'_> = Box::new(move |id| Ok(known.contains(id) && has_data_at(&mut blocks, id, range)?));
+    let days = keys::day_of(range.start)..=keys::day_of(range.end - 1);
+    Ok(walk(Browse::new(&snap, tenant, compiled.as_deref(), keep), days)?)
+}
+
+/// [`has_data`] through a cursor shared by many look-ups.
+fn has_data_at(blocks: &mut BlockKeyCursor<'_>, id: u32, range: TimeRange) -> Result<bool, crate::store::StoreError> {
+    let from = keys::block_bucket(id, keys::hour_of(range.start));
+    let to = keys::block_bucket(id, keys::hour_of(range.end - 1) + 1);
+    blocks.any_in(&from, &to, |k| keys::parse_block(k).is_some_and(|b| b.max_ts >= range.start && b.min_ts < range.end))
 }
 
 /// Whether stream `id` has a block overlapping `range` (keys only).
@@ -125,3 +154,7 @@ pub fn index_stats(engine: &Engine, tenant: &str, selector: &[Matcher], start: N
     }
     Ok(out)
 }
+
+#[cfg(test)]
+#[path = "meta_tests.rs"]
+mod tests;

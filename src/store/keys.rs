@@ -112,6 +112,23 @@ pub fn postings(tenant: &str, day: i64, name: &str, value: &str) -> Vec<u8> {
     k
 }
 
+/// partition name 0x00: the first posting key of label `name` in a partition.
+pub fn postings_name(tenant: &str, day: i64, name: &str) -> Vec<u8> {
+    let mut k = postings_partition(tenant, day);
+    k.extend_from_slice(name.as_bytes());
+    k.push(0);
+    k
+}
+
+/// partition name 0x01: the first key after every posting of label `name` (names hold
+/// no 0x00 or 0x01 bytes, values follow the 0x00).
+pub fn postings_after_name(tenant: &str, day: i64, name: &str) -> Vec<u8> {
+    let mut k = postings_partition(tenant, day);
+    k.extend_from_slice(name.as_bytes());
+    k.push(1);
+    k
+}
+
 /// Splits the part after the partition prefix into (name, value).
 pub fn parse_postings_suffix(rest: &[u8]) -> Option<(&str, &str)> {
     let i = rest.iter().position(|&b| b == 0)?;

@@ -9,7 +9,7 @@ pub mod keys;
 pub mod merge;
 mod rocks;
 
-pub use rocks::{prefix_upper_bound, Batch, Deleted, Rocks, RocksOptions, Snapshot};
+pub use rocks::{prefix_upper_bound, Batch, BlockKeyCursor, Deleted, PostingsCursor, Rocks, RocksOptions, Snapshot};
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]

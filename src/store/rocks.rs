@@ -407,6 +407,20 @@ impl<'a> Snapshot<'a> {
         Ok(())
     }
 
+    /// A cursor over the posting keys under `prefix` (one tenant-day partition), for
+    /// walks that skip ahead (label browsing seeks from one label name to the next).
+    pub fn postings_cursor(&self, prefix: &[u8]) -> PostingsCursor<'_> {
+        let ro = self.read_opts(Some(prefix), prefix_upper_bound(prefix));
+        PostingsCursor { it: self.db.raw_iterator_cf_opt(self.cf(CF_POSTINGS), ro), prefix_len: prefix.len() }
+    }
+
+    /// One iterator over block keys for many short look-ups (whether each of many
+    /// streams has a block in a range): cheaper than a new iterator per look-up.
+    pub fn block_key_cursor(&self) -> BlockKeyCursor<'_> {
+        let ro = self.read_opts(None, None);
+        BlockKeyCursor { it: self.db.raw_iterator_cf_opt(self.cf(CF_BLOCKS), ro), after: Vec::new() }
+    }
+
     /// Keys of every block under `prefix` (a stream or a stream-hour), in key order.
     pub fn block_keys(&self, prefix: &[u8], mut f: impl FnMut(&[u8])) -> Result<(), StoreError> {
         let upper = prefix_upper_bound(prefix).unwrap_or_else(|| vec![0xff; prefix.len() + 1]);
@@ -479,6 +493,89 @@ impl<'a> Snapshot<'a> {
         }
     }
 
+}
+
+/// See [`Snapshot::postings_cursor`].
+pub struct PostingsCursor<'s> {
+    it: rocksdb::DBRawIteratorWithThreadMode<'s, DB>,
+    prefix_len: usize,
+}
+
+impl PostingsCursor<'_> {
+    /// Moves to the first key at or after `key` (a full key under the cursor's prefix).
+    pub fn seek(&mut self, key: &[u8]) {
+        self.it.seek(key);
+    }
+
+    pub fn next(&mut self) {
+        self.it.next();
+    }
+
+    /// The current key after the prefix, and its bitmap bytes; `None` at the end.
+    pub fn current(&self) -> Option<(&[u8], &[u8])> {
+        if !self.it.valid() {
+            return None;
+        }
+        let (k, v) = (self.it.key()?, self.it.value()?);
+        Some((&k[self.prefix_len..], v))
+    }
+
+    pub fn status(&self) -> Result<(), StoreError> {
+        Ok(self.it.status()?)
+    }
+}
+
+/// See [`Snapshot::block_key_cursor`].
+pub struct BlockKeyCursor<'s> {
+    it: rocksdb::DBRawIteratorWithThreadMode<'s, DB>,
+    /// The `to` of the last look-up that left the iterator on the first key at or after it
+    /// (no key lies in `[to, current)`); empty when unknown.
+    after: Vec<u8>,
+}
+
+impl BlockKeyCursor<'_> {
+    /// Visits block keys in `[from, to)` in key order until `f` returns true; returns
+    /// whether it did. Look-ups in ascending key order step forward instead of seeking
+    /// when the next range is a few keys away (the usual case: one stream after another).
+    pub fn any_in(&mut self, from: &[u8], to: &[u8], mut f: impl FnMut(&[u8]) -> bool) -> Result<bool, StoreError> {
+        // Stepping forward from a key before `from` visits every key up to the first one at
+        // or after it. A current key at or after `from` is that first key only when no key
+        // lies in [after, current) and `after` <= `from`.
+        let (mut positioned, mut stepped) = (false, false);
+        for _ in 0..16 {
+            if !self.it.valid() {
+                break;
+            }
+            match self.it.key() {
+                Some(k) if k < from => {
+                    stepped = true;
+                    self.it.next();
+                }
+                Some(_) => {
+                    positioned = stepped || (!self.after.is_empty() && from >= self.after.as_slice());
+                    break;
+                }
+                None => break,
+            }
+        }
+        if !positioned {
+            self.it.seek(from);
+        }
+        self.after.clear();
+        while self.it.valid() {
+            let Some(k) = self.it.key() else { break };
+            if k >= to {
+                self.after.extend_from_slice(to);
+                break;
+            }
+            if f(k) {
+                return Ok(true);
+            }
+            self.it.next();
+        }
+        self.it.status()?;
+        Ok(false)
+    }
 }
 
 /// The smallest key greater than every key that starts with `prefix`.
