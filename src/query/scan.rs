@@ -107,22 +107,14 @@ impl Job<'_> {
         }
         sink.begin(&meta.labels);
         // Keys sort by (hour, min_ts): cut them into runs of overlapping time bounds.
-        let mut i = 0;
-        while i < refs.len() {
-            let mut j = i + 1;
-            let mut max = refs[i].max_ts;
-            while j < refs.len() && refs[j].min_ts <= max {
-                max = max.max(refs[j].max_ts);
-                j += 1;
-            }
-            if j == i + 1 {
-                if let Some(block) = self.read(&refs[i], stats)? {
+        for run in keys::overlapping_runs(&refs) {
+            if run.len() == 1 {
+                if let Some(block) = self.read(&refs[run.start], stats)? {
                     self.feed_block(&block, sink, stats)?;
                 }
             } else {
-                self.feed_overlapping(&refs[i..j], sink, stats)?;
+                self.feed_overlapping(&refs[run], sink, stats)?;
             }
-            i = j;
         }
         Ok(())
     }

@@ -205,6 +205,25 @@ impl BlockKey {
     }
 }
 
+/// Cuts keys sorted by first entry into runs whose time bounds overlap (touching counts):
+/// the blocks of one run may interleave, blocks of different runs never do.
+pub fn overlapping_runs(keys: &[BlockKey]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        if at >= keys.len() {
+            return None;
+        }
+        let start = at;
+        let mut max = keys[at].max_ts;
+        at += 1;
+        while at < keys.len() && keys[at].min_ts <= max {
+            max = max.max(keys[at].max_ts);
+            at += 1;
+        }
+        Some(start..at)
+    })
+}
+
 // ---- CF `deletes`: delete requests -----------------------------------------------------
 
 /// tenant 0x00 request-id → JSON record (see `retention::deletes`).
@@ -226,6 +245,14 @@ pub fn delete_requests_of(tenant: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlapping_runs_join_touching_bounds() {
+        let k = |min, max| BlockKey { stream: 1, hour: 0, min_ts: min, max_ts: max, seq: 0 };
+        let keys = [k(1, 5), k(3, 4), k(5, 6), k(7, 9), k(10, 10), k(10, 12)];
+        assert_eq!(overlapping_runs(&keys).collect::<Vec<_>>(), vec![0..3, 3..4, 4..6]);
+        assert_eq!(overlapping_runs(&[]).count(), 0);
+    }
 
     #[test]
     fn signed_order_is_byte_order() {

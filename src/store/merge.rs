@@ -62,24 +62,15 @@ pub fn merge_bucket(
         let (min, max) = enc.time_bounds();
         batch.put_block(&keys::block(stream, hour, min, max, next_seq()), &enc.finish());
     };
-    let mut at = 0;
-    while at < small.len() {
-        // A group: blocks whose time ranges overlap (touching counts) those before them.
-        let mut end = at + 1;
-        let mut group_max = small[at].max_ts;
-        while end < small.len() && small[end].min_ts <= group_max {
-            group_max = group_max.max(small[end].max_ts);
-            end += 1;
-        }
-        let mut blocks = Vec::with_capacity(end - at);
-        for k in &small[at..end] {
-            let probe = super::filter::Probe::default();
-            if let Some((Some(b), _)) = snap.read_block(&k.encode(), true, &probe)? {
+    let every_page = super::filter::Probe::default();
+    for run in keys::overlapping_runs(&small) {
+        let mut blocks = Vec::with_capacity(run.len());
+        for k in &small[run] {
+            if let Some((Some(b), _)) = snap.read_block(&k.encode(), true, &every_page)? {
                 blocks.push(b);
             }
         }
         merge_group(&blocks, &mut out, |enc| seal(enc, &mut batch));
-        at = end;
     }
     if !out.enc.is_empty() {
         seal(out.enc, &mut batch);
