@@ -278,19 +278,6 @@ impl Deleted {
         }
     }
 
-    /// Adds what `other` deleted.
-    pub fn extend(&mut self, other: Deleted) {
-        self.ranges.extend(other.ranges);
-        for (cf, lo, hi) in other.spans {
-            self.key(cf, &lo);
-            self.key(cf, &hi);
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty() && self.spans.is_empty()
-    }
-
     /// `[from, to)` ranges; a span ends just after its largest key.
     fn ranges(&self) -> impl Iterator<Item = (&'static str, &[u8], Vec<u8>)> + '_ {
         let ranges = self.ranges.iter().map(|(cf, f, t)| (*cf, f.as_slice(), t.clone()));
