@@ -63,11 +63,7 @@ const STATIC_LABELS: [&str; 4] = ["cluster", "namespace", "instance", "pod"];
 /// lists them in map order (random) and estimates the cardinality with a sketch; lokid sorts
 /// by name and counts exactly.
 pub async fn detected_labels(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, ApiError> {
-    let (headers, p) = super::read_params(req).await?;
-    let tenant = tenant_of(&st, &headers)?;
-    let now = crate::clock::now_ns();
-    let (start, end) = super::params::bounds(&p, now)?;
-    let start = super::query::clamp_lookback(&st, &tenant, start, now);
+    let (tenant, start, end, p) = super::meta::meta_request(&st, req).await?;
     let selectors = match p.get("query").map(str::trim) {
         None | Some("") => Vec::new(),
         Some(q) => vec![crate::logql::parse_selector(q, true)?],

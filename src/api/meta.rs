@@ -23,7 +23,7 @@ fn selector(p: &Params) -> Result<Option<Vec<Matcher>>, ApiError> {
 
 /// What every metadata request starts with: tenant, `[start, end]` with Loki's defaults
 /// and `max_query_lookback`, and the parameters.
-async fn meta_request(st: &AppState, req: Request) -> Result<(String, i64, i64, Params), ApiError> {
+pub(super) async fn meta_request(st: &AppState, req: Request) -> Result<(String, i64, i64, Params), ApiError> {
     let (headers, p) = read_params(req).await?;
     let tenant = tenant_of(st, &headers)?;
     let now = now_ns();
