@@ -30,15 +30,12 @@ SCALES=("$@")
 TMP=$(mktemp -d)
 PID=""
 stop() {
-    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-        kill "$PID" 2>/dev/null || true
-        wait "$PID" 2>/dev/null || true
-    fi
+    stop_process "$PID"
     PID=""
 }
 trap 'stop; rm -rf "$TMP"' EXIT
 
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); lokid $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(date -u +%FT%TZ)"
+machine_line
 for scale in "${SCALES[@]}"; do
     rm -rf "$TMP/data"
     PORT=$(free_port)
@@ -51,9 +48,7 @@ limits_config:
   per_stream_rate_limit_burst: 100000MB
   max_query_series: 100000
 CFG
-    "$BIN" -config.file="$TMP/config.yaml" >"$TMP/lokid.log" 2>&1 &
-    PID=$!
-    wait_ready "$PORT" "$PID" || { tail -n 30 "$TMP/lokid.log" >&2; echo "lokid did not start" >&2; exit 1; }
+    start_lokid "$BIN" "$TMP/config.yaml" "$TMP/lokid.log" "$PORT" || exit 1
     echo "== lokid, scale $scale"
     python3 scripts/bench/bench_api.py "http://127.0.0.1:$PORT" "$PID" --scale "$scale" ${LOKID_FLUSH:+--flush}
     echo "disk: lokid data directory $(du -sm "$TMP/data" | cut -f1) MiB after the queries"

@@ -25,10 +25,7 @@ COUNTS=("$@")
 TMP=$(mktemp -d)
 PID=""
 stop() {
-    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-        kill "$PID" 2>/dev/null || true
-        wait "$PID" 2>/dev/null || true
-    fi
+    stop_process "$PID"
     PID=""
 }
 trap 'stop; rm -rf "$TMP"' EXIT
@@ -36,7 +33,7 @@ trap 'stop; rm -rf "$TMP"' EXIT
 BIN=$TMP/lokid
 cp "$CARGO_TARGET_DIR/release/lokid" "$BIN"
 
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); lokid $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(date -u +%FT%TZ)"
+machine_line
 for n in "${COUNTS[@]}"; do
     rm -rf "$TMP/data"
     PORT=$(free_port)
@@ -51,9 +48,7 @@ limits_config:
   max_entries_limit_per_query: 100000
   max_global_streams_per_user: 0
 CFG
-    "$BIN" -config.file="$TMP/config.yaml" >"$TMP/lokid.log" 2>&1 &
-    PID=$!
-    wait_ready "$PORT" "$PID" || { tail -n 30 "$TMP/lokid.log" >&2; echo "lokid did not start" >&2; exit 1; }
+    start_lokid "$BIN" "$TMP/config.yaml" "$TMP/lokid.log" "$PORT" || exit 1
     echo "== lokid, $n streams"
     python3 scripts/bench/cardinality.py "http://127.0.0.1:$PORT" "$PID" "$n"
     stop

@@ -44,10 +44,7 @@ BIN=$CARGO_TARGET_DIR/release/lokid
 TMP=$(mktemp -d)
 PID=""
 cleanup() {
-    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-        kill "$PID" 2>/dev/null || true
-        wait "$PID" 2>/dev/null || true
-    fi
+    stop_process "$PID"
     rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -1,6 +1,7 @@
 # lib-lokid.sh — sourced by the scripts that run a throw-away lokid on a loopback port
-# (conformance.sh, bench-api.sh, measure-rss.sh): a free port, the config, the readiness
-# wait. Needs python3.
+# (conformance.sh, bench-api.sh, bench-cardinality.sh, measure-rss.sh): a free port, the
+# config, the readiness wait, starting and stopping, the benchmark header.
+# Needs python3.
 
 # Prints a free TCP port on 127.0.0.1.
 free_port() {
@@ -35,4 +36,25 @@ wait_ready() {
         sleep 0.2
     done
     return 1
+}
+
+# stop_process PID: kills PID if it still runs, and waits for it (a child of this shell).
+stop_process() {
+    if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
+        kill "$1" 2>/dev/null || true
+        wait "$1" 2>/dev/null || true
+    fi
+}
+
+# machine_line: the machine, the lokid commit and the time, for benchmark output.
+machine_line() {
+    echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); lokid $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(date -u +%FT%TZ)"
+}
+
+# start_lokid BIN CONFIG LOG PORT: starts BIN in the background (its pid in PID) and waits
+# until it is ready; on failure prints the end of LOG and returns 1.
+start_lokid() {
+    "$1" -config.file="$2" >"$3" 2>&1 &
+    PID=$!
+    wait_ready "$4" "$PID" || { tail -n 30 "$3" >&2; echo "lokid did not start" >&2; return 1; }
 }
