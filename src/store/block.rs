@@ -33,7 +33,7 @@ use crate::model::{Entry, Nanos};
 
 const V1: u8 = 1;
 const V2: u8 = 2;
-const V3: u8 = 3;
+pub(super) const V3: u8 = 3;
 const CODEC_RAW: u8 = 0;
 const CODEC_LZ4: u8 = 1;
 const CODEC_ZSTD: u8 = 2;
@@ -296,7 +296,7 @@ fn decompress(codec: u8, raw_len: usize, payload: &[u8]) -> Result<Vec<u8>, Corr
 
 /// A v3 page header as stored: (first entry, filter, codec, raw length, payload); `at` moves
 /// past it.
-fn v3_page<'v>(v: &'v [u8], at: &mut usize) -> Result<(usize, &'v [u8], u8, usize, &'v [u8]), CorruptBlock> {
+pub(super) fn v3_page<'v>(v: &'v [u8], at: &mut usize) -> Result<(usize, &'v [u8], u8, usize, &'v [u8]), CorruptBlock> {
     let head = v.get(*at..*at + 8).ok_or(CorruptBlock("page header"))?;
     let first = read_u32(head, 0) as usize;
     let flen = read_u32(head, 4) as usize;
@@ -307,7 +307,7 @@ fn v3_page<'v>(v: &'v [u8], at: &mut usize) -> Result<(usize, &'v [u8], u8, usiz
 }
 
 /// Where a v3 value's pages start, and how many there are.
-fn v3_pages_at(value: &[u8]) -> Result<(usize, usize), CorruptBlock> {
+pub(super) fn v3_pages_at(value: &[u8]) -> Result<(usize, usize), CorruptBlock> {
     let (_, _, _, used) = section(value.get(V3_HEADER..).ok_or(CorruptBlock("bad header"))?)?;
     let at = V3_HEADER + used;
     let n = value.get(at..at + 4).map(|b| read_u32(b, 0) as usize).ok_or(CorruptBlock("page count"))?;
@@ -391,25 +391,38 @@ impl Block {
     /// error ([`Self::page_possible`] says which pages those are). `None` when the filters
     /// rule out every page: then only page headers were read, nothing decompressed.
     pub fn decode_probed(value: &[u8], probe: &Probe) -> Result<Option<Block>, CorruptBlock> {
+        Self::decode_masked(value, probe, None)
+    }
+
+    /// [`Self::decode_probed`] for a body whose filters live in its head (`store::head`):
+    /// `possible[p]` says whether page `p` may match (one flag per page of the body).
+    pub fn decode_masked(value: &[u8], probe: &Probe, possible: Option<&[bool]>) -> Result<Option<Block>, CorruptBlock> {
         match value.first() {
             Some(&V1) => Self::decode_v1(value).map(Some),
             Some(&V2) => Self::decode_v2(value, probe),
-            Some(&V3) => Self::decode_v3(value, probe),
+            Some(&V3) => Self::decode_v3(value, probe, possible),
             _ => Err(CorruptBlock("bad header")),
         }
     }
 
-    fn decode_v3(value: &[u8], probe: &Probe) -> Result<Option<Block>, CorruptBlock> {
+    fn decode_v3(value: &[u8], probe: &Probe, mask: Option<&[bool]>) -> Result<Option<Block>, CorruptBlock> {
         if value.len() < V3_HEADER {
             return Err(CorruptBlock("bad header"));
         }
         let n = read_u32(value, 1) as usize;
         // The page headers first: a block whose filters rule every page out is not decoded.
         let (mut at, npages) = v3_pages_at(value)?;
+        if mask.is_some_and(|m| m.len() != npages) {
+            return Err(CorruptBlock("head and body disagree on pages"));
+        }
         let mut heads = Vec::with_capacity(npages);
-        for _ in 0..npages {
+        for p in 0..npages {
             let (first, filter, codec, raw_len, payload) = v3_page(value, &mut at)?;
-            heads.push((first, probe.may_match(filter), codec, raw_len, payload));
+            let possible = match mask {
+                Some(m) => m[p],
+                None => probe.may_match(filter),
+            };
+            heads.push((first, possible, codec, raw_len, payload));
         }
         if !probe.is_empty() && heads.iter().all(|h| !h.1) {
             return Ok(None);

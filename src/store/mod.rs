@@ -5,6 +5,7 @@
 pub mod block;
 pub mod disk;
 pub mod filter;
+pub mod head;
 pub mod keys;
 pub mod merge;
 mod rocks;

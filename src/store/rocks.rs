@@ -1,7 +1,9 @@
 //! The only file that names RocksDB: column families, options, batches, snapshots.
 //!
 //! Column families: `streams` (registry), `postings` (label index, roaring bitmaps merged
-//! by a union merge operator), `blocks` (entry blocks). One push = one `WriteBatch`.
+//! by a union merge operator), `blocks` (entry block bodies), `heads` (one head per block
+//! under the same key: its page filters, `store::head`; listing blocks and probing filters
+//! read this family only), `deletes`. One push = one `WriteBatch`.
 
 use std::path::Path;
 
@@ -16,9 +18,13 @@ use super::StoreError;
 const CF_STREAMS: &str = "streams";
 const CF_POSTINGS: &str = "postings";
 const CF_BLOCKS: &str = "blocks";
+const CF_HEADS: &str = "heads";
 const CF_DELETES: &str = "deletes";
 /// The column families lokid writes (beside RocksDB's `default`).
-const DATA_CFS: [&str; 4] = [CF_STREAMS, CF_POSTINGS, CF_BLOCKS, CF_DELETES];
+const DATA_CFS: [&str; 5] = [CF_STREAMS, CF_POSTINGS, CF_BLOCKS, CF_HEADS, CF_DELETES];
+/// Key in `default` written once every block has a head (stores from before the `heads`
+/// family get empty heads for their blocks at the first start, see [`Rocks::open`]).
+const HEADS_READY: &[u8] = b"heads-v1";
 
 /// Tuning that matters for memory: a small shared block cache and modest memtables keep an
 /// idle server well under 50 MiB.
@@ -108,6 +114,14 @@ impl Rocks {
             // without waiting for size-triggered compactions.
             blocks.add_compact_on_deletion_collector_factory(64, 16, 0.25);
 
+            // Heads are small and read by every line-filter query: they share the block
+            // cache, which body reads in queries do not fill (`read_block`).
+            let mut heads = Options::default();
+            heads.set_block_based_table_factory(&table);
+            heads.set_write_buffer_size(2 << 20);
+            heads.set_compression_type(DBCompressionType::None);
+            heads.add_compact_on_deletion_collector_factory(64, 16, 0.25);
+
             let mut deletes = Options::default();
             deletes.set_write_buffer_size(1 << 20);
 
@@ -120,11 +134,16 @@ impl Rocks {
                 ColumnFamilyDescriptor::new(CF_STREAMS, streams),
                 ColumnFamilyDescriptor::new(CF_POSTINGS, postings),
                 ColumnFamilyDescriptor::new(CF_BLOCKS, blocks),
+                ColumnFamilyDescriptor::new(CF_HEADS, heads),
                 ColumnFamilyDescriptor::new(CF_DELETES, deletes),
             ]
         };
         match DB::open_cf_descriptors(&db_opts, dir, descriptors()) {
-            Ok(db) => Ok(Rocks { db, sync_writes: opts.sync_writes, read_only: false }),
+            Ok(db) => {
+                let rocks = Rocks { db, sync_writes: opts.sync_writes, read_only: false };
+                rocks.give_every_block_a_head()?;
+                Ok(rocks)
+            }
             Err(e) => match StoreError::from(e) {
                 // Opening writes a new MANIFEST and WAL; on a full disk fall back to a
                 // read-only open (which replays the WAL in memory) so queries keep working.
@@ -136,6 +155,34 @@ impl Rocks {
                 other => Err(other),
             },
         }
+    }
+
+    /// A store written before the `heads` family existed: every block gets an empty head
+    /// (its filters stay inline in its value, which still decodes), then the marker. Runs
+    /// again after a crash half-way (the puts are idempotent).
+    fn give_every_block_a_head(&self) -> Result<(), StoreError> {
+        if self.db.get(HEADS_READY)?.is_some() {
+            return Ok(());
+        }
+        let mut n = 0u64;
+        let mut batch = WriteBatch::default();
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_BLOCKS));
+        it.seek_to_first();
+        while let Some(k) = it.key() {
+            batch.put_cf(self.cf(CF_HEADS), k, b"");
+            n += 1;
+            if batch.len() >= 4096 {
+                self.db.write(std::mem::take(&mut batch))?;
+            }
+            it.next();
+        }
+        it.status()?;
+        batch.put(HEADS_READY, b"");
+        self.db.write(batch)?;
+        if n > 0 {
+            tracing::info!(blocks = n, "store from an older lokid: gave every block an (empty) head");
+        }
+        Ok(())
     }
 
     pub fn is_read_only(&self) -> bool {
@@ -214,7 +261,7 @@ impl Rocks {
         if self.read_only {
             return;
         }
-        for cf in [CF_BLOCKS, CF_POSTINGS, CF_STREAMS] {
+        for cf in [CF_BLOCKS, CF_HEADS, CF_POSTINGS, CF_STREAMS] {
             self.db.compact_range_cf(self.cf(cf), None::<&[u8]>, None::<&[u8]>);
         }
     }
@@ -302,19 +349,35 @@ impl Batch<'_> {
         self.inner.merge_cf(self.rocks.cf(CF_POSTINGS), key, v);
     }
 
+    /// Writes an encoded block: its head (page filters) and its body, under one key in
+    /// two families (`store::head`).
     pub fn put_block(&mut self, key: &[u8], value: &[u8]) {
-        self.inner.put_cf(self.rocks.cf(CF_BLOCKS), key, value);
+        match super::head::split(value) {
+            Ok((head, body)) => {
+                self.inner.put_cf(self.rocks.cf(CF_HEADS), key, head);
+                self.inner.put_cf(self.rocks.cf(CF_BLOCKS), key, body);
+            }
+            // Not a block this version can take apart: kept whole (its filters inline).
+            Err(_) => {
+                self.inner.put_cf(self.rocks.cf(CF_HEADS), key, b"");
+                self.inner.put_cf(self.rocks.cf(CF_BLOCKS), key, value);
+            }
+        }
     }
 
     pub fn delete_block(&mut self, key: &[u8]) {
-        self.inner.delete_cf(self.rocks.cf(CF_BLOCKS), key);
-        self.deleted.key(CF_BLOCKS, key);
+        for cf in [CF_BLOCKS, CF_HEADS] {
+            self.inner.delete_cf(self.rocks.cf(cf), key);
+            self.deleted.key(cf, key);
+        }
     }
 
-    /// Deletes every block key in `[from, to)` (one range tombstone).
+    /// Deletes every block key in `[from, to)` (one range tombstone per family).
     pub fn delete_blocks_range(&mut self, from: &[u8], to: &[u8]) {
-        self.inner.delete_range_cf(self.rocks.cf(CF_BLOCKS), from, to);
-        self.deleted.range(CF_BLOCKS, from, to);
+        for cf in [CF_BLOCKS, CF_HEADS] {
+            self.inner.delete_range_cf(self.rocks.cf(cf), from, to);
+            self.deleted.range(cf, from, to);
+        }
     }
 
     /// Deletes every posting key in `[from, to)`.
@@ -405,7 +468,7 @@ impl<'a> Snapshot<'a> {
     /// streams has a block in a range): cheaper than a new iterator per look-up.
     pub fn block_key_cursor(&self) -> BlockKeyCursor<'_> {
         let ro = self.read_opts(None, None);
-        BlockKeyCursor { it: self.db.raw_iterator_cf_opt(self.cf(CF_BLOCKS), ro), after: Vec::new() }
+        BlockKeyCursor { it: self.db.raw_iterator_cf_opt(self.cf(CF_HEADS), ro), after: Vec::new() }
     }
 
     /// Keys of every block under `prefix` (a stream or a stream-hour), in key order.
@@ -417,10 +480,11 @@ impl<'a> Snapshot<'a> {
         })
     }
 
-    /// Keys of blocks in `[from, to)` key order until `f` returns false. Reads no values.
+    /// Keys of blocks in `[from, to)` key order until `f` returns false. Reads heads only,
+    /// never block bodies.
     pub fn block_keys_in(&self, from: &[u8], to: &[u8], mut f: impl FnMut(&[u8]) -> bool) -> Result<(), StoreError> {
         let ro = self.read_opts(Some(from), Some(to.to_vec()));
-        let mut it = self.db.raw_iterator_cf_opt(self.cf(CF_BLOCKS), ro);
+        let mut it = self.db.raw_iterator_cf_opt(self.cf(CF_HEADS), ro);
         it.seek(from);
         while it.valid() {
             let Some(k) = it.key() else { break };
@@ -466,11 +530,19 @@ impl<'a> Snapshot<'a> {
         probe: &super::filter::Probe,
     ) -> Result<Option<(Option<super::block::Block>, usize)>, StoreError> {
         use super::block::Block;
+        let corrupt = |e: super::block::CorruptBlock| StoreError::Corrupt(e.to_string());
         let ro = self.read_opts(None, None);
+        let Some(head) = self.db.get_pinned_cf_opt(self.cf(CF_HEADS), key, &ro)? else { return Ok(None) };
+        let mask = super::head::possible(&head, probe).map_err(corrupt)?;
+        if let Some(m) = &mask {
+            if !probe.is_empty() && m.iter().all(|p| !p) {
+                return Ok(Some((None, head.len())));
+            }
+        }
+        drop(head);
         match self.db.get_pinned_cf_opt(self.cf(CF_BLOCKS), key, &ro)? {
             Some(v) => {
-                let corrupt = |e: super::block::CorruptBlock| StoreError::Corrupt(e.to_string());
-                let b = Block::decode_probed(&v, probe).map_err(corrupt)?;
+                let b = Block::decode_masked(&v, probe, mask.as_deref()).map_err(corrupt)?;
                 if let (Some(b), true) = (&b, lines) {
                     b.load_lines().map_err(corrupt)?;
                 }
@@ -629,5 +701,41 @@ mod tests {
         rocks.snapshot().block_keys(&keys::block_stream(2), |_| left += 1).unwrap();
         assert_eq!(left, 8);
         rocks.snapshot().block_keys(&keys::block_stream(1), |_| panic!("stream 1 was deleted")).unwrap();
+    }
+
+    /// A store from before the `heads` family: its blocks get heads at the next start and
+    /// stay visible; a sealed block written now keeps its filters in its head.
+    #[test]
+    fn blocks_of_an_older_store_get_heads_at_open() {
+        use crate::store::block::{encode, Codec};
+        use crate::store::filter::Probe;
+        let dir = tempfile::tempdir().unwrap();
+        let entries: Vec<crate::model::Entry> = (0..2000)
+            .map(|i| crate::model::Entry { ts: i, line: format!("line {i} of the old store"), metadata: Vec::new() })
+            .collect();
+        let sealed = encode(&entries, Codec::Zstd(3));
+        let old = keys::block(1, 0, 0, 1999, 0);
+        {
+            let rocks = Rocks::open(dir.path(), &RocksOptions::default()).unwrap();
+            // What an older lokid wrote: the whole value in `blocks`, no head, no marker.
+            rocks.db.put_cf(rocks.cf(CF_BLOCKS), &old, &sealed).unwrap();
+            rocks.db.delete(HEADS_READY).unwrap();
+        }
+        let rocks = Rocks::open(dir.path(), &RocksOptions::default()).unwrap();
+        let mut batch = rocks.batch();
+        let new = keys::block(1, 1, keys::HOUR_NS, keys::HOUR_NS + 1999, 1);
+        batch.put_block(&new, &sealed);
+        rocks.write(batch).unwrap();
+        let snap = rocks.snapshot();
+        let mut seen = Vec::new();
+        snap.block_keys(&keys::block_stream(1), |k| seen.push(k.to_vec())).unwrap();
+        assert_eq!(seen, vec![old.clone(), new.clone()]);
+        for key in [&old, &new] {
+            let (b, _) = snap.read_block(key, true, &Probe::new([&b"line 1999 of"[..]])).unwrap().unwrap();
+            assert_eq!(b.unwrap().line(1999), b"line 1999 of the old store");
+            let (b, _) = snap.read_block(key, false, &Probe::new([&b"never written"[..]])).unwrap().unwrap();
+            assert!(b.is_none(), "filters rule the block out, inline or in the head");
+        }
+        assert!(rocks.db.get_cf(rocks.cf(CF_HEADS), &new).unwrap().unwrap().len() > 5, "the new block's filters are in its head");
     }
 }
