@@ -256,3 +256,18 @@ async fn tenants_otlp_config_and_tail() {
     assert_eq!(c["data"]["result"].as_array().unwrap().len(), 0);
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_limit_streams_get_429_and_the_rest_is_stored() {
+    let srv = TestServer::start_with(|c| c.limits.max_global_streams_per_user = 1).await;
+    let t = now() - 1_000_000_000;
+    let mut req = request("first", vec![record(t, 9, "INFO", "kept line")]);
+    req.resource_logs.extend(request("second", vec![record(t, 9, "INFO", "refused line")]).resource_logs);
+    let (status, ct, body) = post(&srv.base, "application/x-protobuf", None, None, req.encode_to_vec()).await;
+    assert_eq!((status, ct.as_str()), (429, "application/octet-stream"));
+    let msg = status_message(&body);
+    assert!(msg.starts_with("maximum active stream limit exceeded when trying to create stream {deployment_environment=\"prod\", service_name=\"second\"}"), "{msg}");
+    let v = query(&srv.base, r#"{service_name=~"first|second"}"#, None).await;
+    assert_eq!(lines(&v).iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>(), ["kept line"]);
+    srv.stop().await;
+}
