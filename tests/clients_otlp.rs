@@ -38,8 +38,20 @@ fn run_ok(cmd: &mut Command, what: &str) {
     );
 }
 
-/// `npm ci`-like install of the pinned JS clients, skipped when node_modules is current.
+/// The tests of this file run in parallel: one install each, the others wait for it.
+static NPM: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+static VENV: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
 fn npm_install() -> PathBuf {
+    NPM.get_or_init(npm_install_once).clone()
+}
+
+fn python_venv() -> PathBuf {
+    VENV.get_or_init(python_venv_once).clone()
+}
+
+/// Install of the pinned JS clients (package-lock.json), skipped when node_modules is current.
+fn npm_install_once() -> PathBuf {
     let dir = clients_dir("otel-js");
     let installed = mtime(&dir.join("node_modules/.package-lock.json"));
     let fresh = installed.is_some()
@@ -57,7 +69,7 @@ fn npm_install() -> PathBuf {
 }
 
 /// A venv with the pinned Python clients; returns its python.
-fn python_venv() -> PathBuf {
+fn python_venv_once() -> PathBuf {
     let dir = clients_dir("python");
     let venv = dir.join(".venv");
     let python = venv.join("bin/python");
