@@ -35,7 +35,7 @@ PY_DIR=$HERE/deploy-check
 EXAMPLE=$ROOT/examples/nestjs-logger
 BIN=$CARGO_TARGET_DIR/release/lokid
 
-CHECKS=(dockerfile docker-context runtime-libs compose-monitoring compose-app-server
+CHECKS=(dockerfile docker-context runtime-libs compose-monitoring compose-app-server app-server-agents
     grafana-provisioning docs lokid-config healthcheck nestjs-logger promtail-pipeline
     dashboard-queries nginx-config nginx-proxy nginx-tail)
 
@@ -152,6 +152,7 @@ check docker-context 180 "$PY" "$PY_DIR/static_checks.py" context
 check runtime-libs 30 "$PY" "$PY_DIR/static_checks.py" runtime-libs "$BIN"
 check compose-monitoring 120 "$PY" "$PY_DIR/static_checks.py" compose-monitoring
 check compose-app-server 120 "$PY" "$PY_DIR/static_checks.py" compose-app-server
+check app-server-agents 120 "$PY" "$PY_DIR/static_checks.py" app-server-agents
 check grafana-provisioning 30 "$PY" "$PY_DIR/static_checks.py" provisioning
 check docs 30 "$PY" "$PY_DIR/static_checks.py" docs
 

@@ -57,9 +57,11 @@ build_deps() {
 }
 test_deps() {
     build_deps
-    want_cmd node nodejs    # tests/clients.rs runs winston + winston-loki
+    want_cmd node nodejs    # tests/clients.rs, tests/clients_otlp.rs (npm clients)
     want_cmd npm npm
-    want_cmd python3 python3 # scripts/conformance.sh
+    want_cmd python3 python3 # scripts/conformance.sh; tests/clients_otlp.rs (Python clients)
+    # tests/clients_otlp.rs makes a venv for the pinned Python clients (Debian splits venv out).
+    python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || MISSING+=(python3-venv)
     want_cmd git git
 }
 

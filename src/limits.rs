@@ -4,6 +4,10 @@
 
 use std::time::Duration;
 
+pub mod otlp;
+
+pub use otlp::OtlpConfig;
+
 /// Loki's `limits_config` subset that lokid enforces. Field names are Loki's YAML keys.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Limits {
@@ -50,6 +54,8 @@ pub struct Limits {
     pub max_global_streams_per_user: usize,
     /// Queries may not reach further back than this; zero = off. Start is clamped silently.
     pub max_query_lookback: std::time::Duration,
+    /// How OTLP attributes map to labels and structured metadata (`otlp_config`).
+    pub otlp_config: OtlpConfig,
 }
 
 impl Default for Limits {
@@ -97,6 +103,7 @@ impl Default for Limits {
             per_stream_rate_limit_burst: 15 << 20,
             max_global_streams_per_user: 5000,
             max_query_lookback: std::time::Duration::ZERO,
+            otlp_config: OtlpConfig::default(),
         }
     }
 }

@@ -533,6 +533,70 @@ def check_compose_app_server():
           f"with the Docker socket, {' '.join(cmd)}")
 
 
+def check_app_server_agents():
+    """Alloy and the OTel Collector: neither can run here (no Docker engine, and neither is
+    packaged by Debian), so their compose fragments go through `compose config` and their
+    configs must keep the settings they share with Promtail's."""
+    example_env = os.path.join(APP_SERVER, ".env.example")
+    env = env_file(example_env)
+    client = " ".join(compose_client())
+    promtail_cfg = load_yaml(os.path.join(APP_SERVER, "promtail-config.yaml"))
+    promtail_stages = promtail_cfg["scrape_configs"][0]["pipeline_stages"]
+    json_keys = next(st["json"]["expressions"] for st in promtail_stages if "json" in st)
+    label_names = set(next(st["labels"] for st in promtail_stages if "labels" in st))
+    ts_format = next(st["timestamp"]["format"] for st in promtail_stages if "timestamp" in st)
+
+    for name, fragment, cfg_file, cfg_path, required in (
+        ("alloy", "docker-compose.alloy.yml", "alloy-config.alloy", "/etc/alloy/config.alloy", ["LOKI_URL", "HOST_LABEL"]),
+        ("otelcol", "docker-compose.otelcol.yml", "otelcol-config.yaml", "/etc/otelcol-contrib/config.yaml",
+         ["LOKI_OTLP_URL", "HOST_LABEL"]),
+    ):
+        frag = os.path.join(APP_SERVER, fragment)
+        r = compose_config([frag], example_env, APP_SERVER)
+        ensure(r.returncode == 0, f"`{client} config` rejected {rel(frag)}:\n{r.stderr}")
+        check_required([frag], example_env, APP_SERVER, required)
+        svc = compose_interpolate(load_yaml(frag), env)["services"][name]
+        ensure(re.match(r"^[a-z/-]+:v?\d+\.\d+\.\d+$", svc["image"]), f"{name}'s image is not pinned: {svc['image']}")
+        ensure(set(svc.get("environment", {})) >= set(required), f"{name}'s environment lacks one of {required}")
+        vols = short_volumes(svc, APP_SERVER)
+        ensure((os.path.join(APP_SERVER, cfg_file), cfg_path, "ro") in vols, f"{cfg_file} is not mounted at {cfg_path}: {vols}")
+        cmd = " ".join(svc["command"])
+        ensure(cfg_path in cmd, f"{name} does not run {cfg_path}: {cmd}")
+        if name == "alloy":
+            ensure(str(svc.get("user")) in ("root", "0"), "Alloy needs root for the Docker socket")
+            ensure(any(s == "/var/run/docker.sock" for s, _, _ in vols), f"the Docker socket is not mounted into Alloy: {vols}")
+            ensure(any(d.startswith("/var/lib/alloy") and not s.startswith("/") for s, d, _ in vols), "Alloy's storage is not on a volume")
+
+    # Alloy keeps Promtail's settings.
+    text = read(os.path.join(APP_SERVER, "alloy-config.alloy"))
+    for needle, what in (
+        ('host             = "unix:///var/run/docker.sock"', "Docker discovery on the socket"),
+        ('url = sys.env("LOKI_URL")', "the push to LOKI_URL"),
+        ('replacement  = sys.env("HOST_LABEL")', "the host label from HOST_LABEL"),
+        ('replacement  = "docker"', 'job="docker"'),
+        ('regex         = "/(.*)"', "the container label without the slash"),
+        (f'format = "{ts_format}"', f"the {ts_format} timestamp"),
+    ):
+        ensure(needle in text, f"alloy-config.alloy lacks {what} ({needle})")
+    m = re.search(r"stage\.json\s*\{\s*expressions\s*=\s*\{([^}]*)\}", text)
+    ensure(m, "alloy-config.alloy has no stage.json")
+    alloy_keys = dict(re.findall(r'(\w+)\s*=\s*"([^"]*)"', m.group(1)))
+    ensure(alloy_keys == json_keys, f"Alloy parses {alloy_keys}, Promtail {json_keys}")
+    m = re.search(r"stage\.labels\s*\{\s*values\s*=\s*\{([^}]*)\}", text)
+    ensure(m and set(re.findall(r"(\w+)\s*=", m.group(1))) == label_names, f"Alloy's labels differ from Promtail's {label_names}")
+
+    # The Collector exports to lokid's OTLP endpoint and sets the host.
+    otel = load_yaml(os.path.join(APP_SERVER, "otelcol-config.yaml"))
+    exp = otel["exporters"]["otlphttp/lokid"]
+    ensure(exp["endpoint"] == "${env:LOKI_OTLP_URL}", f"the exporter's endpoint is {exp['endpoint']!r}")
+    ensure(env["LOKI_OTLP_URL"].endswith(":3100/otlp"), f".env.example's LOKI_OTLP_URL is {env['LOKI_OTLP_URL']!r}")
+    attrs = otel["processors"]["resource"]["attributes"]
+    ensure({"key": "host.name", "value": "${env:HOST_LABEL}", "action": "upsert"} in attrs, "host.name is not set from HOST_LABEL")
+    ensure(otel["service"]["pipelines"]["logs"]["exporters"] == ["otlphttp/lokid"], "the logs pipeline does not export to lokid")
+    print(f"{client} config: Alloy and OTel Collector fragments; Alloy keeps Promtail's socket, labels, JSON keys "
+          f"{sorted(json_keys)} and {ts_format} timestamps; the Collector exports to ${{LOKI_OTLP_URL}}")
+
+
 # --- Grafana provisioning ----------------------------------------------------------------------
 
 def dashboard_files():
@@ -636,6 +700,7 @@ CHECKS = {
     "runtime-libs": check_runtime_libs,
     "compose-monitoring": check_compose_monitoring,
     "compose-app-server": check_compose_app_server,
+    "app-server-agents": check_app_server_agents,
     "provisioning": check_provisioning,
     "docs": check_docs,
 }

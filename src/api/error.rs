@@ -36,6 +36,10 @@ pub enum ApiError {
     Unavailable(String),
     #[error("{0}")]
     Internal(String),
+    /// An error of the OTLP endpoint: the inner error's status (503 for a 500), with a
+    /// protobuf `google.rpc.Status` body as OTLP/HTTP specifies.
+    #[error("{0}")]
+    Otlp(Box<ApiError>),
 }
 
 impl ApiError {
@@ -52,6 +56,18 @@ impl ApiError {
             ApiError::Cancelled => StatusCode::from_u16(499).expect("valid status"),
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Otlp(inner) => match inner.status() {
+                StatusCode::INTERNAL_SERVER_ERROR => StatusCode::SERVICE_UNAVAILABLE,
+                other => other,
+            },
+        }
+    }
+
+    /// Wraps `e` for the OTLP endpoint (idempotent).
+    pub fn otlp(e: ApiError) -> ApiError {
+        match e {
+            ApiError::Otlp(_) => e,
+            other => ApiError::Otlp(Box::new(other)),
         }
     }
 }
@@ -63,6 +79,10 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %self, status = status.as_u16(), "request failed");
         } else {
             tracing::debug!(error = %self, status = status.as_u16(), "request rejected");
+        }
+        if let ApiError::Otlp(inner) = &self {
+            let body = super::wire::otlp::status_body(&inner.to_string());
+            return (status, [(header::CONTENT_TYPE, "application/octet-stream")], body).into_response();
         }
         (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], self.to_string()).into_response()
     }

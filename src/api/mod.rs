@@ -50,6 +50,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         // Ingest
         .route("/loki/api/v1/push", post(push::push))
         .route("/api/prom/push", post(push::push))
+        .route("/otlp/v1/logs", post(push::otlp_logs))
         // Queries
         .route("/loki/api/v1/query_range", get(query::query_range).post(query::query_range))
         .route("/loki/api/v1/query", get(query::query_instant).post(query::query_instant))

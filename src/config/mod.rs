@@ -13,6 +13,7 @@
 
 mod cli;
 mod env;
+mod otlp;
 mod read;
 mod render;
 mod sections;

@@ -328,6 +328,7 @@ pub(super) fn read_limits_at(l: &mut Limits, r: &mut Reader, prefix: &[&str]) {
         &mut l.max_query_lookback,
         r.duration(&k("max_query_lookback")),
     );
+    super::otlp::read_otlp_config(&mut l.otlp_config, r, &k("otlp_config"));
     set(
         &mut l.max_concurrent_tail_requests,
         r.usize(&k("max_concurrent_tail_requests")),

@@ -716,3 +716,26 @@ fn runtime_config_overrides_limits_per_tenant() {
     assert!(err.contains("overrides.team-a.ingestion_rate_mb"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn otlp_config_rules_and_errors() {
+    use crate::limits::otlp::OtlpAction;
+    let c = parse(
+        "limits_config:\n  otlp_config:\n    resource_attributes:\n      ignore_defaults: true\n      attributes_config:\n        - action: index_label\n          attributes: [host.name]\n        - action: drop\n          regex: k8s\\..*\n    scope_attributes:\n      - action: drop\n        attributes: [x]\n    log_attributes:\n      - attributes: [user.id]\n",
+    );
+    let o = &c.limits.otlp_config;
+    assert_eq!(o.resource_action("host.name"), OtlpAction::IndexLabel);
+    assert_eq!(o.resource_action("service.name"), OtlpAction::StructuredMetadata);
+    assert_eq!(o.resource_action("k8s.pod.name"), OtlpAction::Drop);
+    assert_eq!(o.scope_action("x"), OtlpAction::Drop);
+    assert_eq!(o.log_action("user.id"), OtlpAction::StructuredMetadata);
+    assert_eq!(parse("limits_config: {}\n").limits.otlp_config.resource_action("service.name"), OtlpAction::IndexLabel);
+    let e = err("limits_config:\n  otlp_config:\n    log_attributes:\n      - action: promote\n        attributes: [a]\n");
+    assert!(e.contains("limits_config.otlp_config: unsupported action, it must be one of: drop, index_label, structured_metadata"), "{e}");
+    let e = err("limits_config:\n  otlp_config:\n    log_attributes:\n      - action: drop\n");
+    assert!(e.contains("attributes or regex must be set"), "{e}");
+    let e = err("limits_config:\n  otlp_config:\n    log_attributes:\n      - {action: drop, attributes: [a], regex: b}\n");
+    assert!(e.contains("only one of attributes or regex must be set"), "{e}");
+    let e = err("limits_config:\n  otlp_config:\n    scope_attributes:\n      - {action: index_label, attributes: [a]}\n");
+    assert!(e.contains("index_label action is only supported for resource_attributes"), "{e}");
+}
