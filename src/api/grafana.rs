@@ -31,7 +31,7 @@ pub async fn drilldown_limits(State(st): State<Arc<AppState>>, headers: HeaderMa
 }
 
 /// The published limits lokid has. `otlp_config` is left out until lokid accepts OTLP;
-/// `volume_enabled` is false until it serves the volume endpoints (docs/compat.md).
+/// `volume_enabled` is true: the volume endpoints are served (`api::volume`).
 fn published_limits(l: &Limits) -> BTreeMap<&'static str, Value> {
     let dur = |d: std::time::Duration| Value::from(prom_duration_string(d.as_nanos().min(i64::MAX as u128) as i64));
     BTreeMap::from([
@@ -49,7 +49,7 @@ fn published_limits(l: &Limits) -> BTreeMap<&'static str, Value> {
         ("pattern_persistence_enabled", Value::from(false)),
         ("query_timeout", dur(l.query_timeout)),
         ("retention_period", dur(l.retention_period)),
-        ("volume_enabled", Value::from(false)),
+        ("volume_enabled", Value::from(true)),
         ("volume_max_series", Value::from(1000)),
     ])
 }

@@ -12,6 +12,7 @@ pub mod params;
 pub mod push;
 pub mod query;
 pub mod tail;
+pub mod volume;
 pub mod wire;
 
 use std::sync::atomic::AtomicBool;
@@ -60,6 +61,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/loki/api/v1/label/{name}/values", get(meta::label_values).post(meta::label_values))
         .route("/loki/api/v1/series", get(meta::series).post(meta::series))
         .route("/loki/api/v1/index/stats", get(meta::index_stats).post(meta::index_stats))
+        .route("/loki/api/v1/index/volume", get(volume::volume_instant).post(volume::volume_instant))
+        .route("/loki/api/v1/index/volume_range", get(volume::volume_range).post(volume::volume_range))
         .route("/loki/api/v1/format_query", get(meta::format_query).post(meta::format_query))
         // Deletion (applied by the compactor)
         .route(

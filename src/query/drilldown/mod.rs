@@ -1,0 +1,4 @@
+//! Logs Drilldown's queries: series volume from the index, field detection and pattern
+//! mining over the selected lines.
+
+pub mod volume;
