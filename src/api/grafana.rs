@@ -152,6 +152,6 @@ mod tests {
 }
 
 /// Loki sends these with `Content-Type: application/json` (no charset).
-fn json_body(body: String) -> Response {
+pub(super) fn json_body(body: String) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

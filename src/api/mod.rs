@@ -5,6 +5,7 @@
 
 pub mod delete;
 pub mod error;
+pub mod fields;
 pub mod grafana;
 pub mod meta;
 pub mod ops;
@@ -79,6 +80,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         // Grafana: Logs Drilldown's limits, the alert list (an empty ruler)
         .route("/loki/api/v1/drilldown-limits", get(grafana::drilldown_limits))
         .route("/loki/api/v1/detected_labels", get(grafana::detected_labels))
+        .route("/loki/api/v1/detected_fields", get(fields::detected_fields))
+        .route("/loki/api/v1/detected_field/{name}/values", get(fields::detected_field_values))
         .route("/prometheus/api/v1/rules", get(grafana::rules))
         .route("/prometheus/api/v1/alerts", get(grafana::alerts))
         .fallback(ops::not_found)

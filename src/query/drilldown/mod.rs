@@ -2,3 +2,4 @@
 //! mining over the selected lines.
 
 pub mod volume;
+pub mod fields;
