@@ -24,7 +24,7 @@ pub async fn drilldown_limits(State(st): State<Arc<AppState>>, headers: HeaderMa
     let tenant = tenant_of(&st, &headers)?;
     let body = json!({
         "limits": published_limits(&st.config.limits_for(&tenant)),
-        "pattern_ingester_enabled": false,
+        "pattern_ingester_enabled": true,
         "version": LOKI_COMPAT_VERSION,
     });
     Ok(json_body(format!("{body}\n")))

@@ -10,6 +10,7 @@ pub mod grafana;
 pub mod meta;
 pub mod ops;
 pub mod params;
+pub mod patterns;
 pub mod push;
 pub mod query;
 pub mod tail;
@@ -80,6 +81,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         // Grafana: Logs Drilldown's limits, the alert list (an empty ruler)
         .route("/loki/api/v1/drilldown-limits", get(grafana::drilldown_limits))
         .route("/loki/api/v1/detected_labels", get(grafana::detected_labels))
+        .route("/loki/api/v1/patterns", get(patterns::patterns))
         .route("/loki/api/v1/detected_fields", get(fields::detected_fields))
         .route("/loki/api/v1/detected_field/{name}/values", get(fields::detected_field_values))
         .route("/prometheus/api/v1/rules", get(grafana::rules))

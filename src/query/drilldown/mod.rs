@@ -3,3 +3,5 @@
 
 pub mod volume;
 pub mod fields;
+pub mod drain;
+pub mod patterns;
