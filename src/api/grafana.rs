@@ -50,7 +50,7 @@ fn published_limits(l: &Limits) -> BTreeMap<&'static str, Value> {
         ("query_timeout", dur(l.query_timeout)),
         ("retention_period", dur(l.retention_period)),
         ("volume_enabled", Value::from(true)),
-        ("volume_max_series", Value::from(1000)),
+        ("volume_max_series", Value::from(crate::query::drilldown::volume::MAX_SERIES)),
     ])
 }
 

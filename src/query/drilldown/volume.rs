@@ -24,6 +24,17 @@ pub struct VolumeQuery {
     pub limit: usize,
 }
 
+/// Loki's `volume_max_series` default: more names than this in one answer is an error.
+pub const MAX_SERIES: usize = 1000;
+
+/// Loki's `ErrVolumeMaxSeriesHit`.
+fn check_series(names: usize) -> Result<(), QueryError> {
+    if names > MAX_SERIES {
+        return Err(QueryError::Limit(format!("the query hit the max number of series limit (limit: {MAX_SERIES} series)")));
+    }
+    Ok(())
+}
+
 /// One answer row: the series labels (or `{name: ""}` by labels) and `(bucket end ms, bytes)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VolumeSeries {
@@ -92,6 +103,7 @@ pub fn volume(engine: &Engine, tenant: &str, q: &VolumeQuery) -> Result<Vec<Volu
             let name = labels.to_string();
             let e = sums.entry(name).or_insert_with(|| (labels, vec![0; bks.len()]));
             e.1.iter_mut().zip(&per_bucket).for_each(|(a, b)| *a += b);
+            check_series(sums.len())?;
         } else {
             for (n, _) in meta.labels.iter().filter(|(n, _)| q.targets.is_empty() || kept(n)) {
                 let e = sums
@@ -99,6 +111,7 @@ pub fn volume(engine: &Engine, tenant: &str, q: &VolumeQuery) -> Result<Vec<Volu
                     .or_insert_with(|| (Labels::from_pairs(vec![(n.to_string(), String::new())]), vec![0; bks.len()]));
                 e.1.iter_mut().zip(&per_bucket).for_each(|(a, b)| *a += b);
             }
+            check_series(sums.len())?;
         }
     }
     Ok(rows(sums, &bks, q.limit))
@@ -169,6 +182,15 @@ mod tests {
         assert_eq!(buckets(5, 100, 0), vec![(5, 100)]);
         let b = buckets(90 * S, 250 * S, 100 * S);
         assert_eq!(b, vec![(90 * S, 100 * S - 1_000_000), (100 * S, 200 * S - 1_000_000), (200 * S, 250 * S)]);
+    }
+
+    #[test]
+    fn too_many_names_is_lokis_error() {
+        assert!(check_series(MAX_SERIES).is_ok());
+        assert_eq!(
+            check_series(MAX_SERIES + 1).unwrap_err().to_string(),
+            "the query hit the max number of series limit (limit: 1000 series)"
+        );
     }
 
     #[test]
