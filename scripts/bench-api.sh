@@ -2,7 +2,8 @@
 # bench-api.sh — the side-by-side API benchmark: start the release lokid on an empty data
 # directory and run scripts/bench/bench_api.py (push the conformance-shaped data set at a
 # scale, then time the queries Grafana sends: needle, rare term, regex, json filter,
-# logs volume, rate, unwrap quantile, labels, tail) and report disk use.
+# logs volume, rate, unwrap quantile, labels, tail), then scripts/bench/bench_drilldown.py
+# (the Logs Drilldown endpoints on the same data), and report disk use.
 #
 #   bash scripts/bench-api.sh [SCALE ...]            default scales: 50 200
 #   OTHER_URL=http://127.0.0.1:3100 OTHER_PID=1234 OTHER_FLUSH=1 bash scripts/bench-api.sh 200
@@ -51,6 +52,7 @@ CFG
     start_lokid "$BIN" "$TMP/config.yaml" "$TMP/lokid.log" "$PORT" || exit 1
     echo "== lokid, scale $scale"
     python3 scripts/bench/bench_api.py "http://127.0.0.1:$PORT" "$PID" --scale "$scale" ${LOKID_FLUSH:+--flush}
+    python3 scripts/bench/bench_drilldown.py "http://127.0.0.1:$PORT" "$PID"
     echo "disk: lokid data directory $(du -sm "$TMP/data" | cut -f1) MiB after the queries"
     stop
     if [ -n "${OTHER_URL:-}" ] && [ -n "${OTHER_PID:-}" ]; then

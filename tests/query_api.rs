@@ -176,7 +176,8 @@ async fn drilldown_limits_and_an_empty_ruler_for_grafana() {
     assert_eq!(s, 200);
     assert!(body.ends_with("}\n"), "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(v["pattern_ingester_enabled"], json!(false));
+    assert_eq!(v["pattern_ingester_enabled"], json!(true), "patterns are served (mined at query time)");
+    assert_eq!(v["limits"]["volume_enabled"], json!(true), "the volume endpoints are served");
     assert!(v["version"].is_string());
     let l = &v["limits"];
     assert_eq!(l["retention_period"], json!("2w"));

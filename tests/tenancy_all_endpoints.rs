@@ -5,16 +5,14 @@
 //! their own. Every string a tenant pushes carries its marker (`tenant-a…` / `tenant-b…`).
 //!
 //! Proves, for query_range (log and metric), query (metric), labels, label values,
-//! series, index/stats, tail (history and live) and the delete API (create, list, cancel,
-//! and the compactor applying a delete):
+//! series, index/stats, Logs Drilldown's endpoints (detected_labels, index/volume and
+//! volume_range, detected_fields and field values, patterns), tail (history and live) and
+//! the delete API (create, list, cancel, and the compactor applying a delete):
 //! - no answer to one tenant contains anything of the other (no marker in the raw body);
 //! - answers are exactly the tenant's own data (counts, lines, label values, stats);
 //! - a delete request of tenant B removes B's data only, however A's labels look alike;
 //! - without `X-Scope-OrgID` every endpoint answers 401 `no org id`; several org ids at once
 //!   are refused (400), never unioned.
-//!
-//! `/loki/api/v1/index/volume`, `detected_*` and `patterns` are not served by lokid (404,
-//! checked here so that serving one later means adding it to these checks).
 
 mod support;
 
@@ -303,6 +301,35 @@ async fn scenario() {
         assert_eq!(s, 200, "{body}");
         assert_no_leak(t, "detected_labels", &body);
         assert!(body.contains(&format!("\"{}\"", own_label(t))), "detected_labels as {t} miss its own label: {body}");
+        let range = [("query", shared), ("start", start), ("end", end)];
+        for path in ["/loki/api/v1/index/volume", "/loki/api/v1/index/volume_range"] {
+            let (s, body) = get_as(&base, path, Some(t), &[range[0], range[1], range[2], ("targetLabels", "env")]).await;
+            assert_eq!(s, 200, "{path}: {body}");
+            assert_no_leak(t, path, &body);
+            let v: Value = serde_json::from_str(&body).unwrap();
+            let rows = v["data"]["result"].as_array().unwrap();
+            assert_eq!(rows.len(), 3, "{path} as {t}: prod, dev and its own stream: {body}");
+            let prod = rows.iter().find(|r| r["metric"] == json!({"env": "prod"})).expect("prod row");
+            let bytes: f64 = match prod.get("value") {
+                Some(p) => p[1].as_str().unwrap().parse().unwrap(),
+                None => prod["values"].as_array().unwrap().iter().map(|p| p[1].as_str().unwrap().parse::<f64>().unwrap()).sum(),
+            };
+            assert_eq!(bytes, tenant_lines(t, "prod").iter().map(String::len).sum::<usize>() as f64, "{path} as {t}: {body}");
+        }
+        let (s, body) = get_as(&base, "/loki/api/v1/detected_fields", Some(t), &range).await;
+        assert_eq!(s, 200, "{body}");
+        assert_no_leak(t, "detected_fields", &body);
+        let v: Value = serde_json::from_str(&body).unwrap();
+        let trace = v["fields"].as_array().unwrap().iter().find(|f| f["label"] == "trace_id").cloned();
+        assert_eq!(trace.map(|f| f["cardinality"].clone()), Some(json!(N)), "detected_fields as {t}: {body}");
+        let (s, body) = get_as(&base, "/loki/api/v1/detected_field/trace_id/values", Some(t), &range).await;
+        assert_eq!(s, 200, "{body}");
+        assert_no_leak(t, "detected_field values", &body);
+        assert!(body.contains(&format!("{t}-trace-0")), "field values as {t} miss its own values: {body:.300}");
+        let (s, body) = get_as(&base, "/loki/api/v1/patterns", Some(t), &range).await;
+        assert_eq!(s, 200, "{body}");
+        assert_no_leak(t, "patterns", &body);
+        assert!(body.contains(&format!("{t}-line")), "patterns as {t} miss its own lines: {body:.300}");
     }
 
     // Tail: history and live entries, for both tenants at once.
@@ -397,18 +424,6 @@ async fn scenario() {
         "{b}'s dev stream is outside its delete"
     );
 
-    // Endpoints lokid does not serve hold no tenant data. Once one is served, it must be
-    // added to the checks above.
-    for path in [
-        "/loki/api/v1/index/volume",
-        "/loki/api/v1/index/volume_range",
-        "/loki/api/v1/detected_fields",
-        "/loki/api/v1/patterns",
-    ] {
-        let (s, body) = get_as(&base, path, Some(a), &[("query", shared), ("start", start), ("end", end)]).await;
-        assert_eq!(s, 404, "{path} is served now ({body:.200}): add it to this test's isolation checks");
-    }
-
     // Without an org id: 401 everywhere. With several: refused, never a union.
     let endpoints: Vec<(reqwest::Method, &str, Vec<(&str, &str)>)> = vec![
         (reqwest::Method::GET, "/loki/api/v1/query_range", vec![("query", shared)]),
@@ -422,6 +437,11 @@ async fn scenario() {
         (reqwest::Method::GET, "/loki/api/v1/tail", vec![("query", shared)]),
         (reqwest::Method::GET, "/loki/api/v1/drilldown-limits", vec![]),
         (reqwest::Method::GET, "/loki/api/v1/detected_labels", vec![("query", "")]),
+        (reqwest::Method::GET, "/loki/api/v1/index/volume", vec![("query", shared)]),
+        (reqwest::Method::GET, "/loki/api/v1/index/volume_range", vec![("query", shared)]),
+        (reqwest::Method::GET, "/loki/api/v1/detected_fields", vec![("query", shared)]),
+        (reqwest::Method::GET, "/loki/api/v1/detected_field/app/values", vec![("query", shared)]),
+        (reqwest::Method::GET, "/loki/api/v1/patterns", vec![("query", shared)]),
         (reqwest::Method::GET, "/prometheus/api/v1/rules", vec![]),
         (reqwest::Method::GET, "/prometheus/api/v1/alerts", vec![]),
         (reqwest::Method::GET, "/loki/api/v1/delete", vec![]),

@@ -24,14 +24,14 @@ pub async fn drilldown_limits(State(st): State<Arc<AppState>>, headers: HeaderMa
     let tenant = tenant_of(&st, &headers)?;
     let body = json!({
         "limits": published_limits(&st.config.limits_for(&tenant)),
-        "pattern_ingester_enabled": false,
+        "pattern_ingester_enabled": true,
         "version": LOKI_COMPAT_VERSION,
     });
     Ok(json_body(format!("{body}\n")))
 }
 
 /// The published limits lokid has. `otlp_config` is left out until lokid accepts OTLP;
-/// `volume_enabled` is false until it serves the volume endpoints (docs/compat.md).
+/// `volume_enabled` is true: the volume endpoints are served (`api::volume`).
 fn published_limits(l: &Limits) -> BTreeMap<&'static str, Value> {
     let dur = |d: std::time::Duration| Value::from(prom_duration_string(d.as_nanos().min(i64::MAX as u128) as i64));
     BTreeMap::from([
@@ -49,8 +49,8 @@ fn published_limits(l: &Limits) -> BTreeMap<&'static str, Value> {
         ("pattern_persistence_enabled", Value::from(false)),
         ("query_timeout", dur(l.query_timeout)),
         ("retention_period", dur(l.retention_period)),
-        ("volume_enabled", Value::from(false)),
-        ("volume_max_series", Value::from(1000)),
+        ("volume_enabled", Value::from(true)),
+        ("volume_max_series", Value::from(crate::query::drilldown::volume::MAX_SERIES)),
     ])
 }
 
@@ -152,6 +152,6 @@ mod tests {
 }
 
 /// Loki sends these with `Content-Type: application/json` (no charset).
-fn json_body(body: String) -> Response {
+pub(super) fn json_body(body: String) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

@@ -5,13 +5,16 @@
 
 pub mod delete;
 pub mod error;
+pub mod fields;
 pub mod grafana;
 pub mod meta;
 pub mod ops;
 pub mod params;
+pub mod patterns;
 pub mod push;
 pub mod query;
 pub mod tail;
+pub mod volume;
 pub mod wire;
 
 use std::sync::atomic::AtomicBool;
@@ -61,6 +64,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/loki/api/v1/label/{name}/values", get(meta::label_values).post(meta::label_values))
         .route("/loki/api/v1/series", get(meta::series).post(meta::series))
         .route("/loki/api/v1/index/stats", get(meta::index_stats).post(meta::index_stats))
+        .route("/loki/api/v1/index/volume", get(volume::volume_instant).post(volume::volume_instant))
+        .route("/loki/api/v1/index/volume_range", get(volume::volume_range).post(volume::volume_range))
         .route("/loki/api/v1/format_query", get(meta::format_query).post(meta::format_query))
         // Deletion (applied by the compactor)
         .route(
@@ -77,6 +82,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         // Grafana: Logs Drilldown's limits, the alert list (an empty ruler)
         .route("/loki/api/v1/drilldown-limits", get(grafana::drilldown_limits))
         .route("/loki/api/v1/detected_labels", get(grafana::detected_labels))
+        .route("/loki/api/v1/patterns", get(patterns::patterns))
+        .route("/loki/api/v1/detected_fields", get(fields::detected_fields))
+        .route("/loki/api/v1/detected_field/{name}/values", get(fields::detected_field_values))
         .route("/prometheus/api/v1/rules", get(grafana::rules))
         .route("/prometheus/api/v1/alerts", get(grafana::alerts))
         .fallback(ops::not_found)

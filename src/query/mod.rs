@@ -3,6 +3,7 @@
 //! Log queries stream through blocks with bounded memory and stop at the limit
 //! ([`logs`]); metric queries are evaluated step by step ([`metric`]).
 
+pub mod drilldown;
 pub mod logs;
 pub mod meta;
 pub mod metric;
