@@ -30,7 +30,7 @@ pub async fn drilldown_limits(State(st): State<Arc<AppState>>, headers: HeaderMa
     Ok(json_body(format!("{body}\n")))
 }
 
-/// The published limits lokid has. `otlp_config` is left out until lokid accepts OTLP;
+/// The published limits lokid has. `otlp_config` is not published yet (OTLP is served, `api::wire::otlp`);
 /// `volume_enabled` is true: the volume endpoints are served (`api::volume`).
 fn published_limits(l: &Limits) -> BTreeMap<&'static str, Value> {
     let dur = |d: std::time::Duration| Value::from(prom_duration_string(d.as_nanos().min(i64::MAX as u128) as i64));
