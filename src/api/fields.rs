@@ -67,20 +67,9 @@ async fn select(st: &Arc<AppState>, req: Request) -> Result<(Vec<StreamResult>, 
         Some(_) => positive(&p, "limit", 1000)?,
         None => positive(&p, "field_limit", 1000)?,
     };
-    let step = match p.get("step") {
-        Some(s) => params::parse_step(s).map_err(ApiError::BadRequest)?,
-        None => params::default_step(start, end),
-    };
-    if step / 1_000_000 <= 0 {
-        return Err(ApiError::BadRequest(
-            "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
-        ));
-    }
-    if (end - start) / step > 11_000 {
-        return Err(ApiError::BadRequest(
-            "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter".into(),
-        ));
-    }
+    let step = params::step(&p, start, end)?;
+    // Loki's detected_fields checks the step in milliseconds: under 1 ms is zero.
+    params::check_step(if step < 1_000_000 { 0 } else { step }, start, end)?;
     let expr = match logql::parse_expr(p.get("query").unwrap_or(""))? {
         Expr::Log(l) => l,
         Expr::Metric(_) => return Err(ApiError::BadRequest("only log selectors are supported".into())),

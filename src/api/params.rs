@@ -120,6 +120,29 @@ pub fn direction(p: &Params) -> Result<Direction, ApiError> {
     }
 }
 
+/// The `step` parameter, or Loki's default for the range.
+pub fn step(p: &Params, start: Nanos, end: Nanos) -> Result<Nanos, ApiError> {
+    match p.get("step") {
+        Some(s) => parse_step(s).map_err(ApiError::BadRequest),
+        None => Ok(default_step(start, end)),
+    }
+}
+
+/// Loki's checks of a range query's step: positive, and at most 11,000 points.
+pub fn check_step(step: Nanos, start: Nanos, end: Nanos) -> Result<(), ApiError> {
+    if step <= 0 {
+        return Err(ApiError::BadRequest(
+            "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+        ));
+    }
+    if (end - start) / step > 11_000 {
+        return Err(ApiError::BadRequest(
+            "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Loki's default step: max(floor((end − start) / 250s), 1s), in nanoseconds.
 pub fn default_step(start: Nanos, end: Nanos) -> Nanos {
     let secs = ((end - start) / 1_000_000_000) / 250;

@@ -18,20 +18,8 @@ use crate::query::{logs, CancelOnDrop};
 
 pub async fn patterns(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, ApiError> {
     let (tenant, start, end, p) = super::meta::meta_request(&st, req).await?;
-    let step = match p.get("step") {
-        Some(s) => params::parse_step(s).map_err(ApiError::BadRequest)?,
-        None => params::default_step(start, end),
-    };
-    if step <= 0 {
-        return Err(ApiError::BadRequest(
-            "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
-        ));
-    }
-    if (end - start) / step > 11_000 {
-        return Err(ApiError::BadRequest(
-            "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter".into(),
-        ));
-    }
+    let step = params::step(&p, start, end)?;
+    params::check_step(step, start, end)?;
     let expr = match logql::parse_expr(p.get("query").unwrap_or(""))? {
         Expr::Log(l) => l,
         Expr::Metric(_) => return Err(ApiError::BadRequest("only log selectors are supported".into())),

@@ -38,10 +38,7 @@ pub async fn query_range(State(st): State<Arc<AppState>>, req: Request) -> Resul
     let start = clamp_lookback(&st, &tenant, start, now);
     let limit = params::limit(&p)?;
     let direction = params::direction(&p)?;
-    let step = match p.get("step") {
-        Some(s) => params::parse_step(s).map_err(ApiError::BadRequest)?,
-        None => params::default_step(start, end),
-    };
+    let step = params::step(&p, start, end)?;
     let interval = match p.get("interval") {
         Some(s) => params::parse_step(s).map_err(ApiError::BadRequest)?,
         None => 0,
@@ -49,16 +46,7 @@ pub async fn query_range(State(st): State<Arc<AppState>>, req: Request) -> Resul
     if end < start {
         return Err(ApiError::BadRequest("end timestamp must not be before or equal to start time".into()));
     }
-    if step <= 0 {
-        return Err(ApiError::BadRequest(
-            "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
-        ));
-    }
-    if (end - start) / step > 11_000 {
-        return Err(ApiError::BadRequest(
-            "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter".into(),
-        ));
-    }
+    params::check_step(step, start, end)?;
     if interval < 0 {
         return Err(ApiError::BadRequest("interval must be >= 0".into()));
     }

@@ -49,20 +49,8 @@ pub fn parse(p: &Params, start: i64, end: i64, ranged: bool) -> Result<VolumeQue
         return Err(ApiError::BadRequest("end timestamp must not be before or equal to start time".into()));
     }
     let step = if ranged {
-        let step = match p.get("step") {
-            Some(s) => params::parse_step(s).map_err(ApiError::BadRequest)?,
-            None => params::default_step(start, end),
-        };
-        if step <= 0 {
-            return Err(ApiError::BadRequest(
-                "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
-            ));
-        }
-        if (end - start) / step > 11_000 {
-            return Err(ApiError::BadRequest(
-                "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter".into(),
-            ));
-        }
+        let step = params::step(&p, start, end)?;
+        params::check_step(step, start, end)?;
         step
     } else {
         0

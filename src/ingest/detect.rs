@@ -77,7 +77,10 @@ pub fn normalize_metadata(md: &mut Vec<(String, String)>) -> Result<(), String> 
     Ok(())
 }
 
-fn normalize_name(name: &str) -> Result<Cow<'_, str>, String> {
+/// The OTel→Prometheus label namer (`otlptranslator.LabelNamer{}`): every character other
+/// than `[a-zA-Z0-9]` becomes `_`, runs of `_` collapse (a `__x__` name keeps its reserved
+/// underscores), a leading digit gets `key_`.
+pub(crate) fn normalize_name(name: &str) -> Result<Cow<'_, str>, String> {
     if name.is_empty() {
         return Err("label name is empty".into());
     }

@@ -179,6 +179,9 @@ impl Rocks {
         it.status()?;
         batch.put(HEADS_READY, b"");
         self.db.write(batch)?;
+        // Nothing else is written to `default`: flushed now, its memtable would otherwise
+        // pin every write-ahead log from here on (the directory would never shrink).
+        self.db.flush()?;
         if n > 0 {
             tracing::info!(blocks = n, "store from an older lokid: gave every block an (empty) head");
         }

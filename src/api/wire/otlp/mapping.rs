@@ -192,39 +192,10 @@ fn attribute_to_labels(key: &str, v: Option<&AnyValue>, prefix: Option<&str>) ->
     }
 }
 
-/// The OTel→Prometheus label namer (`otlptranslator.LabelNamer{}`): every character other
-/// than `[a-zA-Z0-9]` becomes `_`, runs of `_` collapse (a `__x__` name keeps its
-/// reserved underscores), a leading digit gets `key_`.
+/// The OTel→Prometheus label namer (`otlptranslator.LabelNamer{}`), the one structured
+/// metadata names get at ingest (`ingest::detect::normalize_name`).
 pub fn label_name(name: &str) -> Result<String, String> {
-    if name.is_empty() {
-        return Err("label name is empty".into());
-    }
-    let reserved = name.len() >= 4 && name.starts_with("__") && name.ends_with("__");
-    let inner = if reserved { &name[2..name.len() - 2] } else { name };
-    let mut out = String::with_capacity(name.len() + 4);
-    if reserved {
-        out.push_str("__");
-    }
-    let mut prev_underscore = false;
-    for c in inner.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c);
-            prev_underscore = false;
-        } else if !prev_underscore {
-            out.push('_');
-            prev_underscore = true;
-        }
-    }
-    if reserved {
-        out.push_str("__");
-    }
-    if out.as_bytes()[0].is_ascii_digit() {
-        out.insert_str(0, "key_");
-    }
-    if out.bytes().all(|b| b == b'_') {
-        return Err(format!("normalization for label name {name:?} resulted in invalid name {out:?}"));
-    }
-    Ok(out)
+    crate::ingest::detect::normalize_name(name).map(|n| n.into_owned())
 }
 
 /// pdata's `Value.AsString`: strings as they are, numbers and booleans in Go's text,
