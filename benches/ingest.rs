@@ -62,7 +62,7 @@ fn bench_ingest(c: &mut Criterion) {
         let (body, _) = &bodies[i % bodies.len()];
         i += 1;
         let streams = decode_push_body(false, Some("application/x-protobuf"), None, body, 0).expect("decode");
-        let v = validate_push("fake", streams, &limits, common::T0);
+        let v = validate_push("fake", streams, &limits, common::T0, lokid::ingest::ServiceName::Discover);
         ingester.commit("fake", v.accepted).expect("commit")
     };
     g.throughput(Throughput::Elements(lines));

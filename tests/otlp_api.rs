@@ -214,6 +214,29 @@ async fn tenants_otlp_config_and_tail() {
             false,
         );
         c.overrides.insert("team-b".into(), l);
+        // team-d indexes deployment.environment only and drops service.name: as in Loki, a
+        // resource that has a service.name gets no service_name at all then (no discovery,
+        // no unknown_service).
+        let mut d = c.limits.clone();
+        d.otlp_config = lokid::limits::OtlpConfig::with_defaults(
+            true,
+            vec![
+                lokid::limits::otlp::AttributesConfig {
+                    action: lokid::limits::otlp::OtlpAction::IndexLabel,
+                    attributes: vec!["deployment.environment".into()],
+                    regex: None,
+                },
+                lokid::limits::otlp::AttributesConfig {
+                    action: lokid::limits::otlp::OtlpAction::Drop,
+                    attributes: vec!["service.name".into()],
+                    regex: None,
+                },
+            ],
+            vec![],
+            vec![],
+            false,
+        );
+        c.overrides.insert("team-d".into(), d);
     })
     .await;
     let pb = request("svc", vec![record(now() - 1_000_000_000, 9, "INFO", "tenant line")]).encode_to_vec();
@@ -252,6 +275,11 @@ async fn tenants_otlp_config_and_tail() {
     let b = query(&srv.base, r#"{service_name="svc", host_name="h1"}"#, Some("team-b")).await;
     assert_eq!(lines(&b).len(), 1, "{b}");
     assert!(b["data"]["result"][0]["stream"].get("user_id").is_none(), "{b}");
+    let pb = request("svc", vec![record(now() - 1_000_000_000, 9, "INFO", "no service name")]).encode_to_vec();
+    assert_eq!(post(&srv.base, "application/x-protobuf", None, Some("team-d"), pb).await.0, 204);
+    let d = query(&srv.base, r#"{deployment_environment="prod"}"#, Some("team-d")).await;
+    assert_eq!(lines(&d).iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>(), ["no service name"], "{d}");
+    assert!(d["data"]["result"][0]["stream"].get("service_name").is_none(), "{d}");
     let c = query(&srv.base, r#"{service_name="svc"}"#, Some("team-c")).await;
     assert_eq!(c["data"]["result"].as_array().unwrap().len(), 0);
     srv.stop().await;

@@ -15,7 +15,7 @@ use super::wire::otlp;
 use super::wire::push::decode_push_body;
 use super::{tenant_of, AppState};
 use crate::clock::now_ns;
-use crate::ingest::validate_push;
+use crate::ingest::{validate_push, ServiceName};
 use crate::model::PushStream;
 
 /// Loki's `distributor.max-recv-msg-size` (compressed body).
@@ -59,7 +59,7 @@ pub async fn push(
             413 => ApiError::PayloadTooLarge(e.to_string()),
             _ => ApiError::BadRequest(e.to_string()),
         })?;
-        store_streams(&st2, &tenant, streams)
+        store_streams(&st2, &tenant, streams, ServiceName::Discover)
     })
     .await??;
     match outcome {
@@ -72,7 +72,7 @@ pub async fn push(
 /// metrics, validation, limits, the durable commit (acknowledged after the `WriteBatch`)
 /// and tail delivery. `Ok(Some(err))` means part of the push was stored and `err` names
 /// what was refused. Blocking: call from `spawn_blocking`.
-fn store_streams(st2: &AppState, tenant: &str, streams: Vec<PushStream>) -> Result<Option<ApiError>, ApiError> {
+fn store_streams(st2: &AppState, tenant: &str, streams: Vec<PushStream>, service: ServiceName) -> Result<Option<ApiError>, ApiError> {
     if streams.is_empty() {
         return Err(ApiError::Unprocessable("error at least one valid stream is required for ingestion".into()));
     }
@@ -81,7 +81,7 @@ fn store_streams(st2: &AppState, tenant: &str, streams: Vec<PushStream>) -> Resu
     });
     st2.metrics.add_received(tenant, lines, bytes);
     let limits = st2.config.limits_for(tenant);
-    let validated = validate_push(tenant, streams, limits, now_ns());
+    let validated = validate_push(tenant, streams, limits, now_ns(), service);
     for (reason, n, b) in &validated.rejected_by_reason {
         st2.metrics.add_discarded(reason, tenant, *n as u64, *b);
     }
@@ -142,7 +142,7 @@ pub async fn otlp_logs(State(st): State<Arc<AppState>>, headers: HeaderMap, body
             now_ns(),
         )
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        store_streams(&st2, &tenant, streams)
+        store_streams(&st2, &tenant, streams, ServiceName::AsDecoded)
     })
     .await
     .map_err(|e| ApiError::otlp(e.into()))?

@@ -20,7 +20,7 @@ use crate::model::{Entry, PushStream, StreamId};
 use crate::store::{block, keys, Rocks, StoreError};
 use crate::tail::{Hub, TailEvent};
 
-pub use validate::{validate_push, ValidatedPush};
+pub use validate::{validate_push, ServiceName, ValidatedPush};
 
 /// Errors of the ingest layer (validation problems are not errors: see [`ValidatedPush`]).
 #[derive(Debug, thiserror::Error)]

@@ -70,8 +70,17 @@ impl ValidatedPush {
     }
 }
 
+/// Who gives a pushed stream its `service_name`: as in Loki, each body format's decoder
+/// does. Loki's push bodies get it here; OTLP's mapping (`api::wire::otlp`) has already
+/// applied Loki's OTLP rule, which adds none when `service.name` is present but not indexed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceName {
+    Discover,
+    AsDecoded,
+}
+
 /// Applies Loki's ingest mutations and validation to decoded streams.
-pub fn validate_push(tenant: &str, streams: Vec<PushStream>, limits: &Limits, now: Nanos) -> ValidatedPush {
+pub fn validate_push(tenant: &str, streams: Vec<PushStream>, limits: &Limits, now: Nanos, service: ServiceName) -> ValidatedPush {
     let _ = tenant; // Loki's messages for these rules do not name the tenant.
     let mut out = ValidatedPush::default();
     let oldest = now.saturating_sub(limits.reject_old_samples_max_age.as_nanos().min(i64::MAX as u128) as i64);
@@ -84,7 +93,9 @@ pub fn validate_push(tenant: &str, streams: Vec<PushStream>, limits: &Limits, no
             continue; // Loki skips empty streams before any check.
         }
         let internal = detect::is_internal_stream(&labels);
-        detect::discover_service_name(&mut labels, &limits.discover_service_name);
+        if service == ServiceName::Discover {
+            detect::discover_service_name(&mut labels, &limits.discover_service_name);
+        }
         if limits.max_line_size_truncate && max_line > 0 {
             for e in &mut entries {
                 if e.line.len() > max_line {
@@ -241,7 +252,7 @@ mod tests {
     }
 
     fn one(limits: &Limits, s: PushStream) -> ValidatedPush {
-        validate_push("fake", vec![s], limits, NOW)
+        validate_push("fake", vec![s], limits, NOW, ServiceName::Discover)
     }
 
     fn only_error(v: &ValidatedPush) -> String {
@@ -272,6 +283,7 @@ mod tests {
             vec![stream(&[("a", "b")], vec![entry(NOW, "error")]), stream(&[("a", "c")], vec![])],
             &l2,
             NOW,
+            ServiceName::Discover,
         );
         assert_eq!(v.accepted.len(), 1);
         assert!(v.accepted[0].entries[0].metadata.is_empty());
