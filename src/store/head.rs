@@ -22,17 +22,26 @@ pub fn split(value: &[u8]) -> Result<(Vec<u8>, std::borrow::Cow<'_, [u8]>), Corr
     if value.first() != Some(&block::V3) {
         return Ok((Vec::new(), value.into()));
     }
-    let (mut at, npages) = block::v3_pages_at(value)?;
+    let (pages_at, npages) = block::v3_pages_at(value)?;
+    // Push blocks are v3 without filters: find that out from the page headers before
+    // copying anything (this runs for every block a push writes).
+    let mut at = pages_at;
+    let mut any = false;
+    for _ in 0..npages {
+        any |= !block::v3_page(value, &mut at)?.1.is_empty();
+    }
+    if !any {
+        return Ok((Vec::new(), value.into()));
+    }
+    let mut at = pages_at;
     let mut head = Vec::new();
     let mut body = Vec::with_capacity(value.len());
     body.extend_from_slice(&value[..at]);
     head.push(HEAD_V1);
     head.extend_from_slice(&(npages as u32).to_le_bytes());
-    let mut any = false;
     for _ in 0..npages {
         let start = at;
         let (_, filter, _, _, _) = block::v3_page(value, &mut at)?;
-        any |= !filter.is_empty();
         head.extend_from_slice(&(filter.len() as u32).to_le_bytes());
         head.extend_from_slice(filter);
         body.extend_from_slice(&value[start..start + 4]);
@@ -40,9 +49,6 @@ pub fn split(value: &[u8]) -> Result<(Vec<u8>, std::borrow::Cow<'_, [u8]>), Corr
         body.extend_from_slice(&value[start + 8 + filter.len()..at]);
     }
     body.extend_from_slice(&value[at..]);
-    if !any {
-        return Ok((Vec::new(), value.into()));
-    }
     Ok((head, body.into()))
 }
 
@@ -54,11 +60,11 @@ pub fn possible(head: &[u8], probe: &Probe) -> Result<Option<Vec<bool>>, Corrupt
         return Err(CorruptBlock("unknown head version"));
     }
     let bad = || CorruptBlock("head length");
-    let npages = rest.get(..4).map(|b| u32::from_le_bytes(b.try_into().unwrap()) as usize).ok_or_else(bad)?;
+    let npages = rest.get(..4).map(|b| block::read_u32(b, 0) as usize).ok_or_else(bad)?;
     let mut at = 4;
     let mut out = Vec::with_capacity(npages.min(1 << 16));
     for _ in 0..npages {
-        let len = rest.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().unwrap()) as usize).ok_or_else(bad)?;
+        let len = rest.get(at..at + 4).map(|b| block::read_u32(b, 0) as usize).ok_or_else(bad)?;
         let filter = rest.get(at + 4..at + 4 + len).ok_or_else(bad)?;
         out.push(probe.may_match(filter));
         at += 4 + len;

@@ -535,14 +535,16 @@ impl<'a> Snapshot<'a> {
         use super::block::Block;
         let corrupt = |e: super::block::CorruptBlock| StoreError::Corrupt(e.to_string());
         let ro = self.read_opts(None, None);
-        let Some(head) = self.db.get_pinned_cf_opt(self.cf(CF_HEADS), key, &ro)? else { return Ok(None) };
-        let mask = super::head::possible(&head, probe).map_err(corrupt)?;
-        if let Some(m) = &mask {
-            if !probe.is_empty() && m.iter().all(|p| !p) {
+        // Without a probe nothing is ruled out: the head is not read (counting queries
+        // read bodies only, one look-up per block).
+        let mut mask = None;
+        if !probe.is_empty() {
+            let Some(head) = self.db.get_pinned_cf_opt(self.cf(CF_HEADS), key, &ro)? else { return Ok(None) };
+            mask = super::head::possible(&head, probe).map_err(corrupt)?;
+            if mask.as_ref().is_some_and(|m| m.iter().all(|p| !p)) {
                 return Ok(Some((None, head.len())));
             }
         }
-        drop(head);
         match self.db.get_pinned_cf_opt(self.cf(CF_BLOCKS), key, &ro)? {
             Some(v) => {
                 let b = Block::decode_masked(&v, probe, mask.as_deref()).map_err(corrupt)?;
