@@ -40,29 +40,49 @@ impl<'a, K: FnMut(StreamId) -> Result<bool, StoreError>> Browse<'a, K> {
         }
     }
 
-    /// Whether any stream in `bytes` (a serialized bitmap), within `sel`, is kept.
-    fn any_kept(&mut self, bytes: &[u8], sel: Option<&RoaringBitmap>) -> Result<bool, StoreError> {
+    /// The stream ids in `bytes` (a serialized bitmap), within `sel`.
+    fn candidates(bytes: &[u8], sel: Option<&RoaringBitmap>) -> Result<RoaringBitmap, StoreError> {
         let mut ids = RoaringBitmap::deserialize_from(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         if let Some(sel) = sel {
             ids &= sel;
         }
+        Ok(ids)
+    }
+
+    /// `keep` for one stream, asked at most once per stream.
+    fn kept(&mut self, id: StreamId) -> Result<bool, StoreError> {
+        if self.yes.contains(id) {
+            return Ok(true);
+        }
+        if self.no.contains(id) {
+            return Ok(false);
+        }
+        let kept = (self.keep)(id)?;
+        if kept {
+            self.yes.insert(id);
+        } else {
+            self.no.insert(id);
+        }
+        Ok(kept)
+    }
+
+    /// Whether any stream of `ids` is kept.
+    fn any_of(&mut self, ids: &RoaringBitmap) -> Result<bool, StoreError> {
         if ids.len() > 1 && !ids.is_disjoint(&self.yes) {
             return Ok(true);
         }
         for id in ids.iter() {
-            if self.yes.contains(id) {
+            if self.kept(id)? {
                 return Ok(true);
             }
-            if self.no.contains(id) {
-                continue;
-            }
-            if (self.keep)(id)? {
-                self.yes.insert(id);
-                return Ok(true);
-            }
-            self.no.insert(id);
         }
         Ok(false)
+    }
+
+    /// Whether any stream in `bytes` (a serialized bitmap), within `sel`, is kept.
+    fn any_kept(&mut self, bytes: &[u8], sel: Option<&RoaringBitmap>) -> Result<bool, StoreError> {
+        let ids = Self::candidates(bytes, sel)?;
+        self.any_of(&ids)
     }
 
     /// Label names of the kept streams in `days`.
@@ -102,9 +122,12 @@ impl<'a, K: FnMut(StreamId) -> Result<bool, StoreError>> Browse<'a, K> {
     }
 
     /// Values of label `name` among the kept streams in `days`.
+    ///
+    /// Values come in string order and their streams in no useful order, so the streams
+    /// are tested in a second pass in id order: `keep`'s block-key look-ups then step
+    /// forward through the store instead of seeking once per value.
     pub fn values(mut self, name: &str, days: impl Iterator<Item = i64>) -> Result<BTreeSet<String>, StoreError> {
-        // Sorted and distinct: a day's values arrive in key (= string) order, and values
-        // found on earlier days are looked up by binary search.
+        // Sorted and distinct: values found on earlier days are looked up by binary search.
         let mut values: Vec<String> = Vec::new();
         for day in days {
             let sel = self.selected(day)?;
@@ -115,14 +138,39 @@ impl<'a, K: FnMut(StreamId) -> Result<bool, StoreError>> Browse<'a, K> {
             let prefix = keys::postings_name(self.tenant, day, name);
             let mut cur = self.snap.postings_cursor(&prefix);
             cur.seek(&prefix);
+            // Undecided values: their first candidate stream, and all candidates when more.
+            let mut pending: Vec<(String, StreamId, Option<RoaringBitmap>)> = Vec::new();
             while let Some((value, bytes)) = cur.current() {
                 let value = String::from_utf8_lossy(value);
-                if values[..earlier].binary_search_by(|v| v.as_str().cmp(&value)).is_err() && self.any_kept(bytes, sel.as_ref())? {
-                    values.push(value.into_owned());
+                if values[..earlier].binary_search_by(|v| v.as_str().cmp(&value)).is_err() {
+                    let mut ids = Self::candidates(bytes, sel.as_ref())?;
+                    if !ids.is_disjoint(&self.yes) {
+                        values.push(value.into_owned());
+                    } else {
+                        ids -= &self.no;
+                        if let Some(first) = ids.min() {
+                            let rest = (ids.len() > 1).then_some(ids);
+                            pending.push((value.into_owned(), first, rest));
+                        }
+                    }
                 }
                 cur.next();
             }
             cur.status()?;
+            let mut order: Vec<StreamId> = pending.iter().map(|p| p.1).collect();
+            order.sort_unstable();
+            for id in order {
+                self.kept(id)?;
+            }
+            for (value, first, rest) in pending {
+                let kept = match rest {
+                    None => self.kept(first)?,
+                    Some(ids) => self.any_of(&ids)?,
+                };
+                if kept {
+                    values.push(value);
+                }
+            }
             if values.len() > earlier {
                 values.sort_unstable();
             }
