@@ -209,6 +209,15 @@ impl Extractor {
         }
     }
 
+    /// The label `unwrap` reads, if the extraction unwraps one (an entry without it yields
+    /// no sample, whatever else its labels hold).
+    pub(super) fn unwrap_label(&self) -> Option<&str> {
+        match &self.kind {
+            ValueKind::Unwrap { label, .. } => Some(label),
+            _ => None,
+        }
+    }
+
     /// The series labels of an entry whose labels are `labels` and that yields a sample
     /// without error (what [`Self::extract`] returns then).
     pub(super) fn group_of(&self, labels: &Labels) -> Labels {

@@ -17,7 +17,7 @@ use super::range::window_value;
 use super::{pipeline_error, Steps, StepVector};
 use crate::logql::{LogExpr, LogRange, RangeOp, Stage};
 use crate::model::{Labels, Nanos};
-use crate::query::pipeline::LogPipeline;
+use crate::query::pipeline::{key_needle, LogPipeline};
 use crate::query::source::{LogSource, StreamSink};
 use crate::query::QueryError;
 use crate::store::block::MetaIter;
@@ -154,6 +154,19 @@ fn merge(workers: Vec<Collect<'_>>) -> Vec<(Labels, Series)> {
     out
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Tests turn the needle off to compare against the path without it.
+    static NO_NEEDLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn no_needle() -> bool {
+    #[cfg(test)]
+    return NO_NEEDLE.get();
+    #[cfg(not(test))]
+    false
+}
+
 /// One worker: runs the pipeline and the extraction, keeps samples per series.
 struct Collect<'e> {
     pipeline: LogPipeline,
@@ -172,12 +185,21 @@ struct Collect<'e> {
     /// are then read off the label builder without building each entry's label set.
     fixed: Option<usize>,
     lean: bool,
+    /// For `unwrap` of a label only line keys can name (see [`key_needle`]): the bytes an
+    /// entry's line must hold to possibly yield a sample, and whether the current stream
+    /// lacks that label (else every entry may).
+    needle: Option<memchr::memmem::Finder<'static>>,
+    needle_applies: bool,
 }
 
 impl<'e> Collect<'e> {
     fn new(stages: &[Stage], extractor: &'e Extractor, win: Windows) -> Result<Collect<'e>, QueryError> {
         let pipeline = LogPipeline::compile_for(stages, extractor.wanted.clone())?;
         let lean = pipeline.keeps_stream_labels();
+        let needle = match extractor.unwrap_label() {
+            Some(label) if pipeline.labels_only_from_line_keys() && !no_needle() => key_needle(label).map(|n| memchr::memmem::Finder::new(n).into_owned()),
+            _ => None,
+        };
         Ok(Collect {
             pipeline,
             extractor,
@@ -189,6 +211,8 @@ impl<'e> Collect<'e> {
             metadata_raw: Vec::new(),
             fixed: None,
             lean,
+            needle,
+            needle_applies: false,
         })
     }
 
@@ -229,10 +253,22 @@ fn decode_metadata(raw: &[u8], last: &mut Vec<u8>, out: &mut Vec<(String, String
     out.truncate(n);
 }
 
+impl Collect<'_> {
+    /// Whether an entry of a stream without the unwrapped label surely yields no sample:
+    /// its metadata lacks the label too, and no key of its line can be parsed into it.
+    fn cannot_yield(&self, line: &[u8]) -> bool {
+        let (Some(needle), Some(label)) = (&self.needle, self.extractor.unwrap_label()) else {
+            return false;
+        };
+        !self.metadata.iter().any(|(n, _)| n == label) && memchr::memchr(b'\\', line).is_none() && needle.find(line).is_none()
+    }
+}
+
 impl StreamSink for Collect<'_> {
     fn begin(&mut self, stream: &Labels) {
         self.streams.push(stream.clone());
         self.fixed = None;
+        self.needle_applies = self.needle.is_some() && self.extractor.unwrap_label().is_some_and(|l| stream.get(l).is_none());
         if self.lean && self.extractor.ignores_metadata(stream) {
             let labels = self.extractor.group_of(stream);
             self.fixed = Some(self.series_id(std::borrow::Cow::Owned(labels)));
@@ -244,6 +280,9 @@ impl StreamSink for Collect<'_> {
             return;
         }
         decode_metadata(metadata, &mut self.metadata_raw, &mut self.metadata);
+        if self.needle_applies && self.cannot_yield(line) {
+            return;
+        }
         let stream = self.streams.len() - 1;
         if let Some(id) = self.fixed {
             let extractor = self.extractor;
@@ -327,5 +366,75 @@ mod tests {
                 assert_eq!(fast, slow, "{q} over {steps:?}");
             }
         }
+    }
+
+    /// Lines without the unwrapped label's letters are skipped before the parser runs;
+    /// every way a line can still name the label gives the same answer as the full path.
+    #[test]
+    fn unwrap_needle_skips_only_lines_that_cannot_yield() {
+        let lines = [
+            r#"{"latency_ms": 5, "x": 1}"#,
+            r#"{"lat": 1, "status": "ok"}"#,
+            r#"{"latency": {"ms": 7}}"#,
+            r#"{"l\u0061tency_ms": 11}"#,
+            r#"{"latency-ms": 13}"#,
+            r#"{" latency_ms ": 17}"#,
+            r#"{"other": "no latency here"}"#,
+            r#"{"x": 1 "latency_ms": 2}"#,
+            "latency_ms=19 level=info",
+            "lat=3 level=info",
+            "not json at all",
+        ];
+        let mut e = Vec::new();
+        for i in 0..220i64 {
+            let line = lines[(i % lines.len() as i64) as usize];
+            // One stream carries the label itself: every one of its entries yields a sample
+            // (its lines are all the first one, valid JSON).
+            let app = ["a", "b"][(i % 2) as usize];
+            let l = if i % lines.len() as i64 == 0 { labels(&[("app", app), ("latency_ms", "23")]) } else { labels(&[("app", app)]) };
+            e.push((i * 2 * S, l, line.to_string()));
+        }
+        let src = MemSource::new(e);
+        let by_app = Grouping::By(vec!["app".into()]);
+        for q in [
+            r#"sum_over_time({app=~".+"} | json | unwrap latency_ms [30s])"#,
+            r#"avg_over_time({app=~".+"} | logfmt | unwrap latency_ms [30s])"#,
+            r#"max_over_time({app=~".+"} |= "a" | json | drop x | unwrap latency_ms [1m])"#,
+        ] {
+            let MetricExpr::RangeAgg { op, param, range, .. } = metric(q) else { panic!("{q}") };
+            for grouping in [None, Some(&by_app)] {
+                let agg = RangeAgg::new(op, param, &range, grouping).unwrap();
+                let steps = Steps { start: 0, step: 10 * S, n: 50 };
+                // (The time-ordered test path parses with serde_json and does not sanitize
+                // keys: the reference here is the per-stream path without the needle.)
+                let fast = collect(&agg, &steps, &src, true);
+                NO_NEEDLE.set(true);
+                let full = collect(&agg, &steps, &src, true);
+                NO_NEEDLE.set(false);
+                assert_eq!(fast, full, "{q} {grouping:?}");
+                assert!(fast.iter().any(|(_, v)| !v.is_empty()), "{q} has samples");
+            }
+        }
+        // The escaped and the nested keys do yield values (so the test can fail).
+        let MetricExpr::RangeAgg { op, param, range, .. } = metric(r#"max_over_time({app=~".+"} | json | unwrap latency_ms [1h])"#) else { panic!() };
+        let agg = RangeAgg::new(op, param, &range, None).unwrap();
+        let all = collect(&agg, &Steps { start: 440 * S, step: 0, n: 1 }, &src, true);
+        let max = all[0].1.iter().map(|(_, v)| *v).fold(f64::MIN, f64::max);
+        assert_eq!(max, 23.0);
+
+        // Metadata with the label's name keeps an entry in.
+        let MetricExpr::RangeAgg { range, .. } = metric(r#"sum_over_time({app="a"} | json | unwrap trace [1m])"#) else { panic!() };
+        let ex = Extractor::new(RangeOp::SumOverTime, &range, None).unwrap();
+        let win = Windows { start: 0, step: S, n: 1, range: S, offset: 0 };
+        let mut c = Collect::new(&range.log.stages, &ex, win).unwrap();
+        c.begin(&labels(&[("app", "a")]));
+        assert!(c.needle_applies);
+        assert!(c.cannot_yield(br#"{"a": 1}"#));
+        assert!(!c.cannot_yield(br#"{"trace": 1}"#));
+        assert!(!c.cannot_yield(br#"{"a": "\u0074race"}"#));
+        c.metadata.push(("trace".into(), "7".into()));
+        assert!(!c.cannot_yield(br#"{"a": 1}"#));
+        c.begin(&labels(&[("app", "a"), ("trace", "1")]));
+        assert!(!c.needle_applies);
     }
 }

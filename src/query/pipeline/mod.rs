@@ -41,6 +41,16 @@ use crate::logql::Stage;
 use crate::model::{Labels, Nanos};
 use crate::query::QueryError;
 
+/// The bytes a line must hold (unless it holds a `\`, which may escape any character of a
+/// JSON key) for `| json` or `| logfmt` to produce the label `name`: its longest run of
+/// ASCII letters and digits. Parsers name labels by sanitizing keys, which only turns
+/// bytes into `_`, drops whitespace at the ends or prefixes `_`, and by joining nested keys
+/// with `_`: a run of letters and digits in the name is a run of one key, verbatim.
+/// `None` when the name has no letter or digit.
+pub fn key_needle(name: &str) -> Option<&[u8]> {
+    name.as_bytes().split(|c| !c.is_ascii_alphanumeric()).max_by_key(|r| r.len()).filter(|r| !r.is_empty())
+}
+
 #[derive(Debug)]
 enum Compiled {
     LineFilter(CompiledLineFilter),
@@ -272,6 +282,19 @@ impl LogPipeline {
                     | Compiled::Regexp(_)
                     | Compiled::Pattern(_)
                     | Compiled::LabelFilter(_)
+            )
+        })
+    }
+
+    /// Whether every label a stage can add is named by a key of the line itself (`json` and
+    /// `logfmt` without parameters; filters and `drop`/`keep` add none) and the line is never
+    /// rewritten. Then a label the stream and the entry's metadata lack can only exist
+    /// when the line holds its name's letters and digits (see [`key_needle`]).
+    pub fn labels_only_from_line_keys(&self) -> bool {
+        self.stages.iter().all(|s| {
+            matches!(
+                s,
+                Compiled::LineFilter(_) | Compiled::Json(_) | Compiled::Logfmt(_) | Compiled::LabelFilter(_) | Compiled::DropKeep(_)
             )
         })
     }
