@@ -683,21 +683,23 @@ impl Block {
     }
 }
 
-/// Expands a v3 index (varints) into the fixed-width form the accessors read.
+/// Expands a v3 index (varints) into the fixed-width form the accessors read. The varints
+/// come in the order of the fixed-width columns (times, line ends, metadata ends), so the
+/// output is appended to, never zeroed first.
 fn expand_index(n: usize, raw: &[u8]) -> Result<Vec<u8>, CorruptBlock> {
     let mut buf = raw;
-    let mut out = vec![0u8; 16 * n];
+    let mut out = Vec::with_capacity(16 * n + raw.len());
     let mut ts = 0i64;
-    for i in 0..n {
+    for _ in 0..n {
         ts = ts.wrapping_add(unzigzag(get_varint(&mut buf).ok_or(CorruptBlock("index"))?));
-        out[8 * i..8 * i + 8].copy_from_slice(&ts.to_le_bytes());
+        out.extend_from_slice(&ts.to_le_bytes());
     }
-    for region in [8 * n, 12 * n] {
+    for _ in 0..2 {
         let mut end = 0u64;
-        for i in 0..n {
+        for _ in 0..n {
             end += get_varint(&mut buf).ok_or(CorruptBlock("index"))?;
             let end32 = u32::try_from(end).map_err(|_| CorruptBlock("index"))?;
-            out[region + 4 * i..region + 4 * i + 4].copy_from_slice(&end32.to_le_bytes());
+            out.extend_from_slice(&end32.to_le_bytes());
         }
     }
     let metas = if n == 0 { 0 } else { read_u32(&out, 12 * n + 4 * (n - 1)) as usize };
@@ -755,7 +757,15 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
+#[inline]
 fn get_varint(buf: &mut &[u8]) -> Option<u64> {
+    // Most line lengths and many time deltas fit one or two bytes.
+    if let Some((&b0, rest)) = buf.split_first() {
+        if b0 < 0x80 {
+            *buf = rest;
+            return Some(b0 as u64);
+        }
+    }
     let mut v = 0u64;
     for (i, &b) in buf.iter().enumerate().take(10) {
         v |= ((b & 0x7f) as u64) << (7 * i);
