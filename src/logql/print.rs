@@ -102,7 +102,11 @@ impl Display for LabelFilter {
             }
             LabelFilter::Bytes { name, op, value } => {
                 let h = humanize_bytes(*value);
-                let b = if parse_bytes(&h).ok() == Some(*value) {
+                // Loki prints zero as `0B`, which its own lexer reads as an empty Go binary
+                // literal (`0b…`): `0kB` reads back.
+                let b = if *value == 0 {
+                    "0kB".to_string()
+                } else if parse_bytes(&h).ok() == Some(*value) {
                     h
                 } else {
                     format!("{value}B")
@@ -159,9 +163,13 @@ pub(crate) fn line_filters_string(lfs: &[&LineFilter]) -> String {
         .join(" ")
 }
 
+/// `name="expr"`, as Loki prints it; a name that is a lone character (the lexer makes one
+/// an identifier) is printed bare when it is its own expression: `| json !` printed as
+/// `!="!"` would read back as a line filter.
 fn extractions(list: &[LabelExtraction]) -> String {
+    let word = |n: &str| n.starts_with(|c: char| c == '_' || c.is_alphabetic()) && n.chars().all(|c| c == '_' || c.is_alphanumeric());
     list.iter()
-        .map(|e| format!("{}={}", e.name, quote(&e.expr)))
+        .map(|e| if e.name == e.expr && !word(&e.name) { e.name.clone() } else { format!("{}={}", e.name, quote(&e.expr)) })
         .collect::<Vec<_>>()
         .join(",")
 }

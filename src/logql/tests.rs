@@ -655,6 +655,13 @@ fn printing_round_trips() {
         "vector(12345678901234567890)",
         r#"label_replace(sum(rate({a="b"}[1m])), "d", "$1-x", "s", "(.*):\\d+")"#,
         r#"avg_over_time({a="b"} | unwrap duration_seconds(x) | x > 1 | y="z" [5m]) without (a)"#,
+        // Fuzzer finds: a lone `!` is an identifier, so `| json !` is an extraction named
+        // `!`; printed `!="!"` it read back as a line filter. Zero bytes printed `0B`, which
+        // reads as an empty Go binary literal.
+        r#"{app="a"} | json !"#,
+        r#"{app="a"} |json !| tency <= 250ms "#,
+        r#"{app="a"} | json | size == 0KB"#,
+        r#"{app="a"} | json | size >= 0MB"#,
     ]).collect();
     for q in queries {
         let e = ok(q);
