@@ -14,7 +14,11 @@ use lokid::store::filter::Probe;
 /// About 1 MiB of raw log: what a sealed block holds.
 fn entries() -> Vec<Entry> {
     (0..5_000u64)
-        .map(|i| Entry { ts: common::T0 + i as i64 * 1_000_000, line: common::line(i, "api-server", "info"), metadata: vec![] })
+        .map(|i| Entry {
+            ts: common::T0 + i as i64 * 1_000_000,
+            line: common::line(i, "api-server", "info"),
+            metadata: vec![],
+        })
         .collect()
 }
 
@@ -41,9 +45,13 @@ fn bench(c: &mut Criterion) {
     let absent = Probe::new([&b"never-appears-anywhere"[..]]);
     let present = Probe::new([&b"\"user_id_123\""[..]]);
     // A needle every page's filter rules out: only page headers are read.
-    g.bench_function("decode_probed_ruled_out", |b| b.iter(|| Block::decode_probed(black_box(&sealed), black_box(&absent)).unwrap()));
+    g.bench_function("decode_probed_ruled_out", |b| {
+        b.iter(|| Block::decode_probed(black_box(&sealed), black_box(&absent)).unwrap())
+    });
     // A needle some pages may hold: the index and those pages' payloads.
-    g.bench_function("decode_probed_present", |b| b.iter(|| Block::decode_probed(black_box(&sealed), black_box(&present)).unwrap()));
+    g.bench_function("decode_probed_present", |b| {
+        b.iter(|| Block::decode_probed(black_box(&sealed), black_box(&present)).unwrap())
+    });
     g.finish();
 }
 

@@ -31,7 +31,10 @@ fn push_body(batch: u64, n_streams: usize, per_stream: usize) -> (Vec<u8>, u64) 
                         EntryAdapter {
                             timestamp: Some(Timestamp::from_nanos(e.ts)),
                             line: e.line,
-                            structured_metadata: vec![LabelPairAdapter { name: "trace_id".into(), value: "0af7651916cd43dd".into() }],
+                            structured_metadata: vec![LabelPairAdapter {
+                                name: "trace_id".into(),
+                                value: "0af7651916cd43dd".into(),
+                            }],
                             parsed: vec![],
                         }
                     })

@@ -51,7 +51,10 @@ fn bench_scan(c: &mut Criterion) {
     let (_dir, engine, raw) = setup();
     let expr = LogExpr {
         matchers: vec![Matcher { name: "job".into(), op: MatchOp::Eq, value: "docker".into() }],
-        stages: vec![Stage::LineFilter(LineFilter { op: LineFilterOp::Contains, values: vec![LineFilterValue::Str("needle".into())] })],
+        stages: vec![Stage::LineFilter(LineFilter {
+            op: LineFilterOp::Contains,
+            values: vec![LineFilterValue::Str("needle".into())],
+        })],
     };
     let end = common::T0 + 2 * keys::HOUR_NS;
     let mut g = c.benchmark_group("scan");
@@ -76,7 +79,11 @@ fn bench_scan(c: &mut Criterion) {
     let kernels = [
         ("volume_by_level_2h_step60", r#"sum by (level) (count_over_time({job="docker"}[1m]))"#, 60),
         ("rate_error_by_service_step60", r#"sum by (service) (rate({job="docker"} |= "error" [5m]))"#, 60),
-        ("unwrap_p99_by_service_step300", r#"quantile_over_time(0.99, {job="docker"} | json | unwrap latency_ms [5m]) by (service)"#, 300),
+        (
+            "unwrap_p99_by_service_step300",
+            r#"quantile_over_time(0.99, {job="docker"} | json | unwrap latency_ms [5m]) by (service)"#,
+            300,
+        ),
     ];
     for (name, q, step) in kernels {
         let Ok(Expr::Metric(m)) = parse_expr(q) else { panic!("{q}") };

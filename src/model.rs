@@ -42,10 +42,7 @@ impl Labels {
         if self.0.len() <= 16 {
             return self.0.iter().find(|(n, _)| n.len() == name.len() && n == name).map(|(_, v)| v.as_str());
         }
-        self.0
-            .binary_search_by(|(n, _)| n.as_str().cmp(name))
-            .ok()
-            .map(|i| self.0[i].1.as_str())
+        self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)).ok().map(|i| self.0[i].1.as_str())
     }
 
     /// Inserts or replaces `name`, keeping the set sorted.
@@ -158,10 +155,7 @@ mod tests {
 
     #[test]
     fn labels_sort_and_print_like_loki() {
-        let l = Labels::from_pairs(vec![
-            ("job".into(), "docker".into()),
-            ("app".into(), "a\"b".into()),
-        ]);
+        let l = Labels::from_pairs(vec![("job".into(), "docker".into()), ("app".into(), "a\"b".into())]);
         assert_eq!(l.to_string(), r#"{app="a\"b", job="docker"}"#);
         assert_eq!(l.get("job"), Some("docker"));
         assert_eq!(l.get("nope"), None);

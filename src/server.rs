@@ -49,7 +49,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         block_cache_bytes: config.block_cache_bytes as usize,
         write_buffer_bytes: config.write_buffer_bytes as usize,
     };
-    let rocks = Arc::new(Rocks::open(&db_dir, &opts).map_err(|e| anyhow::anyhow!("open store at {}: {e}", db_dir.display()))?);
+    let rocks =
+        Arc::new(Rocks::open(&db_dir, &opts).map_err(|e| anyhow::anyhow!("open store at {}: {e}", db_dir.display()))?);
     let registry = Arc::new(Registry::load(&rocks).map_err(|e| anyhow::anyhow!("load stream registry: {e}"))?);
     let hub = Arc::new(Hub::default());
     let ingester = Arc::new(Ingester::new(Arc::clone(&rocks), Arc::clone(&registry), Arc::clone(&hub)));
@@ -62,10 +63,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         limiter: Default::default(),
         ready: AtomicBool::new(true),
     });
-    let addr: SocketAddr = config
-        .listen_addr()
-        .parse()
-        .map_err(|e| anyhow::anyhow!("listen address {}: {e}", config.listen_addr()))?;
+    let addr: SocketAddr =
+        config.listen_addr().parse().map_err(|e| anyhow::anyhow!("listen address {}: {e}", config.listen_addr()))?;
     let listener = TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("bind {addr}: {e}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %db_dir.display(), streams = registry.len(), "lokid listening");
@@ -97,7 +96,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 /// finish. Unlike `axum::serve` it bounds how long a client may take to send its request
 /// headers (`server.http_server_read_timeout`), so slow or stuck clients cannot pile up
 /// connections. Websocket upgrades (live tail) are supported.
-async fn serve(listener: TcpListener, app: axum::Router, header_timeout: Duration, shutdown: impl std::future::Future<Output = ()>) {
+async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    header_timeout: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut conns = tokio::task::JoinSet::new();
@@ -165,8 +169,11 @@ async fn merge_loop(st: Arc<AppState>, mut stop: tokio::sync::watch::Receiver<bo
         let sweep_all = rounds % 30 == 0;
         let due: Vec<(u32, i64)> = {
             let mut small = st.ingester.small_blocks.lock();
-            let due: Vec<(u32, i64)> =
-                small.iter().filter(|(_, n)| **n >= crate::ingest::MERGE_NOW || (sweep_all && **n >= 2)).map(|(k, _)| *k).collect();
+            let due: Vec<(u32, i64)> = small
+                .iter()
+                .filter(|(_, n)| **n >= crate::ingest::MERGE_NOW || (sweep_all && **n >= 2))
+                .map(|(k, _)| *k)
+                .collect();
             for k in &due {
                 small.remove(k);
             }
@@ -228,7 +235,13 @@ pub async fn run_compactor_once(st: &Arc<AppState>, retention: &Arc<Retention>) 
             m.delete_requests_processed.fetch_add(r.delete_requests_applied, Ordering::Relaxed);
             m.delete_request_entries_deleted.fetch_add(r.entries_deleted_by_requests, Ordering::Relaxed);
             if r != Report::default() {
-                tracing::info!(blocks = r.blocks_deleted, bytes = r.bytes_deleted, partitions = r.partitions_deleted, streams = r.streams_removed, "compactor pass deleted data");
+                tracing::info!(
+                    blocks = r.blocks_deleted,
+                    bytes = r.bytes_deleted,
+                    partitions = r.partitions_deleted,
+                    streams = r.streams_removed,
+                    "compactor pass deleted data"
+                );
             }
         }
         Ok(Err(e)) => tracing::error!(error = %e, "compactor pass failed"),

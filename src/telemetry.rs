@@ -104,15 +104,43 @@ impl Metrics {
         drop(discarded);
         let counters = [
             ("loki_ingester_streams_created_total", "The total number of streams created.", &self.streams_created),
-            ("lokid_blocks_merged_total", "Small blocks merged into larger ones by the block compactor.", &self.blocks_merged),
+            (
+                "lokid_blocks_merged_total",
+                "Small blocks merged into larger ones by the block compactor.",
+                &self.blocks_merged,
+            ),
             ("lokid_compactor_runs_total", "Retention compactor passes that completed.", &self.compactor_runs),
-            ("lokid_compactor_deleted_bytes_total", "Bytes of blocks deleted by retention.", &self.compactor_bytes_deleted),
+            (
+                "lokid_compactor_deleted_bytes_total",
+                "Bytes of blocks deleted by retention.",
+                &self.compactor_bytes_deleted,
+            ),
             ("lokid_compactor_deleted_blocks_total", "Blocks deleted by retention.", &self.compactor_blocks_deleted),
-            ("lokid_compactor_deleted_partitions_total", "Label-index day partitions deleted.", &self.compactor_partitions_deleted),
-            ("lokid_compactor_removed_streams_total", "Streams removed from the registry because no data was left.", &self.compactor_streams_removed),
-            ("lokid_compactor_size_cap_days_dropped_total", "Days dropped to keep the data directory under retention_max_disk_bytes.", &self.compactor_days_dropped_for_size),
-            ("loki_compactor_delete_requests_processed_total", "Delete requests applied.", &self.delete_requests_processed),
-            ("lokid_compactor_delete_request_entries_deleted_total", "Entries removed by delete requests.", &self.delete_request_entries_deleted),
+            (
+                "lokid_compactor_deleted_partitions_total",
+                "Label-index day partitions deleted.",
+                &self.compactor_partitions_deleted,
+            ),
+            (
+                "lokid_compactor_removed_streams_total",
+                "Streams removed from the registry because no data was left.",
+                &self.compactor_streams_removed,
+            ),
+            (
+                "lokid_compactor_size_cap_days_dropped_total",
+                "Days dropped to keep the data directory under retention_max_disk_bytes.",
+                &self.compactor_days_dropped_for_size,
+            ),
+            (
+                "loki_compactor_delete_requests_processed_total",
+                "Delete requests applied.",
+                &self.delete_requests_processed,
+            ),
+            (
+                "lokid_compactor_delete_request_entries_deleted_total",
+                "Entries removed by delete requests.",
+                &self.delete_request_entries_deleted,
+            ),
         ];
         for (name, help, v) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Ordering::Relaxed));

@@ -137,11 +137,8 @@ async fn winston_loki_protobuf_push_is_queryable_and_tailed() {
     let expected = sorted(expected);
 
     // The tail is open (subscribed) before anything is sent.
-    let ws_url = format!(
-        "ws://{}/loki/api/v1/tail?query={}",
-        srv.base.trim_start_matches("http://"),
-        urlencode(JOB_SELECTOR)
-    );
+    let ws_url =
+        format!("ws://{}/loki/api/v1/tail?query={}", srv.base.trim_start_matches("http://"), urlencode(JOB_SELECTOR));
     let (ws, _) = tokio_tungstenite::connect_async(ws_url).await.expect("websocket handshake");
     let tail = tokio::spawn(collect_tail(ws, marker.clone(), expected.len(), Instant::now() + Duration::from_secs(60)));
 
@@ -171,7 +168,13 @@ async fn winston_loki_protobuf_push_is_queryable_and_tailed() {
     let v = get_json(
         &srv.base,
         "/loki/api/v1/query_range",
-        &[("query", query.as_str()), ("start", start.as_str()), ("end", end.as_str()), ("limit", "1000"), ("direction", "forward")],
+        &[
+            ("query", query.as_str()),
+            ("start", start.as_str()),
+            ("end", end.as_str()),
+            ("limit", "1000"),
+            ("direction", "forward"),
+        ],
     )
     .await;
     assert_eq!(v["status"], "success", "{v}");

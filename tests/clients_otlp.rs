@@ -27,7 +27,9 @@ fn mtime(p: &Path) -> Option<SystemTime> {
 
 fn run_ok(cmd: &mut Command, what: &str) {
     let out = cmd.output().unwrap_or_else(|e| {
-        panic!("{what}: could not start ({e}). Run `bash scripts/dev.sh test`, which installs node, npm and python3-venv.")
+        panic!(
+            "{what}: could not start ({e}). Run `bash scripts/dev.sh test`, which installs node, npm and python3-venv."
+        )
     });
     assert!(
         out.status.success(),
@@ -143,16 +145,31 @@ async fn opentelemetry_js_sdk_over_otlp_json() {
     let got = read_back(&srv.base, &format!(r#"{{service_name="otel-js-test"}} |= "{m}""#)).await;
     let lines: Vec<&str> = got.iter().map(|(_, l)| l.as_str()).collect();
     assert_eq!(lines, [format!("{m} sdk error line"), format!("{m} sdk info line"), format!("{m} sdk warn line")]);
-    for ((labels, _), (level, text, number)) in got.iter().zip([("error", "ERROR", "17"), ("info", "INFO", "9"), ("warn", "WARN", "13")]) {
-        check_otel_entry(labels, "otel-js-test", "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "lokid-test-js");
+    for ((labels, _), (level, text, number)) in
+        got.iter().zip([("error", "ERROR", "17"), ("info", "INFO", "9"), ("warn", "WARN", "13")])
+    {
+        check_otel_entry(
+            labels,
+            "otel-js-test",
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+            "00f067aa0ba902b7",
+            "lokid-test-js",
+        );
         assert_eq!(labels["deployment_environment"], "ci", "{labels}");
         assert_eq!(labels["host_name"], "js-host", "{labels}");
         assert_eq!(labels["http_route"], "/orders", "{labels}");
-        assert_eq!((&labels["detected_level"], &labels["severity_text"], &labels["severity_number"]), (&level.into(), &text.into(), &number.into()));
+        assert_eq!(
+            (&labels["detected_level"], &labels["severity_text"], &labels["severity_number"]),
+            (&level.into(), &text.into(), &number.into())
+        );
     }
     // Only the promoted resource attributes are stream labels.
     let series = get_json(&srv.base, "/loki/api/v1/series", &[("match[]", r#"{service_name="otel-js-test"}"#)]).await;
-    assert_eq!(series["data"], serde_json::json!([{"deployment_environment": "ci", "service_name": "otel-js-test"}]), "{series}");
+    assert_eq!(
+        series["data"],
+        serde_json::json!([{"deployment_environment": "ci", "service_name": "otel-js-test"}]),
+        "{series}"
+    );
     srv.stop().await;
 }
 
@@ -166,8 +183,16 @@ async fn winston_through_opentelemetry_transport() {
     let lines: Vec<&str> = got.iter().map(|(_, l)| l.as_str()).collect();
     assert_eq!(lines, [format!("{m} winston error line"), format!("{m} winston info line")]);
     let (err, info) = (&got[0].0, &got[1].0);
-    assert_eq!((&err["severity_text"], &err["detected_level"], &err["requestId"]), (&"error".into(), &"error".into(), &"r-2".into()), "{err}");
-    assert_eq!((&info["severity_number"], &info["requestId"], &info["userId"]), (&"9".into(), &"r-1".into(), &"7".into()), "{info}");
+    assert_eq!(
+        (&err["severity_text"], &err["detected_level"], &err["requestId"]),
+        (&"error".into(), &"error".into(), &"r-2".into()),
+        "{err}"
+    );
+    assert_eq!(
+        (&info["severity_number"], &info["requestId"], &info["userId"]),
+        (&"9".into(), &"r-1".into(), &"7".into()),
+        "{info}"
+    );
     assert_eq!(info["scope_name"], "@opentelemetry/winston-transport", "{info}");
     srv.stop().await;
 }
@@ -189,7 +214,10 @@ async fn pino_loki_push() {
     let line: serde_json::Value = serde_json::from_str(&info.1).expect("pino writes JSON lines");
     assert_eq!(line["msg"], format!("{m} pino info line"));
     let line: serde_json::Value = serde_json::from_str(&err.1).unwrap();
-    assert_eq!((line["msg"].as_str().unwrap(), line["level"].as_i64()), (format!("{m} pino error line").as_str(), Some(50)));
+    assert_eq!(
+        (line["msg"].as_str().unwrap(), line["level"].as_i64()),
+        (format!("{m} pino error line").as_str(), Some(50))
+    );
     srv.stop().await;
 }
 
@@ -199,11 +227,21 @@ async fn opentelemetry_python_sdk_over_otlp_protobuf() {
     let srv = TestServer::start().await;
     let m = marker("otel-py");
     run_client(&python, &clients_dir("python"), &["send.py", "otel", &srv.base, &m]).await;
-    let got = read_back(&srv.base, &format!(r#"{{service_name="otel-py-test", service_namespace="shop"}} |= "{m}""#)).await;
+    let got =
+        read_back(&srv.base, &format!(r#"{{service_name="otel-py-test", service_namespace="shop"}} |= "{m}""#)).await;
     let lines: Vec<&str> = got.iter().map(|(_, l)| l.as_str()).collect();
-    assert_eq!(lines, [format!("{m} otel-py error line"), format!("{m} otel-py info line"), format!("{m} otel-py warning line")]);
+    assert_eq!(
+        lines,
+        [format!("{m} otel-py error line"), format!("{m} otel-py info line"), format!("{m} otel-py warning line")]
+    );
     for ((labels, _), level) in got.iter().zip(["error", "info", "warn"]) {
-        check_otel_entry(labels, "otel-py-test", "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331", "lokid-test-py");
+        check_otel_entry(
+            labels,
+            "otel-py-test",
+            "0af7651916cd43dd8448eb211c80319c",
+            "b7ad6b7169203331",
+            "lokid-test-py",
+        );
         assert_eq!(labels["deployment_environment_name"], "ci", "{labels}");
         assert_eq!((&labels["retry"], &labels["ratio"]), (&"true".into(), &"0.5".into()), "{labels}");
         assert_eq!(labels["telemetry_sdk_language"], "python", "{labels}");

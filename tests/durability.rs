@@ -16,7 +16,8 @@ async fn acknowledged_pushes_survive_sigkill() {
     for batch in 0..50i64 {
         let values: Vec<serde_json::Value> =
             (0..20i64).map(|i| json!([(t0 + batch * 1000 + i).to_string(), format!("b{batch} e{i}")])).collect();
-        let body = json!({"streams": [{"stream": {"app": "durable", "batch": (batch % 3).to_string()}, "values": values}]});
+        let body =
+            json!({"streams": [{"stream": {"app": "durable", "batch": (batch % 3).to_string()}, "values": values}]});
         let (s, text) = push_json(&srv.base, &body).await;
         assert_eq!(s, 204, "{text}");
         acked.extend((0..20i64).map(|i| format!("b{batch} e{i}")));

@@ -33,11 +33,19 @@ fn request(service: &str, records: Vec<LogRecord>) -> ExportLogsServiceRequest {
     ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
             resource: Some(Resource {
-                attributes: vec![kv("service.name", service), kv("deployment.environment", "prod"), kv("host.name", "h1")],
+                attributes: vec![
+                    kv("service.name", service),
+                    kv("deployment.environment", "prod"),
+                    kv("host.name", "h1"),
+                ],
                 dropped_attributes_count: 0,
             }),
             scope_logs: vec![ScopeLogs {
-                scope: Some(InstrumentationScope { name: "test.scope".into(), version: "0.1".into(), ..Default::default() }),
+                scope: Some(InstrumentationScope {
+                    name: "test.scope".into(),
+                    version: "0.1".into(),
+                    ..Default::default()
+                }),
                 log_records: records,
                 schema_url: String::new(),
             }],
@@ -73,9 +81,13 @@ fn now() -> u64 {
 async fn query(base: &str, q: &str, tenant: Option<&str>) -> serde_json::Value {
     let n = lokid::clock::now_ns();
     let (start, end) = ((n - 3_600_000_000_000).to_string(), (n + 1_000_000_000).to_string());
-    let mut r = client()
-        .get(format!("{base}/loki/api/v1/query_range"))
-        .query(&[("query", q), ("start", &start), ("end", &end), ("limit", "1000"), ("direction", "forward")]);
+    let mut r = client().get(format!("{base}/loki/api/v1/query_range")).query(&[
+        ("query", q),
+        ("start", &start),
+        ("end", &end),
+        ("limit", "1000"),
+        ("direction", "forward"),
+    ]);
     if let Some(t) = tenant {
         r = r.header("X-Scope-OrgID", t);
     }

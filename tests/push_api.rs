@@ -50,7 +50,12 @@ async fn all_lines(base: &str, query: &str) -> Vec<String> {
     let v = get_json(
         base,
         "/loki/api/v1/query_range",
-        &[("query", query), ("start", &T0.to_string()), ("end", &(T0 + 3_600_000_000_000).to_string()), ("direction", "forward")],
+        &[
+            ("query", query),
+            ("start", &T0.to_string()),
+            ("end", &(T0 + 3_600_000_000_000).to_string()),
+            ("direction", "forward"),
+        ],
     )
     .await;
     lines(&v).into_iter().map(|(_, l)| l).collect()
@@ -59,7 +64,10 @@ async fn all_lines(base: &str, query: &str) -> Vec<String> {
 #[tokio::test]
 async fn protobuf_snappy_as_promtail_sends_it() {
     let srv = TestServer::start().await;
-    let body = proto_body(r#"{job="promtail", host="backend-instance"}"#, &[("first", &[]), ("second", &[("trace_id", "t1")])]);
+    let body = proto_body(
+        r#"{job="promtail", host="backend-instance"}"#,
+        &[("first", &[]), ("second", &[("trace_id", "t1")])],
+    );
     let (s, text) = post(&srv.base, body, &[("Content-Type", "application/x-protobuf")]).await;
     assert_eq!(s, 204, "{text}");
     let v = get_json(
@@ -77,16 +85,23 @@ async fn protobuf_snappy_as_promtail_sends_it() {
 #[tokio::test]
 async fn json_gzip_and_deflate_bodies() {
     let srv = TestServer::start().await;
-    let body = |line: &str| json!({"streams": [{"stream": {"app": "enc"}, "values": [[T0.to_string(), line]]}]}).to_string();
+    let body =
+        |line: &str| json!({"streams": [{"stream": {"app": "enc"}, "values": [[T0.to_string(), line]]}]}).to_string();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(body("gzipped").as_bytes()).unwrap();
-    let (s, t) = post(&srv.base, gz.finish().unwrap(), &[("Content-Type", "application/json"), ("Content-Encoding", "gzip")]).await;
+    let (s, t) =
+        post(&srv.base, gz.finish().unwrap(), &[("Content-Type", "application/json"), ("Content-Encoding", "gzip")])
+            .await;
     assert_eq!(s, 204, "{t}");
     let mut df = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     df.write_all(body("deflated").as_bytes()).unwrap();
-    let (s, t) = post(&srv.base, df.finish().unwrap(), &[("Content-Type", "application/json"), ("Content-Encoding", "deflate")]).await;
+    let (s, t) =
+        post(&srv.base, df.finish().unwrap(), &[("Content-Type", "application/json"), ("Content-Encoding", "deflate")])
+            .await;
     assert_eq!(s, 204, "{t}");
-    let (s, t) = post(&srv.base, body("x").into_bytes(), &[("Content-Type", "application/json"), ("Content-Encoding", "br")]).await;
+    let (s, t) =
+        post(&srv.base, body("x").into_bytes(), &[("Content-Type", "application/json"), ("Content-Encoding", "br")])
+            .await;
     assert_eq!((s, t.as_str()), (400, r#"Content-Encoding "br" not supported"#));
     let mut got = all_lines(&srv.base, r#"{app="enc"}"#).await;
     got.sort();
@@ -171,11 +186,14 @@ async fn rate_limits_answer_429_with_lokis_messages() {
     let (_, metrics) = get(&srv.base, "/metrics", &[]).await;
     assert!(metrics.contains(r#"loki_discarded_samples_total{reason="rate_limited",tenant="fake"} 1"#), "{metrics}");
     // Memory figures: RocksDB's cache and memtables, and the process's resident size.
-    for name in ["lokid_rocksdb_block_cache_bytes ", "lokid_rocksdb_memtable_bytes ", "process_resident_memory_bytes "] {
-        let value = metrics.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_else(|| panic!("{name}missing:\n{metrics}"));
+    for name in ["lokid_rocksdb_block_cache_bytes ", "lokid_rocksdb_memtable_bytes ", "process_resident_memory_bytes "]
+    {
+        let value =
+            metrics.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_else(|| panic!("{name}missing:\n{metrics}"));
         assert!(value.parse::<f64>().is_ok_and(|v| v >= 0.0), "{name}{value}");
     }
-    let rss: f64 = metrics.lines().find_map(|l| l.strip_prefix("process_resident_memory_bytes ")).unwrap().parse().unwrap();
+    let rss: f64 =
+        metrics.lines().find_map(|l| l.strip_prefix("process_resident_memory_bytes ")).unwrap().parse().unwrap();
     assert!(rss > 1e6, "a running server has more than 1 MB resident: {rss}");
     srv.stop().await;
 }
@@ -205,7 +223,10 @@ async fn a_body_that_never_arrives_is_cut_off_with_408() {
     );
     sock.write_all(head.as_bytes()).await.unwrap();
     let mut buf = vec![0u8; 512];
-    let n = tokio::time::timeout(std::time::Duration::from_secs(10), sock.read(&mut buf)).await.expect("answer in time").unwrap();
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), sock.read(&mut buf))
+        .await
+        .expect("answer in time")
+        .unwrap();
     let answer = String::from_utf8_lossy(&buf[..n]);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     srv.stop().await;
@@ -235,7 +256,8 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
 async fn flush_seals_the_pushed_blocks() {
     let srv = TestServer::start().await;
     for i in 0..3i64 {
-        let body = json!({"streams": [{"stream": {"app": "fl"}, "values": [[(T0 + i).to_string(), format!("line {i}")]]}]});
+        let body =
+            json!({"streams": [{"stream": {"app": "fl"}, "values": [[(T0 + i).to_string(), format!("line {i}")]]}]});
         assert_eq!(push_json(&srv.base, &body).await.0, 204);
     }
     let before = all_lines(&srv.base, r#"{app="fl"}"#).await;

@@ -158,7 +158,10 @@ async fn grafana_health_check_and_instant_rules() {
     assert_eq!(v["data"]["result"], json!([{"metric": {}, "value": [4000000000u64, "2"]}]));
     let (s, body) = get(&srv.base, "/loki/api/v1/query", &[("query", r#"{job="x"}"#)]).await;
     assert_eq!(s, 400);
-    assert_eq!(body, "log queries are not supported as an instant query type, please change your query to a range query type");
+    assert_eq!(
+        body,
+        "log queries are not supported as an instant query type, please change your query to a range query type"
+    );
     let (s, body) = get(&srv.base, "/loki/api/v1/query", &[("query", "2 * 3"), ("time", "1770040800")]).await;
     assert_eq!(s, 200);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -234,8 +237,10 @@ async fn detected_labels_count_values_and_skip_id_labels() {
         .iter()
         .map(|l| (l["label"].as_str().unwrap().to_string(), l["cardinality"].as_u64().unwrap()))
         .collect();
-    let want: Vec<(String, u64)> =
-        [("job", 1), ("level", 2), ("pod", 1), ("service", 2), ("service_name", 2)].iter().map(|(l, n)| (l.to_string(), *n)).collect();
+    let want: Vec<(String, u64)> = [("job", 1), ("level", 2), ("pod", 1), ("service", 2), ("service_name", 2)]
+        .iter()
+        .map(|(l, n)| (l.to_string(), *n))
+        .collect();
     assert_eq!(got, want, "req_id (only numbers) is left out, pod (static) is kept");
     let all = detected("").await;
     assert!(all.contains(r#"{"label":"host","cardinality":1}"#), "{all}");
@@ -250,11 +255,20 @@ async fn detected_labels_count_values_and_skip_id_labels() {
 async fn bad_queries_and_params_are_loki_400s() {
     let srv = seeded().await;
     let cases: &[(&[(&str, &str)], &str)] = &[
-        (&[("query", r#"{job="docker""#)], "parse error at line 1, col 14: syntax error: unexpected $end, expecting } or ,"),
+        (
+            &[("query", r#"{job="docker""#)],
+            "parse error at line 1, col 14: syntax error: unexpected $end, expecting } or ,",
+        ),
         (&[("query", r#"{job="docker"}"#), ("limit", "0")], "limit must be a positive value"),
-        (&[("query", r#"{job="docker"}"#), ("limit", "5001")], "max entries limit per query exceeded, limit > max_entries_limit_per_query (5001 > 5000)"),
+        (
+            &[("query", r#"{job="docker"}"#), ("limit", "5001")],
+            "max entries limit per query exceeded, limit > max_entries_limit_per_query (5001 > 5000)",
+        ),
         (&[("query", r#"{job="docker"}"#), ("direction", "sideways")], "invalid direction 'sideways'"),
-        (&[("query", r#"{job="docker"}"#), ("start", "abc")], "could not parse 'start' parameter: strconv.ParseInt: parsing \"abc\": invalid syntax"),
+        (
+            &[("query", r#"{job="docker"}"#), ("start", "abc")],
+            "could not parse 'start' parameter: strconv.ParseInt: parsing \"abc\": invalid syntax",
+        ),
     ];
     for (params, want) in cases {
         let (s, body) = get(&srv.base, "/loki/api/v1/query_range", params).await;
@@ -276,7 +290,12 @@ async fn bad_queries_and_params_are_loki_400s() {
 async fn pipelines_and_metric_queries_run_end_to_end() {
     let srv = seeded().await;
     // logfmt-free lines: a regexp parser, a label filter and line_format.
-    let v = qr(&srv, r#"{job="docker"} | regexp `(?P<word>\w+) (?P<rest>.*)` | word="payment" | line_format "{{.rest}}""#, &[]).await;
+    let v = qr(
+        &srv,
+        r#"{job="docker"} | regexp `(?P<word>\w+) (?P<rest>.*)` | word="payment" | line_format "{{.rest}}""#,
+        &[],
+    )
+    .await;
     let got: Vec<String> = lines(&v).into_iter().map(|(_, l)| l).collect();
     assert_eq!(got, vec!["failed user_id_2"]);
     assert_eq!(v["data"]["result"][0]["stream"]["word"], "payment");
@@ -319,7 +338,12 @@ async fn query_timeout_is_a_504_with_lokis_text() {
     let srv = TestServer::start_with(|c| c.limits.query_timeout = std::time::Duration::from_nanos(1)).await;
     let body = json!({"streams": [{"stream": {"app": "slow"}, "values": [[ns(1), "x"]]}]});
     assert_eq!(push_json(&srv.base, &body).await.0, 204);
-    let (s, text) = get(&srv.base, "/loki/api/v1/query_range", &[("query", r#"{app="slow"}"#), ("start", &ns(0)[..]), ("end", &ns(10)[..])]).await;
+    let (s, text) = get(
+        &srv.base,
+        "/loki/api/v1/query_range",
+        &[("query", r#"{app="slow"}"#), ("start", &ns(0)[..]), ("end", &ns(10)[..])],
+    )
+    .await;
     assert_eq!(s, 504);
     assert_eq!(text, "request timed out, decrease the duration of the request or add more label matchers (prefer exact match over regex match) to reduce the amount of data processed");
     srv.stop().await;
@@ -348,10 +372,16 @@ async fn index_stats_counts_streams_entries_and_bytes() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["streams"], 2);
     assert_eq!(v["entries"], 5);
-    let line_bytes = ["GET /api ok user_id_1", "payment failed user_id_2", "GET /api ok", "error: seat already taken", "timeout user_id_123"]
-        .iter()
-        .map(|l| l.len())
-        .sum::<usize>();
+    let line_bytes = [
+        "GET /api ok user_id_1",
+        "payment failed user_id_2",
+        "GET /api ok",
+        "error: seat already taken",
+        "timeout user_id_123",
+    ]
+    .iter()
+    .map(|l| l.len())
+    .sum::<usize>();
     assert_eq!(v["bytes"].as_u64().unwrap() as usize, line_bytes + metadata_bytes(&v));
     assert!(body.starts_with(r#"{"streams":2,"chunks":"#), "{body}");
     srv.stop().await;

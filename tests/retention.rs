@@ -33,7 +33,12 @@ async fn push_many(base: &str, labels: serde_json::Value, start: i64, n: usize) 
     for chunk in (0..n).collect::<Vec<_>>().chunks(2000) {
         let values: Vec<_> = chunk
             .iter()
-            .map(|i| json!([(start + *i as i64 * 1_000_000).to_string(), format!("line {i} {}", noise(start as u64 ^ *i as u64))]))
+            .map(|i| {
+                json!([
+                    (start + *i as i64 * 1_000_000).to_string(),
+                    format!("line {i} {}", noise(start as u64 ^ *i as u64))
+                ])
+            })
             .collect();
         let (s, t) = push_json(base, &json!({"streams": [{"stream": labels, "values": values}]})).await;
         assert_eq!(s, 204, "{t}");
@@ -95,7 +100,11 @@ async fn retention_stream_rules_override_the_global_period() {
     let srv = TestServer::start_with(|c| {
         c.compactor.retention_enabled = true;
         c.limits.retention_period = Duration::ZERO; // keep forever by default
-        c.retention_streams = vec![RetentionStream { selector: r#"{level="debug"}"#.into(), priority: 1, period: Duration::from_secs(24 * 3600) }];
+        c.retention_streams = vec![RetentionStream {
+            selector: r#"{level="debug"}"#.into(),
+            priority: 1,
+            period: Duration::from_secs(24 * 3600),
+        }];
     })
     .await;
     let old = now() - 3 * 24 * H;
@@ -146,9 +155,18 @@ async fn delete_api_follows_loki() {
     for (params, want) in [
         (vec![("start", secs(t - H))], "query not set"),
         (vec![("query", r#"{app="del"}"#.to_string())], "start time not set"),
-        (vec![("query", r#"{app="del"}"#.to_string()), ("start", "12345".to_string())], "invalid start time: require unix seconds or RFC3339 format"),
-        (vec![("query", r#"{app="del"}"#.to_string()), ("start", secs(t)), ("end", secs(t - H))], "start time can't be greater than or equal to end time"),
-        (vec![("query", r#"{app="del"}"#.to_string()), ("start", secs(t)), ("end", secs(now() + 10 * H))], "deletes in the future are not allowed"),
+        (
+            vec![("query", r#"{app="del"}"#.to_string()), ("start", "12345".to_string())],
+            "invalid start time: require unix seconds or RFC3339 format",
+        ),
+        (
+            vec![("query", r#"{app="del"}"#.to_string()), ("start", secs(t)), ("end", secs(t - H))],
+            "start time can't be greater than or equal to end time",
+        ),
+        (
+            vec![("query", r#"{app="del"}"#.to_string()), ("start", secs(t)), ("end", secs(now() + 10 * H))],
+            "deletes in the future are not allowed",
+        ),
     ] {
         let r = c.post(&url).query(&params).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 400);
@@ -168,7 +186,12 @@ async fn delete_api_follows_loki() {
     assert_eq!(list[0]["user_id"], "");
 
     running(&srv).compact_now().await;
-    let v = get_json(&srv.base, "/loki/api/v1/query_range", &[("query", r#"{app="del"}"#), ("start", &(t - H).to_string()), ("end", &(t + H).to_string())]).await;
+    let v = get_json(
+        &srv.base,
+        "/loki/api/v1/query_range",
+        &[("query", r#"{app="del"}"#), ("start", &(t - H).to_string()), ("end", &(t + H).to_string())],
+    )
+    .await;
     let mut got: Vec<String> = lines(&v).into_iter().map(|(_, l)| l).collect();
     got.sort();
     assert_eq!(got, vec!["keep me", "keep too"]);
@@ -178,7 +201,10 @@ async fn delete_api_follows_loki() {
     assert_eq!(r.status().as_u16(), 400);
     assert_eq!(r.text().await.unwrap(), "deletion of request which is in process or already processed is not allowed");
     let r = c.delete(&url).query(&[("request_id", "nope")]).send().await.unwrap();
-    assert_eq!((r.status().as_u16(), r.text().await.unwrap().as_str()), (404, "could not find delete request with given id"));
+    assert_eq!(
+        (r.status().as_u16(), r.text().await.unwrap().as_str()),
+        (404, "could not find delete request with given id")
+    );
     srv.stop().await;
 }
 

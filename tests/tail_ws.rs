@@ -67,17 +67,18 @@ async fn tail_sends_history_then_live_entries() {
 
 /// (stream labels, timestamp, line) of every entry in a tail frame or a query_range answer.
 fn entries_of(streams: &serde_json::Value) -> Vec<(String, String, String)> {
-    let mut out: Vec<(String, String, String)> = streams
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| {
-            let labels = s["stream"].to_string();
-            s["values"].as_array().unwrap().iter().map(move |v| {
-                (labels.clone(), v[0].as_str().unwrap().to_string(), v[1].as_str().unwrap().to_string())
+    let mut out: Vec<(String, String, String)> =
+        streams
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| {
+                let labels = s["stream"].to_string();
+                s["values"].as_array().unwrap().iter().map(move |v| {
+                    (labels.clone(), v[0].as_str().unwrap().to_string(), v[1].as_str().unwrap().to_string())
+                })
             })
-        })
-        .collect();
+            .collect();
     out.sort();
     out
 }
@@ -104,7 +105,8 @@ async fn live_entries_run_the_whole_pipeline_like_query_range() {
     for (i, (pipeline, lines, kept)) in cases.into_iter().enumerate() {
         let app = format!("live-{i}");
         let query = format!(r#"{{app="{app}"}} {pipeline}"#);
-        let url = format!("ws://{}/loki/api/v1/tail?query={}", srv.base.trim_start_matches("http://"), urlencode(&query));
+        let url =
+            format!("ws://{}/loki/api/v1/tail?query={}", srv.base.trim_start_matches("http://"), urlencode(&query));
         let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket handshake");
         let now = lokid::clock::now_ns();
         let values: Vec<serde_json::Value> =
@@ -114,7 +116,8 @@ async fn live_entries_run_the_whole_pipeline_like_query_range() {
         let live = entries_of(&next_frame(&mut ws).await["streams"]);
         let start = (now - 3_600_000_000_000).to_string();
         let end = (now + 3_600_000_000_000).to_string();
-        let params = [("query", query.as_str()), ("start", start.as_str()), ("end", end.as_str()), ("direction", "forward")];
+        let params =
+            [("query", query.as_str()), ("start", start.as_str()), ("end", end.as_str()), ("direction", "forward")];
         let answer = get_json(&srv.base, "/loki/api/v1/query_range", &params).await;
         let want = entries_of(&answer["data"]["result"]);
         assert_eq!(want.len(), kept, "{query}: {want:?}");

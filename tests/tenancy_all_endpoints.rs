@@ -297,13 +297,16 @@ async fn scenario() {
             (Some(3), Some(2 * N as u64 + 1)),
             "index/stats as {t}: {body}"
         );
-        let (s, body) = get_as(&base, "/loki/api/v1/detected_labels", Some(t), &[("query", ""), ("start", start), ("end", end)]).await;
+        let (s, body) =
+            get_as(&base, "/loki/api/v1/detected_labels", Some(t), &[("query", ""), ("start", start), ("end", end)])
+                .await;
         assert_eq!(s, 200, "{body}");
         assert_no_leak(t, "detected_labels", &body);
         assert!(body.contains(&format!("\"{}\"", own_label(t))), "detected_labels as {t} miss its own label: {body}");
         let range = [("query", shared), ("start", start), ("end", end)];
         for path in ["/loki/api/v1/index/volume", "/loki/api/v1/index/volume_range"] {
-            let (s, body) = get_as(&base, path, Some(t), &[range[0], range[1], range[2], ("targetLabels", "env")]).await;
+            let (s, body) =
+                get_as(&base, path, Some(t), &[range[0], range[1], range[2], ("targetLabels", "env")]).await;
             assert_eq!(s, 200, "{path}: {body}");
             assert_no_leak(t, path, &body);
             let v: Value = serde_json::from_str(&body).unwrap();
@@ -312,9 +315,18 @@ async fn scenario() {
             let prod = rows.iter().find(|r| r["metric"] == json!({"env": "prod"})).expect("prod row");
             let bytes: f64 = match prod.get("value") {
                 Some(p) => p[1].as_str().unwrap().parse().unwrap(),
-                None => prod["values"].as_array().unwrap().iter().map(|p| p[1].as_str().unwrap().parse::<f64>().unwrap()).sum(),
+                None => prod["values"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p[1].as_str().unwrap().parse::<f64>().unwrap())
+                    .sum(),
             };
-            assert_eq!(bytes, tenant_lines(t, "prod").iter().map(String::len).sum::<usize>() as f64, "{path} as {t}: {body}");
+            assert_eq!(
+                bytes,
+                tenant_lines(t, "prod").iter().map(String::len).sum::<usize>() as f64,
+                "{path} as {t}: {body}"
+            );
         }
         let (s, body) = get_as(&base, "/loki/api/v1/detected_fields", Some(t), &range).await;
         assert_eq!(s, 200, "{body}");

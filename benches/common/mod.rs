@@ -6,7 +6,8 @@ use lokid::model::{Entry, Labels, PushStream};
 
 pub const T0: i64 = 1_770_033_600_000_000_000;
 
-const MESSAGES: [&str; 6] = ["reservation created", "queue entered", "ticket issued", "seat locked", "payment failed", "cache hit"];
+const MESSAGES: [&str; 6] =
+    ["reservation created", "queue entered", "ticket issued", "seat locked", "payment failed", "cache hit"];
 const CONTEXTS: [&str; 4] = ["RoutesResolver", "ReservationService", "TicketScheduler", "QueueGateway"];
 
 /// A deterministic pseudo-random winston JSON line (~200 bytes).

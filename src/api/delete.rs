@@ -33,7 +33,11 @@ fn parse_delete_time(s: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(s).ok().and_then(|t| t.timestamp_nanos_opt())
 }
 
-pub async fn create(State(st): State<Arc<AppState>>, headers: HeaderMap, Query(raw): Query<Vec<(String, String)>>) -> Result<Response, ApiError> {
+pub async fn create(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(raw): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
     let tenant = tenant_of(&st, &headers)?;
     require_retention(&st)?;
     let p = Params(raw);
@@ -71,7 +75,11 @@ pub async fn create(State(st): State<Arc<AppState>>, headers: HeaderMap, Query(r
     Ok(resp)
 }
 
-pub async fn list(State(st): State<Arc<AppState>>, headers: HeaderMap, Query(raw): Query<Vec<(String, String)>>) -> Result<Response, ApiError> {
+pub async fn list(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(raw): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
     let tenant = tenant_of(&st, &headers)?;
     require_retention(&st)?;
     let p = Params(raw);
@@ -103,7 +111,11 @@ pub async fn list(State(st): State<Arc<AppState>>, headers: HeaderMap, Query(raw
     Ok(json_response(out))
 }
 
-pub async fn cancel(State(st): State<Arc<AppState>>, headers: HeaderMap, Query(raw): Query<Vec<(String, String)>>) -> Result<Response, ApiError> {
+pub async fn cancel(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(raw): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
     let tenant = tenant_of(&st, &headers)?;
     require_retention(&st)?;
     let p = Params(raw);

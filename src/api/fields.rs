@@ -52,7 +52,9 @@ pub async fn detected_field_values(
     if vals.is_empty() {
         return Ok(super::grafana::json_body("{}\n".into()));
     }
-    Ok(super::grafana::json_body(format!(r#"{{"limit":{limit},"values":{}}}"#, Value::from(vals.into_iter().collect::<Vec<_>>())) + "\n"))
+    Ok(super::grafana::json_body(
+        format!(r#"{{"limit":{limit},"values":{}}}"#, Value::from(vals.into_iter().collect::<Vec<_>>())) + "\n",
+    ))
 }
 
 /// Loki's `ParseDetectedFieldsQuery` checks, then the log query Loki sends downstream
@@ -108,7 +110,9 @@ fn positive(p: &Params, name: &str, default: usize) -> Result<usize, ApiError> {
         Some(s) => match s.parse::<i64>() {
             Ok(n) if n > 0 => Ok(n as usize),
             Ok(_) => Err(ApiError::BadRequest("limit must be a positive value".into())),
-            Err(_) => Err(ApiError::BadRequest(format!("strconv.ParseInt: parsing {}: invalid syntax", logql::go::quote(s)))),
+            Err(_) => {
+                Err(ApiError::BadRequest(format!("strconv.ParseInt: parsing {}: invalid syntax", logql::go::quote(s))))
+            }
         },
     }
 }

@@ -69,8 +69,9 @@ pub async fn detected_labels(State(st): State<Arc<AppState>>, req: Request) -> R
         Some(q) => vec![crate::logql::parse_selector(q, true)?],
     };
     let st2 = Arc::clone(&st);
-    let series = tokio::task::spawn_blocking(move || crate::query::meta::series(&st2.engine, &tenant, &selectors, start, end))
-        .await??;
+    let series =
+        tokio::task::spawn_blocking(move || crate::query::meta::series(&st2.engine, &tenant, &selectors, start, end))
+            .await??;
     let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for s in series {
         for (name, value) in s.labels.iter() {
@@ -104,7 +105,9 @@ fn reject_label(values: &BTreeSet<String>) -> bool {
 fn is_uuid(s: &str) -> bool {
     let dashed = |s: &str| {
         s.len() == 36
-            && s.bytes().enumerate().all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == b'-' } else { c.is_ascii_hexdigit() })
+            && s.bytes()
+                .enumerate()
+                .all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == b'-' } else { c.is_ascii_hexdigit() })
     };
     match s.len() {
         32 => s.bytes().all(|c| c.is_ascii_hexdigit()),

@@ -36,8 +36,9 @@ pub async fn labels(State(st): State<Arc<AppState>>, req: Request) -> Result<Res
     let (tenant, start, end, p) = meta_request(&st, req).await?;
     let sel = selector(&p)?;
     let st2 = Arc::clone(&st);
-    let names = tokio::task::spawn_blocking(move || meta::label_names(&st2.engine, &tenant, sel.as_deref(), start, end))
-        .await??;
+    let names =
+        tokio::task::spawn_blocking(move || meta::label_names(&st2.engine, &tenant, sel.as_deref(), start, end))
+            .await??;
     Ok(json_response(string_list(names)))
 }
 
@@ -71,7 +72,8 @@ pub async fn series(State(st): State<Arc<AppState>>, req: Request) -> Result<Res
         selectors.clear();
     }
     let st2 = Arc::clone(&st);
-    let streams = tokio::task::spawn_blocking(move || meta::series(&st2.engine, &tenant, &selectors, start, end)).await??;
+    let streams =
+        tokio::task::spawn_blocking(move || meta::series(&st2.engine, &tenant, &selectors, start, end)).await??;
     let mut out = String::from("{\"status\":\"success\",\"data\":[");
     for (i, m) in streams.iter().enumerate() {
         if i > 0 {

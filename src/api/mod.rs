@@ -68,10 +68,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/loki/api/v1/index/volume_range", get(volume::volume_range).post(volume::volume_range))
         .route("/loki/api/v1/format_query", get(meta::format_query).post(meta::format_query))
         // Deletion (applied by the compactor)
-        .route(
-            "/loki/api/v1/delete",
-            post(delete::create).put(delete::create).get(delete::list).delete(delete::cancel),
-        )
+        .route("/loki/api/v1/delete", post(delete::create).put(delete::create).get(delete::list).delete(delete::cancel))
         // Operations
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
@@ -96,11 +93,8 @@ pub fn router(state: Arc<AppState>) -> Router {
 async fn observe(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| route_name(p.as_str()))
-        .unwrap_or_else(|| "other".to_string());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| route_name(p.as_str())).unwrap_or_else(|| "other".to_string());
     let resp = next.run(req).await;
     st.metrics.observe_request(&method, &route, resp.status().as_u16(), started.elapsed().as_secs_f64());
     resp

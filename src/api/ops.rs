@@ -16,7 +16,11 @@ pub async fn ready(State(st): State<Arc<AppState>>) -> Response {
     if st.ready.load(Ordering::Relaxed) {
         (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "ready\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "Application is stopping\n")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "Application is stopping\n",
+        )
             .into_response()
     }
 }
@@ -74,5 +78,6 @@ pub async fn services(State(st): State<Arc<AppState>>) -> Response {
 
 /// Go's `http.NotFound` answer, which Loki gives for unknown paths.
 pub async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "404 page not found\n").into_response()
+    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "404 page not found\n")
+        .into_response()
 }

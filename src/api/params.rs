@@ -81,16 +81,24 @@ fn go_quote(s: &str) -> String {
 /// `start`/`end` with Loki's defaults: end = now, start = min(end, now) − since (1h).
 pub fn bounds(p: &Params, now: Nanos) -> Result<(Nanos, Nanos), ApiError> {
     let end = match p.get("end") {
-        Some(s) => parse_timestamp(s).map_err(|e| ApiError::BadRequest(format!("could not parse 'end' parameter: {e}")))?,
+        Some(s) => {
+            parse_timestamp(s).map_err(|e| ApiError::BadRequest(format!("could not parse 'end' parameter: {e}")))?
+        }
         None => now,
     };
     let since = match p.get("since") {
-        Some(s) => parse_prom_duration(s)
-            .ok_or_else(|| ApiError::BadRequest(format!("could not parse 'since' parameter: not a valid duration string: {}", go_quote(s))))?,
+        Some(s) => parse_prom_duration(s).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "could not parse 'since' parameter: not a valid duration string: {}",
+                go_quote(s)
+            ))
+        })?,
         None => 3600 * 1_000_000_000,
     };
     let start = match p.get("start") {
-        Some(s) => parse_timestamp(s).map_err(|e| ApiError::BadRequest(format!("could not parse 'start' parameter: {e}")))?,
+        Some(s) => {
+            parse_timestamp(s).map_err(|e| ApiError::BadRequest(format!("could not parse 'start' parameter: {e}")))?
+        }
         None => end.min(now) - since,
     };
     Ok((start, end))
@@ -100,9 +108,9 @@ pub fn limit(p: &Params) -> Result<usize, ApiError> {
     match p.get("limit") {
         None => Ok(100),
         Some(s) => {
-            let n: i64 = s
-                .parse()
-                .map_err(|_| ApiError::BadRequest(format!("strconv.ParseInt: parsing {}: invalid syntax", go_quote(s))))?;
+            let n: i64 = s.parse().map_err(|_| {
+                ApiError::BadRequest(format!("strconv.ParseInt: parsing {}: invalid syntax", go_quote(s)))
+            })?;
             if n <= 0 {
                 return Err(ApiError::BadRequest("limit must be a positive value".into()));
             }

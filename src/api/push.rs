@@ -42,8 +42,7 @@ pub async fn push(
     };
     let legacy = !uri.path().to_ascii_lowercase().contains("/loki/api/v1");
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let content_encoding =
-        headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let content_encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(str::to_string);
     let st2 = Arc::clone(&st);
     // Decoding, validation, compression and the write all run off the async workers; the
     // write completes even if the client goes away.
@@ -72,7 +71,12 @@ pub async fn push(
 /// metrics, validation, limits, the durable commit (acknowledged after the `WriteBatch`)
 /// and tail delivery. `Ok(Some(err))` means part of the push was stored and `err` names
 /// what was refused. Blocking: call from `spawn_blocking`.
-fn store_streams(st2: &AppState, tenant: &str, streams: Vec<PushStream>, service: ServiceName) -> Result<Option<ApiError>, ApiError> {
+fn store_streams(
+    st2: &AppState,
+    tenant: &str,
+    streams: Vec<PushStream>,
+    service: ServiceName,
+) -> Result<Option<ApiError>, ApiError> {
     if streams.is_empty() {
         return Err(ApiError::Unprocessable("error at least one valid stream is required for ingestion".into()));
     }
@@ -92,9 +96,7 @@ fn store_streams(st2: &AppState, tenant: &str, streams: Vec<PushStream>, service
         return Ok(Some(ApiError::TooManyRequests(msg)));
     }
     let committed = st2.ingester.commit(tenant, limited.accepted)?;
-    st2.metrics
-        .streams_created
-        .fetch_add(committed.new_streams as u64, std::sync::atomic::Ordering::Relaxed);
+    st2.metrics.streams_created.fetch_add(committed.new_streams as u64, std::sync::atomic::Ordering::Relaxed);
     if !limited.rejected.is_empty() {
         // 429 so that the client retries the streams the limits refused.
         let mut msgs = Vec::new();
@@ -111,12 +113,17 @@ fn store_streams(st2: &AppState, tenant: &str, streams: Vec<PushStream>, service
 /// `POST /otlp/v1/logs`: OTLP/HTTP logs, mapped as Loki 3 maps them, then the same path
 /// as every other push. Errors carry the HTTP status Loki gives and a `google.rpc.Status`
 /// body (500 becomes 503 so that OTLP exporters retry).
-pub async fn otlp_logs(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Result<StatusCode, ApiError> {
+pub async fn otlp_logs(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
     let tenant = tenant_of(&st, &headers)?;
     let header_str = |h| headers.get(h).and_then(|v: &header::HeaderValue| v.to_str().ok()).map(str::to_string);
     let content_type = header_str(header::CONTENT_TYPE);
     let content_encoding = header_str(header::CONTENT_ENCODING);
-    otlp::check_encoding(content_encoding.as_deref()).map_err(|e| ApiError::otlp(ApiError::BadRequest(e.to_string())))?;
+    otlp::check_encoding(content_encoding.as_deref())
+        .map_err(|e| ApiError::otlp(ApiError::BadRequest(e.to_string())))?;
     let read_timeout = st.config.http_server_read_timeout;
     // One byte over the limit is enough to know the body is too large.
     let (body, body_size) = match tokio::time::timeout(read_timeout, to_bytes(body, MAX_RECV_BYTES + 1)).await {

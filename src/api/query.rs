@@ -118,7 +118,8 @@ pub async fn query_instant(State(st): State<Arc<AppState>>, req: Request) -> Res
     params::direction(&p)?;
     let Expr::Metric(m) = expr else {
         return Err(ApiError::BadRequest(
-            "log queries are not supported as an instant query type, please change your query to a range query type".into(),
+            "log queries are not supported as an instant query type, please change your query to a range query type"
+                .into(),
         ));
     };
     let guard = CancelOnDrop::new();
@@ -168,11 +169,7 @@ pub fn go_duration(d: Duration) -> String {
     let total = d.as_secs();
     let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60);
     let frac = d.subsec_nanos();
-    let secs = if frac == 0 {
-        format!("{s}")
-    } else {
-        format!("{s}.{}", format!("{frac:09}").trim_end_matches('0'))
-    };
+    let secs = if frac == 0 { format!("{s}") } else { format!("{s}.{}", format!("{frac:09}").trim_end_matches('0')) };
     if h > 0 {
         format!("{h}h{m}m{secs}s")
     } else if m > 0 {

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::response::IntoResponse;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
+use axum::response::IntoResponse;
 use axum::response::Response;
 
 use super::error::ApiError;
@@ -56,7 +56,8 @@ pub async fn tail(
     }
     let now = now_ns();
     let start = match p.get("start") {
-        Some(s) => params::parse_timestamp(s).map_err(|e| ApiError::BadRequest(format!("could not parse 'start' parameter: {e}")))?,
+        Some(s) => params::parse_timestamp(s)
+            .map_err(|e| ApiError::BadRequest(format!("could not parse 'start' parameter: {e}")))?,
         None => now - 3600 * 1_000_000_000,
     };
     // Validate the pipeline before upgrading: errors must be plain HTTP 400s.
@@ -76,7 +77,11 @@ pub async fn tail(
             let _ = socket
                 .send(Message::Close(Some(CloseFrame {
                     code: 1011,
-                    reason: format!("max concurrent tail requests limit exceeded, count > limit ({} > {max})", active + 1).into(),
+                    reason: format!(
+                        "max concurrent tail requests limit exceeded, count > limit ({} > {max})",
+                        active + 1
+                    )
+                    .into(),
                 })))
                 .await;
             return;

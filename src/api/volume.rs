@@ -69,7 +69,10 @@ pub fn parse(p: &Params, start: i64, end: i64, ranged: bool) -> Result<VolumeQue
 /// A vector when every row has one sample, else a matrix (Loki's `toPrometheusData`).
 pub fn answer(rows: &[VolumeSeries]) -> String {
     let matrix = rows.iter().any(|r| r.samples.len() > 1);
-    let mut out = format!(r#"{{"status":"success","data":{{"resultType":"{}","result":["#, if matrix { "matrix" } else { "vector" });
+    let mut out = format!(
+        r#"{{"status":"success","data":{{"resultType":"{}","result":["#,
+        if matrix { "matrix" } else { "vector" }
+    );
     for (i, r) in rows.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -105,7 +108,8 @@ mod tests {
         assert_eq!(err("query={a=\"b\"}&limit=x"), "strconv.ParseInt: parsing \"x\": invalid syntax");
         assert_eq!(err("query={a=\"b\"}&aggregateBy=foo"), "invalid aggregation option");
         assert!(err("query={a=\"b\"}&step=0").starts_with("zero or negative query resolution step"));
-        let q = parse(&Params::parse(Some("query={}&limit=0&targetLabels=a,b&aggregateBy=labels"), None), 0, 10, false).unwrap();
+        let q = parse(&Params::parse(Some("query={}&limit=0&targetLabels=a,b&aggregateBy=labels"), None), 0, 10, false)
+            .unwrap();
         assert_eq!((q.limit, q.by_series, q.step, q.matchers.len()), (100, false, 0, 0));
         assert_eq!(q.targets, vec!["a", "b"]);
     }

@@ -65,9 +65,17 @@ enum Kind {
 
 /// (name, kind, help). The table drives parsing, normalisation and `-help`.
 const FLAGS: &[(&str, Kind, &str)] = &[
-    ("config.file", Kind::Value("FILE"), "Loki-style YAML config file; for a comma-separated list, the first that exists (alias: -config)"),
+    (
+        "config.file",
+        Kind::Value("FILE"),
+        "Loki-style YAML config file; for a comma-separated list, the first that exists (alias: -config)",
+    ),
     ("config.expand-env", Kind::Bool, "Expand ${VAR} and ${VAR:-default} in the config file"),
-    ("server.http-listen-address", Kind::Value("ADDR"), "HTTP listen address (server.http_listen_address, default 0.0.0.0)"),
+    (
+        "server.http-listen-address",
+        Kind::Value("ADDR"),
+        "HTTP listen address (server.http_listen_address, default 0.0.0.0)",
+    ),
     ("server.http-listen-port", Kind::Value("PORT"), "HTTP listen port (server.http_listen_port, default 3100)"),
     ("common.path-prefix", Kind::Value("DIR"), "Data directory (common.path_prefix, default ./data)"),
     ("log.level", Kind::Value("LEVEL"), "debug, info, warn or error (server.log_level)"),
@@ -89,10 +97,7 @@ fn command() -> Command {
         .disable_version_flag(true)
         .override_usage("lokid [-config.file=FILE] [-config.expand-env=true] [FLAGS]");
     for (name, kind, _) in FLAGS {
-        let mut arg = Arg::new(*name)
-            .long(*name)
-            .action(ArgAction::Set)
-            .overrides_with(*name);
+        let mut arg = Arg::new(*name).long(*name).action(ArgAction::Set).overrides_with(*name);
         arg = match kind {
             Kind::Bool => arg
                 .num_args(0..=1)
@@ -113,10 +118,7 @@ fn command() -> Command {
 }
 
 fn takes_value(name: &str) -> bool {
-    name == "config"
-        || FLAGS
-            .iter()
-            .any(|(n, k, _)| *n == name && matches!(k, Kind::Value(_)))
+    name == "config" || FLAGS.iter().any(|(n, k, _)| *n == name && matches!(k, Kind::Value(_)))
 }
 
 /// Rewrites `-name[=v]` to `--name[=v]`, leaving flag values alone.
@@ -131,11 +133,7 @@ fn normalise(args: impl IntoIterator<Item = String>) -> Vec<String> {
             out.push(format!("{flag}={a}"));
             continue;
         }
-        let a = if !a.starts_with("--") && a.starts_with('-') && a.len() > 2 {
-            format!("-{a}")
-        } else {
-            a
-        };
+        let a = if !a.starts_with("--") && a.starts_with('-') && a.len() > 2 { format!("-{a}") } else { a };
         if let Some(name) = a.strip_prefix("--") {
             value_next = !name.contains('=') && takes_value(name);
         }
@@ -151,19 +149,14 @@ fn normalise(args: impl IntoIterator<Item = String>) -> Vec<String> {
 pub fn parse_cli(args: impl IntoIterator<Item = String>) -> Result<CliArgs, String> {
     let args = normalise(args);
     // clap spells flags `--name` in its messages; lokid documents `-name`.
-    let m = command()
-        .try_get_matches_from(args)
-        .map_err(|e| e.render().to_string().replace("'--", "'-"))?;
+    let m = command().try_get_matches_from(args).map_err(|e| e.render().to_string().replace("'--", "'-"))?;
     let flag = |name: &str| m.get_one::<bool>(name).copied();
     let text = |name: &str| m.get_one::<String>(name).cloned();
     let mut out = CliArgs {
-        config_file: text("config.file")
-            .filter(|s| !s.is_empty())
-            .map(PathBuf::from),
+        config_file: text("config.file").filter(|s| !s.is_empty()).map(PathBuf::from),
         expand_env: flag("config.expand-env").unwrap_or(false),
         print_version: flag("version").unwrap_or(false),
-        print_config: flag("print-config-stderr").unwrap_or(false)
-            || flag("log-config-reverse-order").unwrap_or(false),
+        print_config: flag("print-config-stderr").unwrap_or(false) || flag("log-config-reverse-order").unwrap_or(false),
         overrides: CliOverrides::default(),
     };
     if flag("help") == Some(true) {
@@ -172,12 +165,9 @@ pub fn parse_cli(args: impl IntoIterator<Item = String>) -> Result<CliArgs, Stri
     let o = &mut out.overrides;
     o.http_listen_address = text("server.http-listen-address");
     o.http_listen_port = value(&m, "server.http-listen-port", |s| {
-        s.parse::<u16>()
-            .map_err(|_| format!("expected a port number (0-65535), got {s:?}"))
+        s.parse::<u16>().map_err(|_| format!("expected a port number (0-65535), got {s:?}"))
     })?;
-    o.path_prefix = text("common.path-prefix")
-        .filter(|s| !s.is_empty())
-        .map(PathBuf::from);
+    o.path_prefix = text("common.path-prefix").filter(|s| !s.is_empty()).map(PathBuf::from);
     o.log_level = value(&m, "log.level", |s| one_of(s, &super::LOG_LEVELS))?;
     o.log_format = value(&m, "log.format", |s| one_of(s, &super::LOG_FORMATS))?;
     o.auth_enabled = flag("auth.enabled");
@@ -187,18 +177,12 @@ pub fn parse_cli(args: impl IntoIterator<Item = String>) -> Result<CliArgs, Stri
     })?;
     value(&m, "target", |s| match s {
         "all" => Ok(()),
-        _ => Err(format!(
-            "lokid runs every component; only \"all\" is accepted, got {s:?}"
-        )),
+        _ => Err(format!("lokid runs every component; only \"all\" is accepted, got {s:?}")),
     })?;
     Ok(out)
 }
 
-fn value<T>(
-    m: &ArgMatches,
-    name: &str,
-    parse: impl Fn(&str) -> Result<T, String>,
-) -> Result<Option<T>, String> {
+fn value<T>(m: &ArgMatches, name: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<Option<T>, String> {
     match m.get_one::<String>(name) {
         None => Ok(None),
         Some(s) => parse(s).map(Some).map_err(|e| format!("-{name}: {e}")),
@@ -210,10 +194,7 @@ fn one_of(s: &str, allowed: &[&str]) -> Result<String, String> {
     if allowed.contains(&lower.as_str()) {
         Ok(lower)
     } else {
-        Err(format!(
-            "invalid value {s:?} (one of {})",
-            allowed.join(", ")
-        ))
+        Err(format!("invalid value {s:?} (one of {})", allowed.join(", ")))
     }
 }
 
@@ -258,10 +239,7 @@ mod tests {
         ] {
             assert_eq!(cli(args).unwrap().config_file, want, "{args:?}");
         }
-        assert_eq!(
-            cli(&["-config.file", "-odd.yaml"]).unwrap().config_file,
-            Some(PathBuf::from("-odd.yaml"))
-        );
+        assert_eq!(cli(&["-config.file", "-odd.yaml"]).unwrap().config_file, Some(PathBuf::from("-odd.yaml")));
         assert_eq!(cli(&[]).unwrap(), CliArgs::default());
     }
 
@@ -272,24 +250,12 @@ mod tests {
         assert!(cli(&["--config.expand-env=1"]).unwrap().expand_env);
         assert!(!cli(&["-config.expand-env=false"]).unwrap().expand_env);
         assert!(cli(&["-config.expand-env=maybe"]).is_err());
-        assert_eq!(
-            cli(&["-auth.enabled"]).unwrap().overrides.auth_enabled,
-            Some(true)
-        );
-        assert_eq!(
-            cli(&["-auth.enabled=false"])
-                .unwrap()
-                .overrides
-                .auth_enabled,
-            Some(false)
-        );
+        assert_eq!(cli(&["-auth.enabled"]).unwrap().overrides.auth_enabled, Some(true));
+        assert_eq!(cli(&["-auth.enabled=false"]).unwrap().overrides.auth_enabled, Some(false));
         assert!(cli(&["-version"]).unwrap().print_version);
         assert!(cli(&["--version"]).unwrap().print_version);
         for help in ["-help", "-h", "--help"] {
-            assert_eq!(
-                cli(&["-config.file=x.yaml", help]).unwrap_err(),
-                help_text()
-            );
+            assert_eq!(cli(&["-config.file=x.yaml", help]).unwrap_err(), help_text());
         }
         assert!(cli(&["-print-config-stderr"]).unwrap().print_config);
         assert!(cli(&["-log-config-reverse-order"]).unwrap().print_config);
@@ -318,10 +284,7 @@ mod tests {
         assert_eq!(o.retention_enabled, Some(true));
         // The last occurrence wins, as with Go's flag package.
         assert_eq!(
-            cli(&["-server.http-listen-port=1", "-server.http-listen-port=2"])
-                .unwrap()
-                .overrides
-                .http_listen_port,
+            cli(&["-server.http-listen-port=1", "-server.http-listen-port=2"]).unwrap().overrides.http_listen_port,
             Some(2)
         );
     }
@@ -329,22 +292,11 @@ mod tests {
     #[test]
     fn errors_name_the_flag() {
         let e = cli(&["-server.http-listen-port=abc"]).unwrap_err();
-        assert_eq!(
-            e,
-            "-server.http-listen-port: expected a port number (0-65535), got \"abc\""
-        );
-        assert!(cli(&["-store.retention=14 days"])
-            .unwrap_err()
-            .starts_with("-store.retention: invalid duration"));
-        assert!(cli(&["-log.level=loud"])
-            .unwrap_err()
-            .starts_with("-log.level: invalid value"));
-        assert!(cli(&["-target=querier"])
-            .unwrap_err()
-            .starts_with("-target:"));
-        assert!(cli(&["-no.such-flag=1"])
-            .unwrap_err()
-            .contains("no.such-flag"));
+        assert_eq!(e, "-server.http-listen-port: expected a port number (0-65535), got \"abc\"");
+        assert!(cli(&["-store.retention=14 days"]).unwrap_err().starts_with("-store.retention: invalid duration"));
+        assert!(cli(&["-log.level=loud"]).unwrap_err().starts_with("-log.level: invalid value"));
+        assert!(cli(&["-target=querier"]).unwrap_err().starts_with("-target:"));
+        assert!(cli(&["-no.such-flag=1"]).unwrap_err().contains("no.such-flag"));
         assert!(cli(&["stray"]).is_err());
         assert!(cli(&["-config.file"]).is_err());
     }

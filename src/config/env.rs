@@ -23,17 +23,9 @@ pub fn expand_env(text: &str) -> Result<(String, Vec<String>), String> {
 }
 
 /// Expands `text`, looking variables up with `lookup` (tests pass a map).
-pub fn expand_env_with(
-    text: &str,
-    lookup: impl Fn(&str) -> Option<String>,
-) -> Result<(String, Vec<String>), String> {
+pub fn expand_env_with(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<(String, Vec<String>), String> {
     let chars: Vec<char> = text.chars().collect();
-    let mut p = Parser {
-        s: &chars,
-        i: 0,
-        lookup: &lookup,
-        substrings: Vec::new(),
-    };
+    let mut p = Parser { s: &chars, i: 0, lookup: &lookup, substrings: Vec::new() };
     let out = p.top()?;
     let mut warnings = Vec::new();
     if !p.substrings.is_empty() {
@@ -66,10 +58,7 @@ impl Parser<'_> {
         self.peek() == Some('$') && self.at(self.i + 1) == Some('{')
     }
     fn line(&self, pos: usize) -> usize {
-        1 + self.s[..pos.min(self.s.len())]
-            .iter()
-            .filter(|&&c| c == '\n')
-            .count()
+        1 + self.s[..pos.min(self.s.len())].iter().filter(|&&c| c == '\n').count()
     }
     fn bad(&self, start: usize) -> String {
         format!("bad substitution at line {}", self.line(start))
@@ -137,8 +126,7 @@ impl Parser<'_> {
                 };
                 self.expect_close(start)?;
                 if offset.parse::<i64>().is_err() {
-                    self.substrings
-                        .push(format!("line {}: ${{{name}:{offset}}}", self.line(start)));
+                    self.substrings.push(format!("line {}: ${{{name}:{offset}}}", self.line(start)));
                 }
                 Ok(substring(&value, &offset, len.as_deref()))
             }
@@ -167,11 +155,7 @@ impl Parser<'_> {
                     return Err(self.bad(start));
                 }
                 self.i += 1;
-                let with = if self.peek() == Some('}') {
-                    String::new()
-                } else {
-                    self.escaped_param(start, '}')?
-                };
+                let with = if self.peek() == Some('}') { String::new() } else { self.escaped_param(start, '}')? };
                 self.expect_close(start)?;
                 Ok(match mode {
                     '/' => value.replace(&pattern, &with),
@@ -382,29 +366,16 @@ mod tests {
 
     #[test]
     fn colon_without_dash_is_a_substring_and_warns() {
-        let (out, warnings) =
-            expand_env_with("period: ${RETENTION_PERIOD:744h}\n", |_| None).unwrap();
+        let (out, warnings) = expand_env_with("period: ${RETENTION_PERIOD:744h}\n", |_| None).unwrap();
         assert_eq!(out, "period: \n");
         assert_eq!(warnings.len(), 1);
-        assert!(
-            warnings[0].ends_with("default: line 1: ${RETENTION_PERIOD:744h}"),
-            "{}",
-            warnings[0]
-        );
+        assert!(warnings[0].ends_with("default: line 1: ${RETENTION_PERIOD:744h}"), "{}", warnings[0]);
         let (out, _) = expand_env_with("${WAL:/loki/wal}", |_| Some("/data/wal".into())).unwrap();
         assert_eq!(out, "/data/wal");
         assert_eq!(env("${NAME:1}"), "oki");
         assert_eq!(env("${NAME:1:2}"), "ok");
-        assert_eq!(
-            env("${NAME:-2}"),
-            "loki",
-            "`:-` is a default, not a negative offset"
-        );
-        assert_eq!(
-            env("${NAME: -2}"),
-            "loki",
-            "drone/envsubst does not trim the offset"
-        );
+        assert_eq!(env("${NAME:-2}"), "loki", "`:-` is a default, not a negative offset");
+        assert_eq!(env("${NAME: -2}"), "loki", "drone/envsubst does not trim the offset");
         assert_eq!(env("${NAME:9}"), "");
     }
 
@@ -422,20 +393,10 @@ mod tests {
 
     #[test]
     fn bad_substitutions() {
-        for bad in [
-            "${}",
-            "${NAME",
-            "${NAME.x}",
-            "line\n${ NAME}",
-            "${NAME:}",
-            "${-",
-        ] {
+        for bad in ["${}", "${NAME", "${NAME.x}", "line\n${ NAME}", "${NAME:}", "${-"] {
             let err = expand_env_with(bad, |_| None).unwrap_err();
             assert!(err.starts_with("bad substitution at line"), "{bad}: {err}");
         }
-        assert_eq!(
-            expand_env_with("a\nb\n${!}", |_| None).unwrap_err(),
-            "bad substitution at line 3"
-        );
+        assert_eq!(expand_env_with("a\nb\n${!}", |_| None).unwrap_err(), "bad substitution at line 3");
     }
 }

@@ -146,10 +146,7 @@ pub struct FrontendConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("reading {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     NotFound(String),
     #[error("{path}: expanding environment variables: {msg}")]
@@ -160,10 +157,7 @@ pub enum ConfigError {
     #[error("{}", .0.join("; "))]
     Invalid(Vec<String>),
     #[error("{path}: {source}")]
-    InFile {
-        path: PathBuf,
-        source: Box<ConfigError>,
-    },
+    InFile { path: PathBuf, source: Box<ConfigError> },
 }
 
 impl Default for Config {
@@ -183,14 +177,8 @@ impl Default for Config {
             limits: Limits::default(),
             retention_streams: Vec::new(),
             compactor: CompactorConfig::default(),
-            querier: QuerierConfig {
-                max_concurrent: 4,
-                tail_max_duration: Duration::from_secs(3600),
-            },
-            frontend: FrontendConfig {
-                log_queries_longer_than: None,
-                compress_responses: true,
-            },
+            querier: QuerierConfig { max_concurrent: 4, tail_max_duration: Duration::from_secs(3600) },
+            frontend: FrontendConfig { log_queries_longer_than: None, compress_responses: true },
             max_chunk_age: Duration::from_secs(2 * 3600),
             sync_writes: false,
             block_target_bytes: 1 << 20,
@@ -228,36 +216,24 @@ impl Config {
     }
 
     /// Parses YAML text after expanding `${VAR}` references with `lookup`.
-    pub fn from_yaml_str_with_env(
-        s: &str,
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Config, ConfigError> {
-        let (text, warnings) = expand_env_with(s, lookup).map_err(|msg| ConfigError::Env {
-            path: "config".into(),
-            msg,
-        })?;
+    pub fn from_yaml_str_with_env(s: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let (text, warnings) =
+            expand_env_with(s, lookup).map_err(|msg| ConfigError::Env { path: "config".into(), msg })?;
         Self::parse(&text, true, warnings)
     }
 
     /// Reads a config file, expanding environment variables first if asked (Loki's
     /// `-config.expand-env=true`). Errors are prefixed with the path.
     pub fn load(path: &Path, expand_env: bool) -> Result<Config, ConfigError> {
-        let raw = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let raw =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let (text, warnings) = if expand_env {
-            env::expand_env(&raw).map_err(|msg| ConfigError::Env {
-                path: path.to_path_buf(),
-                msg,
-            })?
+            env::expand_env(&raw).map_err(|msg| ConfigError::Env { path: path.to_path_buf(), msg })?
         } else {
             (raw, Vec::new())
         };
-        Self::parse(&text, expand_env, warnings).map_err(|e| ConfigError::InFile {
-            path: path.to_path_buf(),
-            source: Box::new(e),
-        })
+        Self::parse(&text, expand_env, warnings)
+            .map_err(|e| ConfigError::InFile { path: path.to_path_buf(), source: Box::new(e) })
     }
 
     /// What `lokid` runs with: the file named on the command line (or defaults), then the
@@ -274,11 +250,7 @@ impl Config {
     /// Applies command-line overrides (already validated by [`parse_cli`]).
     pub fn apply_overrides(&mut self, o: &CliOverrides) {
         if let Some(a) = &o.http_listen_address {
-            self.http_listen_address = if a.is_empty() {
-                "0.0.0.0".into()
-            } else {
-                a.clone()
-            };
+            self.http_listen_address = if a.is_empty() { "0.0.0.0".into() } else { a.clone() };
         }
         if let Some(p) = o.http_listen_port {
             self.http_listen_port = p;
@@ -311,10 +283,7 @@ impl Config {
 
     /// `address:port` to bind, with brackets around an IPv6 address.
     pub fn listen_addr(&self) -> String {
-        let a = self
-            .http_listen_address
-            .trim_start_matches('[')
-            .trim_end_matches(']');
+        let a = self.http_listen_address.trim_start_matches('[').trim_end_matches(']');
         if a.contains(':') {
             format!("[{a}]:{}", self.http_listen_port)
         } else {
@@ -339,8 +308,9 @@ impl Config {
     /// Reads Loki's runtime config file (`runtime_config.file`): per-tenant limits under
     /// `overrides: {<tenant>: {<limits_config keys>}}`, each starting from `limits_config`.
     fn read_overrides(&mut self, path: &Path) -> Result<(), ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::Invalid(vec![format!("runtime_config.file: cannot read {}: {e}", path.display())]))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::Invalid(vec![format!("runtime_config.file: cannot read {}: {e}", path.display())])
+        })?;
         let root: Value = if text.trim().is_empty() {
             Value::Null
         } else {
@@ -363,12 +333,8 @@ impl Config {
     }
 
     pub fn unused_keys_warning(&self) -> Option<String> {
-        (!self.unused_keys.is_empty()).then(|| {
-            format!(
-                "config keys not used by lokid: {}",
-                self.unused_keys.join(", ")
-            )
-        })
+        (!self.unused_keys.is_empty())
+            .then(|| format!("config keys not used by lokid: {}", self.unused_keys.join(", ")))
     }
 
     fn parse(text: &str, expanded: bool, mut warnings: Vec<String>) -> Result<Config, ConfigError> {
@@ -377,8 +343,7 @@ impl Config {
         } else {
             serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Yaml(e.to_string()))?
         };
-        root.apply_merge()
-            .map_err(|e| ConfigError::Yaml(e.to_string()))?;
+        root.apply_merge().map_err(|e| ConfigError::Yaml(e.to_string()))?;
         if !matches!(root, Value::Null | Value::Mapping(_)) {
             return Err(ConfigError::Invalid(vec![format!(
                 "config: expected a mapping at the top level, got {}",
@@ -412,14 +377,9 @@ pub fn resolve_config_path(arg: &Path) -> Result<PathBuf, ConfigError> {
         return Ok(arg.to_path_buf());
     }
     let text = arg.to_string_lossy();
-    text.split(',')
-        .map(|p| PathBuf::from(p.trim()))
-        .find(|p| !p.as_os_str().is_empty() && p.exists())
-        .ok_or_else(|| {
-            ConfigError::NotFound(format!(
-                "{text} does not exist, set -config.file for a custom config path"
-            ))
-        })
+    text.split(',').map(|p| PathBuf::from(p.trim())).find(|p| !p.as_os_str().is_empty() && p.exists()).ok_or_else(
+        || ConfigError::NotFound(format!("{text} does not exist, set -config.file for a custom config path")),
+    )
 }
 
 fn set<T>(dst: &mut T, v: Option<T>) {

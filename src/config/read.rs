@@ -145,10 +145,7 @@ impl<'a> Reader<'a> {
                 other => {
                     let what = describe(other);
                     if i == 0 {
-                        self.error(
-                            &["config"],
-                            format!("expected a mapping at the top level, got {what}"),
-                        );
+                        self.error(&["config"], format!("expected a mapping at the top level, got {what}"));
                     } else {
                         self.error(&path[..i], format!("expected a mapping, got {what}"));
                     }
@@ -175,25 +172,15 @@ impl<'a> Reader<'a> {
         match untag(v) {
             Value::Bool(b) => Some(*b),
             Value::String(s) => match s.as_str() {
-                "true" | "True" | "TRUE" | "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On"
-                | "ON" => Some(true),
-                "false" | "False" | "FALSE" | "n" | "N" | "no" | "No" | "NO" | "off" | "Off"
-                | "OFF" => Some(false),
+                "true" | "True" | "TRUE" | "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Some(true),
+                "false" | "False" | "FALSE" | "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Some(false),
                 _ => {
-                    self.invalid(
-                        path,
-                        v,
-                        format!("expected true or false, got {}", describe(v)),
-                    );
+                    self.invalid(path, v, format!("expected true or false, got {}", describe(v)));
                     None
                 }
             },
             _ => {
-                self.invalid(
-                    path,
-                    v,
-                    format!("expected true or false, got {}", describe(v)),
-                );
+                self.invalid(path, v, format!("expected true or false, got {}", describe(v)));
                 None
             }
         }
@@ -203,11 +190,9 @@ impl<'a> Reader<'a> {
     pub fn int(&mut self, path: &[&str], min: i64, max: i64) -> Option<i64> {
         let v = self.get(path)?;
         let n = match untag(v) {
-            Value::Number(n) => n.as_i64().or_else(|| {
-                n.as_f64()
-                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18)
-                    .map(|f| f as i64)
-            }),
+            Value::Number(n) => {
+                n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18).map(|f| f as i64))
+            }
             Value::String(s) => s.trim().parse::<i64>().ok(),
             _ => None,
         };
@@ -253,11 +238,7 @@ impl<'a> Reader<'a> {
                 None
             }
             None => {
-                self.invalid(
-                    path,
-                    v,
-                    format!("expected a duration such as 10m or 7d, got {}", describe(v)),
-                );
+                self.invalid(path, v, format!("expected a duration such as 10m or 7d, got {}", describe(v)));
                 None
             }
         }
@@ -267,11 +248,7 @@ impl<'a> Reader<'a> {
     pub fn signed_duration(&mut self, path: &[&str]) -> Option<(bool, Duration)> {
         let v = self.get(path)?;
         let Some(s) = scalar_text(v) else {
-            self.invalid(
-                path,
-                v,
-                format!("expected a duration such as 10m or 7d, got {}", describe(v)),
-            );
+            self.invalid(path, v, format!("expected a duration such as 10m or 7d, got {}", describe(v)));
             return None;
         };
         match units::parse_signed_duration(&s) {
@@ -286,11 +263,7 @@ impl<'a> Reader<'a> {
     pub fn bytes(&mut self, path: &[&str]) -> Option<u64> {
         let v = self.get(path)?;
         let Some(s) = scalar_text(v) else {
-            self.invalid(
-                path,
-                v,
-                format!("expected a size such as 256KB, got {}", describe(v)),
-            );
+            self.invalid(path, v, format!("expected a size such as 256KB, got {}", describe(v)));
             return None;
         };
         match units::parse_bytes(&s) {
@@ -320,17 +293,9 @@ impl<'a> Reader<'a> {
                 Some(out)
             }
             other => match scalar_text(other) {
-                Some(s) => Some(
-                    s.split(',')
-                        .map(|p| p.trim().to_string())
-                        .filter(|p| !p.is_empty())
-                        .collect(),
-                ),
+                Some(s) => Some(s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()),
                 None => {
-                    self.error(
-                        path,
-                        format!("expected a list of strings, got {}", describe(v)),
-                    );
+                    self.error(path, format!("expected a list of strings, got {}", describe(v)));
                     None
                 }
             },

@@ -60,35 +60,18 @@ impl Config {
             .dur("creation_grace_period", l.creation_grace_period)
             .size("max_line_size", l.max_line_size)
             .put("max_line_size_truncate", l.max_line_size_truncate)
-            .put(
-                "max_label_names_per_series",
-                l.max_label_names_per_series as u64,
-            )
+            .put("max_label_names_per_series", l.max_label_names_per_series as u64)
             .put("max_label_name_length", l.max_label_name_length as u64)
             .put("max_label_value_length", l.max_label_value_length as u64)
             .put("allow_structured_metadata", l.allow_structured_metadata)
-            .size(
-                "max_structured_metadata_size",
-                l.max_structured_metadata_size,
-            )
-            .put(
-                "max_structured_metadata_entries_count",
-                l.max_structured_metadata_entries_count as u64,
-            )
+            .size("max_structured_metadata_size", l.max_structured_metadata_size)
+            .put("max_structured_metadata_entries_count", l.max_structured_metadata_entries_count as u64)
             .put(
                 "discover_service_name",
-                Value::Sequence(
-                    l.discover_service_name
-                        .iter()
-                        .map(|s| Value::String(s.clone()))
-                        .collect(),
-                ),
+                Value::Sequence(l.discover_service_name.iter().map(|s| Value::String(s.clone())).collect()),
             )
             .put("discover_log_levels", l.discover_log_levels)
-            .put(
-                "max_entries_limit_per_query",
-                l.max_entries_limit_per_query as u64,
-            )
+            .put("max_entries_limit_per_query", l.max_entries_limit_per_query as u64)
             .put("max_query_series", l.max_query_series as u64)
             .dur("max_query_length", l.max_query_length)
             .dur("query_timeout", l.query_timeout)
@@ -99,10 +82,7 @@ impl Config {
             .size("per_stream_rate_limit_burst", l.per_stream_rate_limit_burst)
             .put("max_global_streams_per_user", l.max_global_streams_per_user as u64)
             .dur("max_query_lookback", l.max_query_lookback)
-            .put(
-                "max_concurrent_tail_requests",
-                l.max_concurrent_tail_requests as u64,
-            );
+            .put("max_concurrent_tail_requests", l.max_concurrent_tail_requests as u64);
         if !streams.is_empty() {
             limits = limits.put("retention_stream", Value::Sequence(streams));
         }
@@ -130,10 +110,7 @@ impl Config {
             .sub("common", common)
             .sub("limits_config", limits)
             .sub("compactor", compactor)
-            .sub(
-                "ingester",
-                Map::default().dur("max_chunk_age", self.max_chunk_age),
-            )
+            .sub("ingester", Map::default().dur("max_chunk_age", self.max_chunk_age))
             .sub(
                 "querier",
                 Map::default()

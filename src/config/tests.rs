@@ -17,22 +17,14 @@ fn shared_configs() -> Vec<(String, String)> {
         .expect("tests/fixtures/loki-configs is readable")
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read_to_string(&p).unwrap(),
-            )
-        })
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap()))
         .collect();
     out.sort();
     out
 }
 
 fn shared(name_prefix: &str) -> Config {
-    let (_, text) = shared_configs()
-        .into_iter()
-        .find(|(n, _)| n.starts_with(name_prefix))
-        .unwrap();
+    let (_, text) = shared_configs().into_iter().find(|(n, _)| n.starts_with(name_prefix)).unwrap();
     Config::from_yaml_str_with_env(&text, |_| None).unwrap()
 }
 
@@ -56,17 +48,10 @@ fn every_shared_config_loads_with_expand_env() {
     let configs = shared_configs();
     assert_eq!(configs.len(), 20);
     for (name, text) in &configs {
-        let c = Config::from_yaml_str_with_env(text, |_| None)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let c = Config::from_yaml_str_with_env(text, |_| None).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(c.http_listen_port, 3100, "{name}");
-        assert!(
-            !c.unused_keys.is_empty(),
-            "{name}: every real config has Loki-only keys"
-        );
-        assert!(c
-            .unused_keys_warning()
-            .unwrap()
-            .starts_with("config keys not used by lokid: "));
+        assert!(!c.unused_keys.is_empty(), "{name}: every real config has Loki-only keys");
+        assert!(c.unused_keys_warning().unwrap().starts_with("config keys not used by lokid: "));
     }
 }
 
@@ -79,9 +64,7 @@ fn shared_configs_without_expand_env() {
         if name.starts_with("09-") {
             let e = result.unwrap_err().to_string();
             assert!(
-                e.starts_with(
-                    "limits_config.retention_period: invalid duration \"${RETENTION_PERIOD:744h}\""
-                ),
+                e.starts_with("limits_config.retention_period: invalid duration \"${RETENTION_PERIOD:744h}\""),
                 "{e}"
             );
             assert!(e.contains("-config.expand-env=true"), "{e}");
@@ -104,10 +87,7 @@ fn load_reads_a_file() {
 fn oldest_style_config_01() {
     let c = shared("01-");
     assert_eq!(c.data_dir, PathBuf::from("/tmp/loki"));
-    assert_eq!(
-        c.data_dir_source,
-        "parent of storage_config.filesystem.directory"
-    );
+    assert_eq!(c.data_dir_source, "parent of storage_config.filesystem.directory");
     assert!(c.limits.reject_old_samples);
     assert_eq!(c.limits.reject_old_samples_max_age, secs(168 * H));
     assert_eq!(
@@ -147,18 +127,11 @@ fn env_config_07() {
     assert_eq!(c.grpc_listen_port, 9096);
     assert_eq!(c.http_server_read_timeout, secs(310));
     assert_eq!(c.http_server_write_timeout, secs(310));
-    assert_eq!(
-        c.limits.query_timeout,
-        secs(300),
-        "Loki 2.x querier.query_timeout is the fallback"
-    );
+    assert_eq!(c.limits.query_timeout, secs(300), "Loki 2.x querier.query_timeout is the fallback");
     assert_eq!(c.max_chunk_age, secs(2 * H));
     assert!(c.unused_keys.contains(&"storage_config".to_string()));
     assert!(c.unused_keys.contains(&"querier.engine".to_string()));
-    assert!(!c
-        .unused_keys
-        .iter()
-        .any(|k| k.starts_with("querier.query_timeout")));
+    assert!(!c.unused_keys.iter().any(|k| k.starts_with("querier.query_timeout")));
 }
 
 #[test]
@@ -169,15 +142,8 @@ fn colon_default_config_09() {
     assert_eq!(c.data_dir, PathBuf::from("./data"));
     assert_eq!(c.limits.reject_old_samples_max_age, secs(H));
     assert!(c.compactor.retention_enabled);
-    assert!(
-        c.warnings[0].contains("line 88: ${RETENTION_PERIOD:744h}"),
-        "{:?}",
-        c.warnings
-    );
-    assert!(c
-        .warnings
-        .iter()
-        .any(|w| w.starts_with("table_manager retention")));
+    assert!(c.warnings[0].contains("line 88: ${RETENTION_PERIOD:744h}"), "{:?}", c.warnings);
+    assert!(c.warnings.iter().any(|w| w.starts_with("table_manager retention")));
     // Set: the variables' values are used.
     let text = std::fs::read_to_string(shared_dir().join("09-userver-logger.yaml")).unwrap();
     let c = Config::from_yaml_str_with_env(&text, |k| match k {
@@ -188,10 +154,7 @@ fn colon_default_config_09() {
     })
     .unwrap();
     assert_eq!(c.limits.retention_period, secs(744 * H));
-    assert_eq!(
-        c.compactor.working_directory,
-        Some(PathBuf::from("/srv/compactor"))
-    );
+    assert_eq!(c.compactor.working_directory, Some(PathBuf::from("/srv/compactor")));
     assert_eq!(c.data_dir, PathBuf::from("/srv/loki"));
     assert!(c.retention_active());
 }
@@ -204,16 +167,8 @@ fn retention_streams_config_10() {
     assert_eq!(
         c.retention_streams,
         [
-            RetentionStream {
-                selector: r#"{job=~"infra/.*"}"#.into(),
-                priority: 10,
-                period: secs(2160 * H)
-            },
-            RetentionStream {
-                selector: r#"{container="postgres"}"#.into(),
-                priority: 5,
-                period: secs(8760 * H)
-            },
+            RetentionStream { selector: r#"{job=~"infra/.*"}"#.into(), priority: 10, period: secs(2160 * H) },
+            RetentionStream { selector: r#"{container="postgres"}"#.into(), priority: 5, period: secs(8760 * H) },
         ]
     );
     assert!(c.compactor.retention_enabled);
@@ -243,10 +198,7 @@ fn values_from_other_shared_configs() {
     let c = shared("03-");
     assert_eq!(c.http_listen_address, "0.0.0.0");
     assert_eq!(c.data_dir, PathBuf::from("/data/loki"));
-    assert_eq!(
-        c.compactor.working_directory,
-        Some(PathBuf::from("/data/loki/boltdb-shipper-compactor"))
-    );
+    assert_eq!(c.compactor.working_directory, Some(PathBuf::from("/data/loki/boltdb-shipper-compactor")));
 
     let c = shared("12-");
     assert_eq!(c.limits.retention_period, secs(180 * D));
@@ -259,19 +211,13 @@ fn values_from_other_shared_configs() {
     assert_eq!(c.frontend.log_queries_longer_than, Some(secs(5)));
     assert_eq!(c.limits.query_timeout, secs(300));
     assert!(c.unused_keys.contains(&"reporting_enabled".to_string()));
-    assert!(c
-        .unused_keys
-        .contains(&"frontend.max_outstanding_per_tenant".to_string()));
+    assert!(c.unused_keys.contains(&"frontend.max_outstanding_per_tenant".to_string()));
 
     let c = shared("16-");
     assert!(!c.limits.allow_structured_metadata);
     assert_eq!(c.limits.max_query_length, secs(744 * H));
     assert!(!c.retention_active());
-    assert!(
-        c.warnings[0].contains("compactor.retention_enabled is false"),
-        "{:?}",
-        c.warnings
-    );
+    assert!(c.warnings[0].contains("compactor.retention_enabled is false"), "{:?}", c.warnings);
 
     let c = shared("21-");
     assert_eq!(c.log_level, "warn");
@@ -285,9 +231,7 @@ fn values_from_other_shared_configs() {
     assert_eq!(c.limits.per_stream_rate_limit_burst, 1024 << 20);
     assert_eq!(c.limits.ingestion_rate_mb, 10000.0);
     assert_eq!(c.limits.ingestion_burst_size_mb, 1000.0);
-    assert!(!c
-        .unused_keys
-        .contains(&"limits_config.per_stream_rate_limit".to_string()));
+    assert!(!c.unused_keys.contains(&"limits_config.per_stream_rate_limit".to_string()));
 
     let c = shared("22-");
     assert_eq!(c.limits.max_query_length, secs(33 * D));
@@ -295,10 +239,7 @@ fn values_from_other_shared_configs() {
     assert_eq!(c.limits.retention_period, secs(1440 * H));
     assert_eq!(c.compactor.compaction_interval, secs(H));
     assert_eq!(c.compactor.retention_delete_delay, secs(48 * H));
-    assert_eq!(
-        c.compactor.delete_request_store.as_deref(),
-        Some("filesystem")
-    );
+    assert_eq!(c.compactor.delete_request_store.as_deref(), Some("filesystem"));
 
     let c = shared("23-");
     assert_eq!(c.limits.retention_period, secs(14 * D));
@@ -308,10 +249,7 @@ fn values_from_other_shared_configs() {
     let c = shared("30-");
     assert_eq!(c.data_dir, PathBuf::from("/var/loki"));
     assert_eq!(c.limits.retention_period, secs(336 * H));
-    assert!(
-        c.retention_active(),
-        "lokid does not need delete_request_store"
-    );
+    assert!(c.retention_active(), "lokid does not need delete_request_store");
 }
 
 #[test]
@@ -350,26 +288,11 @@ fn empty_file_is_the_defaults() {
 #[test]
 fn errors_name_the_key() {
     let e = err("limits_config:\n  retention_period: 14 days\n");
-    assert!(
-        e.starts_with("limits_config.retention_period: invalid duration \"14 days\""),
-        "{e}"
-    );
-    assert_eq!(
-        err("server:\n  http_listen_port: abc\n"),
-        "server.http_listen_port: expected an integer, got \"abc\""
-    );
-    assert_eq!(
-        err("server:\n  http_listen_port: 70000\n"),
-        "server.http_listen_port: 70000 is out of range (0-65535)"
-    );
-    assert_eq!(
-        err("auth_enabled: maybe\n"),
-        "auth_enabled: expected true or false, got \"maybe\""
-    );
-    assert_eq!(
-        err("server: 3100\n"),
-        "server: expected a mapping, got 3100"
-    );
+    assert!(e.starts_with("limits_config.retention_period: invalid duration \"14 days\""), "{e}");
+    assert_eq!(err("server:\n  http_listen_port: abc\n"), "server.http_listen_port: expected an integer, got \"abc\"");
+    assert_eq!(err("server:\n  http_listen_port: 70000\n"), "server.http_listen_port: 70000 is out of range (0-65535)");
+    assert_eq!(err("auth_enabled: maybe\n"), "auth_enabled: expected true or false, got \"maybe\"");
+    assert_eq!(err("server: 3100\n"), "server: expected a mapping, got 3100");
     assert_eq!(
         err("limits_config:\n  max_label_names_per_series: -1\n"),
         "limits_config.max_label_names_per_series: must not be negative, got -1"
@@ -380,79 +303,45 @@ fn errors_name_the_key() {
     );
     assert!(err("limits_config:\n  max_line_size: 1.5MB\n")
         .starts_with("limits_config.max_line_size: invalid size \"1.5MB\""));
-    assert!(
-        err("server:\n  log_level: loud\n").starts_with("server.log_level: invalid value \"loud\"")
-    );
+    assert!(err("server:\n  log_level: loud\n").starts_with("server.log_level: invalid value \"loud\""));
     assert!(err("server:\n  http_listen_address: not an address\n")
         .starts_with("server.http_listen_address: invalid address"));
     assert!(err("compactor:\n  compaction_interval: 0s\n")
         .starts_with("compactor.compaction_interval: must be greater than 0"));
-    assert!(err("ingester:\n  max_chunk_age: [1h]\n")
-        .starts_with("ingester.max_chunk_age: expected a duration"));
-    assert!(err("lokid:\n  sync_writes: 1\n")
-        .starts_with("lokid.sync_writes: expected true or false, got 1"));
+    assert!(err("ingester:\n  max_chunk_age: [1h]\n").starts_with("ingester.max_chunk_age: expected a duration"));
+    assert!(err("lokid:\n  sync_writes: 1\n").starts_with("lokid.sync_writes: expected true or false, got 1"));
     // Every bad value is reported, not only the first.
     let e = err("server:\n  http_listen_port: abc\nlimits_config:\n  retention_period: 14 days\n");
-    assert!(
-        e.contains("server.http_listen_port") && e.contains("; limits_config.retention_period"),
-        "{e}"
-    );
+    assert!(e.contains("server.http_listen_port") && e.contains("; limits_config.retention_period"), "{e}");
     // The file name comes first when loading from a file.
     let f = std::env::temp_dir().join(format!("lokid-config-test-{}.yaml", std::process::id()));
     std::fs::write(&f, "server:\n  http_listen_port: abc\n").unwrap();
     let e = Config::load(&f, false).unwrap_err().to_string();
     std::fs::remove_file(&f).ok();
-    assert!(
-        e.ends_with(".yaml: server.http_listen_port: expected an integer, got \"abc\""),
-        "{e}"
-    );
+    assert!(e.ends_with(".yaml: server.http_listen_port: expected an integer, got \"abc\""), "{e}");
 }
 
 #[test]
 fn document_errors() {
-    assert!(matches!(
-        Config::from_yaml_str("server: [\n"),
-        Err(ConfigError::Yaml(_))
-    ));
-    assert_eq!(
-        err("- a\n- b\n"),
-        "config: expected a mapping at the top level, got a list"
-    );
-    let e = Config::from_yaml_str_with_env("a: ${}\n", |_| None)
-        .unwrap_err()
-        .to_string();
+    assert!(matches!(Config::from_yaml_str("server: [\n"), Err(ConfigError::Yaml(_))));
+    assert_eq!(err("- a\n- b\n"), "config: expected a mapping at the top level, got a list");
+    let e = Config::from_yaml_str_with_env("a: ${}\n", |_| None).unwrap_err().to_string();
     assert!(e.contains("bad substitution at line 1"), "{e}");
 }
 
 #[test]
 fn retention_stream_rules_are_checked() {
-    let ok =
-        parse("limits_config:\n  retention_stream:\n  - selector: '{app=\"x\"}'\n    period: 1w\n");
+    let ok = parse("limits_config:\n  retention_stream:\n  - selector: '{app=\"x\"}'\n    period: 1w\n");
     assert_eq!(
         ok.retention_streams,
-        [RetentionStream {
-            selector: "{app=\"x\"}".into(),
-            priority: 0,
-            period: secs(7 * D)
-        }]
+        [RetentionStream { selector: "{app=\"x\"}".into(), priority: 0, period: secs(7 * D) }]
     );
     let e = err("limits_config:\n  retention_stream:\n  - selector: '{app=\"x\"}'\n    priority: 1\n    period: 1h\n");
-    assert_eq!(
-        e,
-        "limits_config.retention_stream[0].period: must be at least 24h, got 1h"
-    );
+    assert_eq!(e, "limits_config.retention_stream[0].period: must be at least 24h, got 1h");
     let e = err("limits_config:\n  retention_stream:\n  - selector: app\n    period: 48h\n");
-    assert!(
-        e.starts_with("limits_config.retention_stream[0].selector: expected a stream selector"),
-        "{e}"
-    );
-    let e = err(
-        "limits_config:\n  retention_stream:\n  - selector: '{a=\"b\"}'\n    period: two days\n",
-    );
-    assert!(
-        e.starts_with("limits_config.retention_stream[0].period: invalid duration \"two days\""),
-        "{e}"
-    );
+    assert!(e.starts_with("limits_config.retention_stream[0].selector: expected a stream selector"), "{e}");
+    let e = err("limits_config:\n  retention_stream:\n  - selector: '{a=\"b\"}'\n    period: two days\n");
+    assert!(e.starts_with("limits_config.retention_stream[0].period: invalid duration \"two days\""), "{e}");
     assert_eq!(
         err("limits_config:\n  retention_stream:\n  - selector: '{a=\"b\"}'\n"),
         "limits_config.retention_stream[0].period: missing"
@@ -465,10 +354,7 @@ fn retention_stream_rules_are_checked() {
 fn unknown_keys_in_used_sections_are_listed_not_errors() {
     let c = parse("server:\n  http_listen_port: 3200\n  http_path_prefix: /loki\nlokid:\n  sync_write: true\nruler:\n");
     assert_eq!(c.http_listen_port, 3200);
-    assert_eq!(
-        c.unused_keys,
-        ["server.http_path_prefix", "lokid.sync_write", "ruler"]
-    );
+    assert_eq!(c.unused_keys, ["server.http_path_prefix", "lokid.sync_write", "ruler"]);
     // A section lokid reads that is present but empty is fine.
     assert!(parse("server:\nlimits_config:\n").unused_keys.is_empty());
 }
@@ -489,21 +375,10 @@ fn units_and_lenient_scalars() {
     assert_eq!(c.limits.max_query_series, 250);
     assert_eq!(c.limits.max_entries_limit_per_query, 10_000);
     assert_eq!(c.limits.discover_service_name, ["app", "job"]);
-    assert_eq!(
-        parse("limits_config:\n  max_line_size: 262144\n")
-            .limits
-            .max_line_size,
-        262144
-    );
-    assert!(parse("limits_config:\n  discover_service_name: []\n")
-        .limits
-        .discover_service_name
-        .is_empty());
+    assert_eq!(parse("limits_config:\n  max_line_size: 262144\n").limits.max_line_size, 262144);
+    assert!(parse("limits_config:\n  discover_service_name: []\n").limits.discover_service_name.is_empty());
     // Null is the same as absent.
-    assert_eq!(
-        parse("limits_config:\n  retention_period:\n").limits,
-        Limits::default()
-    );
+    assert_eq!(parse("limits_config:\n  retention_period:\n").limits, Limits::default());
     // YAML merge keys work, as in Loki.
     let c = parse("x: &d\n  http_listen_port: 3300\nserver:\n  <<: *d\n");
     assert_eq!(c.http_listen_port, 3300);
@@ -514,130 +389,73 @@ fn frontend_and_lokid_sections() {
     let c = parse("frontend:\n  log_queries_longer_than: -1s\n  compress_responses: false\n");
     assert_eq!(c.frontend.log_queries_longer_than, Some(Duration::ZERO));
     assert!(!c.frontend.compress_responses);
-    assert_eq!(
-        parse("frontend:\n  log_queries_longer_than: 0s\n")
-            .frontend
-            .log_queries_longer_than,
-        None
-    );
+    assert_eq!(parse("frontend:\n  log_queries_longer_than: 0s\n").frontend.log_queries_longer_than, None);
     let c = parse("lokid:\n  sync_writes: true\n  block_target_bytes: 1MB\n  block_cache_bytes: 64MB\n  write_buffer_bytes: 8MB\n");
     assert!(c.sync_writes);
-    assert_eq!(
-        (
-            c.block_target_bytes,
-            c.block_cache_bytes,
-            c.write_buffer_bytes
-        ),
-        (1 << 20, 64 << 20, 8 << 20)
-    );
+    assert_eq!((c.block_target_bytes, c.block_cache_bytes, c.write_buffer_bytes), (1 << 20, 64 << 20, 8 << 20));
     let c = parse("querier:\n  tail_max_duration: 30m\n  query_timeout: 2m\nlimits_config:\n  query_timeout: 5m\n");
     assert_eq!(c.querier.tail_max_duration, secs(1800));
-    assert_eq!(
-        c.limits.query_timeout,
-        secs(300),
-        "limits_config.query_timeout wins"
-    );
+    assert_eq!(c.limits.query_timeout, secs(300), "limits_config.query_timeout wins");
 }
 
 #[test]
 fn data_dir_derivation() {
-    let c =
-        parse("common:\n  storage:\n    filesystem:\n      chunks_directory: /srv/loki/chunks\n");
+    let c = parse("common:\n  storage:\n    filesystem:\n      chunks_directory: /srv/loki/chunks\n");
     assert_eq!(
         (c.data_dir, c.data_dir_source.as_str()),
-        (
-            PathBuf::from("/srv/loki"),
-            "parent of common.storage.filesystem.chunks_directory"
-        )
+        (PathBuf::from("/srv/loki"), "parent of common.storage.filesystem.chunks_directory")
     );
-    let c =
-        parse("storage_config:\n  tsdb_shipper:\n    active_index_directory: /idx/tsdb-index\n");
+    let c = parse("storage_config:\n  tsdb_shipper:\n    active_index_directory: /idx/tsdb-index\n");
     assert_eq!(c.data_dir, PathBuf::from("/idx"));
     let c = parse("storage_config:\n  filesystem:\n    directory: chunks\n");
     assert_eq!(c.data_dir, PathBuf::from("."));
-    let c = parse("common:\n  path_prefix: /loki\n  storage:\n    filesystem:\n      chunks_directory: /elsewhere/chunks\n");
+    let c = parse(
+        "common:\n  path_prefix: /loki\n  storage:\n    filesystem:\n      chunks_directory: /elsewhere/chunks\n",
+    );
     assert_eq!(c.data_dir, PathBuf::from("/loki"));
     assert_eq!(c.unused_keys, ["common.storage"]);
     let c = parse("common:\n  path_prefix: /loki\nlokid:\n  data_dir: /var/lib/lokid\n");
-    assert_eq!(
-        (c.data_dir, c.data_dir_source.as_str()),
-        (PathBuf::from("/var/lib/lokid"), "lokid.data_dir")
-    );
-    assert_eq!(
-        parse("common:\n  path_prefix: ''\n").data_dir,
-        PathBuf::from("./data")
-    );
+    assert_eq!((c.data_dir, c.data_dir_source.as_str()), (PathBuf::from("/var/lib/lokid"), "lokid.data_dir"));
+    assert_eq!(parse("common:\n  path_prefix: ''\n").data_dir, PathBuf::from("./data"));
     let c = parse("common:\n  path_prefix: ${DATA}\n");
-    assert!(
-        c.warnings[0].contains("-config.expand-env=true"),
-        "{:?}",
-        c.warnings
-    );
+    assert!(c.warnings[0].contains("-config.expand-env=true"), "{:?}", c.warnings);
 }
 
 #[test]
 fn env_expansion_in_typed_values() {
     let yaml = "server:\n  http_listen_port: ${PORT:-3200}\n";
+    assert_eq!(Config::from_yaml_str_with_env(yaml, |_| None).unwrap().http_listen_port, 3200);
     assert_eq!(
-        Config::from_yaml_str_with_env(yaml, |_| None)
-            .unwrap()
-            .http_listen_port,
-        3200
-    );
-    assert_eq!(
-        Config::from_yaml_str_with_env(yaml, |k| (k == "PORT").then(|| "4000".into()))
-            .unwrap()
-            .http_listen_port,
+        Config::from_yaml_str_with_env(yaml, |k| (k == "PORT").then(|| "4000".into())).unwrap().http_listen_port,
         4000
     );
     let e = err(yaml);
-    assert!(
-        e.starts_with("server.http_listen_port: expected an integer, got \"${PORT:-3200}\""),
-        "{e}"
-    );
+    assert!(e.starts_with("server.http_listen_port: expected an integer, got \"${PORT:-3200}\""), "{e}");
     assert!(e.contains("-config.expand-env=true"), "{e}");
 }
 
 #[test]
 fn overrides_win_over_the_file() {
     let args = parse_cli(
-        [
-            "-server.http-listen-port=3200",
-            "-common.path-prefix=/data",
-            "-auth.enabled=false",
-            "-store.retention=14d",
-        ]
-        .map(String::from),
+        ["-server.http-listen-port=3200", "-common.path-prefix=/data", "-auth.enabled=false", "-store.retention=14d"]
+            .map(String::from),
     )
     .unwrap();
     // The call main.rs makes.
     let c = args.apply_overrides(shared("10-"));
     assert_eq!(c.http_listen_port, 3200);
-    assert_eq!(
-        (c.data_dir.as_path(), c.data_dir_source.as_str()),
-        (Path::new("/data"), "-common.path-prefix")
-    );
+    assert_eq!((c.data_dir.as_path(), c.data_dir_source.as_str()), (Path::new("/data"), "-common.path-prefix"));
     assert!(!c.auth_enabled);
     assert_eq!(c.limits.retention_period, secs(14 * D));
 
     let path = shared_dir().join("22-docker-grafana-loki.yaml");
-    let args = parse_cli([
-        format!("-config.file={}", path.display()),
-        "-log.level=debug".into(),
-    ])
-    .unwrap();
+    let args = parse_cli([format!("-config.file={}", path.display()), "-log.level=debug".into()]).unwrap();
     let c = Config::from_cli(&args).unwrap();
-    assert_eq!(
-        (c.log_level.as_str(), c.data_dir.as_path()),
-        ("debug", Path::new("/var/lib/loki"))
-    );
+    assert_eq!((c.log_level.as_str(), c.data_dir.as_path()), ("debug", Path::new("/var/lib/loki")));
     let none = parse_cli(Vec::new()).unwrap();
     assert_eq!(Config::from_cli(&none).unwrap(), Config::default());
     let missing = parse_cli(["-config.file=/nope.yaml".to_string()]).unwrap();
-    assert!(matches!(
-        Config::from_cli(&missing),
-        Err(ConfigError::NotFound(_))
-    ));
+    assert!(matches!(Config::from_cli(&missing), Err(ConfigError::NotFound(_))));
 }
 
 #[test]
@@ -657,11 +475,7 @@ fn comparable(mut c: Config) -> Config {
 #[test]
 fn to_yaml_round_trips() {
     let mut configs = vec![Config::default()];
-    configs.extend(
-        shared_configs()
-            .iter()
-            .map(|(_, t)| Config::from_yaml_str_with_env(t, |_| None).unwrap()),
-    );
+    configs.extend(shared_configs().iter().map(|(_, t)| Config::from_yaml_str_with_env(t, |_| None).unwrap()));
     let mut special = Config::default();
     special.frontend.log_queries_longer_than = Some(Duration::ZERO);
     special.http_listen_address = "::1".into();
@@ -693,10 +507,7 @@ fn to_yaml_uses_loki_names_and_units() {
     ] {
         assert!(y.lines().any(|l| l == line), "missing {line:?} in\n{y}");
     }
-    assert!(
-        !y.contains("schema_config") && !y.contains("shared_store"),
-        "unused keys are not echoed"
-    );
+    assert!(!y.contains("schema_config") && !y.contains("shared_store"), "unused keys are not echoed");
 }
 
 #[test]
@@ -730,12 +541,20 @@ fn otlp_config_rules_and_errors() {
     assert_eq!(o.scope_action("x"), OtlpAction::Drop);
     assert_eq!(o.log_action("user.id"), OtlpAction::StructuredMetadata);
     assert_eq!(parse("limits_config: {}\n").limits.otlp_config.resource_action("service.name"), OtlpAction::IndexLabel);
-    let e = err("limits_config:\n  otlp_config:\n    log_attributes:\n      - action: promote\n        attributes: [a]\n");
-    assert!(e.contains("limits_config.otlp_config: unsupported action, it must be one of: drop, index_label, structured_metadata"), "{e}");
+    let e =
+        err("limits_config:\n  otlp_config:\n    log_attributes:\n      - action: promote\n        attributes: [a]\n");
+    assert!(
+        e.contains(
+            "limits_config.otlp_config: unsupported action, it must be one of: drop, index_label, structured_metadata"
+        ),
+        "{e}"
+    );
     let e = err("limits_config:\n  otlp_config:\n    log_attributes:\n      - action: drop\n");
     assert!(e.contains("attributes or regex must be set"), "{e}");
-    let e = err("limits_config:\n  otlp_config:\n    log_attributes:\n      - {action: drop, attributes: [a], regex: b}\n");
+    let e =
+        err("limits_config:\n  otlp_config:\n    log_attributes:\n      - {action: drop, attributes: [a], regex: b}\n");
     assert!(e.contains("only one of attributes or regex must be set"), "{e}");
-    let e = err("limits_config:\n  otlp_config:\n    scope_attributes:\n      - {action: index_label, attributes: [a]}\n");
+    let e =
+        err("limits_config:\n  otlp_config:\n    scope_attributes:\n      - {action: index_label, attributes: [a]}\n");
     assert!(e.contains("index_label action is only supported for resource_attributes"), "{e}");
 }

@@ -53,28 +53,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let mut rest = s;
     let mut total: u128 = 0;
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(rest.len());
+        let num_len = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
         let (num, after) = rest.split_at(num_len);
         let (int_part, frac_part) = num.split_once('.').unwrap_or((num, ""));
         if (int_part.is_empty() && frac_part.is_empty()) || frac_part.contains('.') {
             return Err("expected a number followed by a unit (ms, s, m, h, d, w, y)".into());
         }
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
+        let unit_len = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
         let (unit, after) = after.split_at(unit_len);
         if unit.is_empty() {
             return Err("missing unit (ms, s, m, h, d, w, y)".into());
         }
         let mult = unit_nanos(unit).ok_or_else(|| format!("unknown unit {unit:?}"))?;
         let too_big = || "duration out of range".to_string();
-        let whole: u128 = if int_part.is_empty() {
-            0
-        } else {
-            int_part.parse().map_err(|_| too_big())?
-        };
+        let whole: u128 = if int_part.is_empty() { 0 } else { int_part.parse().map_err(|_| too_big())? };
         let mut value = whole.checked_mul(mult).ok_or_else(too_big)?;
         if !frac_part.is_empty() {
             // Digits beyond nanosecond precision cannot change the result.
@@ -139,9 +131,7 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
     if digits == 0 {
         return Err("expected an integer with an optional unit (B, KB, MB, GB, TB)".into());
     }
-    let n: u64 = s[..digits]
-        .parse()
-        .map_err(|_| "size out of range".to_string())?;
+    let n: u64 = s[..digits].parse().map_err(|_| "size out of range".to_string())?;
     if s[digits..].starts_with(['.', ',']) {
         return Err("fractions are not supported: write 1536KB, not 1.5MB".into());
     }
@@ -154,15 +144,9 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
         "t" | "tb" | "tera" | "terabyte" | "terabytes" => KB.pow(4),
         "p" | "pb" | "peta" | "petabyte" | "petabytes" => KB.pow(5),
         "e" | "eb" => KB.pow(6),
-        _ => {
-            return Err(format!(
-                "unknown unit {:?} (B, KB, MB, GB, TB, PB, EB)",
-                &s[digits..]
-            ))
-        }
+        _ => return Err(format!("unknown unit {:?} (B, KB, MB, GB, TB, PB, EB)", &s[digits..])),
     };
-    n.checked_mul(mult)
-        .ok_or_else(|| "size out of range".to_string())
+    n.checked_mul(mult).ok_or_else(|| "size out of range".to_string())
 }
 
 /// Formats a byte size as Loki prints a `flagext.ByteSize`: the largest unit that divides
@@ -171,14 +155,7 @@ pub fn format_bytes(n: u64) -> String {
     if n == 0 {
         return "0B".into();
     }
-    for (unit, i) in [
-        ("EB", 6),
-        ("PB", 5),
-        ("TB", 4),
-        ("GB", 3),
-        ("MB", 2),
-        ("KB", 1),
-    ] {
+    for (unit, i) in [("EB", 6), ("PB", 5), ("TB", 4), ("GB", 3), ("MB", 2), ("KB", 1)] {
         let mult = KB.pow(i);
         if n.is_multiple_of(mult) {
             return format!("{}{unit}", n / mult);
@@ -202,10 +179,7 @@ mod tests {
         assert_eq!(d("1w"), Duration::from_secs(7 * 86400));
         assert_eq!(d("180d"), Duration::from_secs(180 * 86400));
         assert_eq!(d("1y"), Duration::from_secs(365 * 86400));
-        assert_eq!(
-            d("1w2d3h4m5s6ms"),
-            Duration::from_millis(((9 * 24 + 3) * 3600 + 4 * 60 + 5) * 1000 + 6)
-        );
+        assert_eq!(d("1w2d3h4m5s6ms"), Duration::from_millis(((9 * 24 + 3) * 3600 + 4 * 60 + 5) * 1000 + 6));
         assert_eq!(d("0s"), Duration::ZERO);
         assert_eq!(d("0"), Duration::ZERO);
         assert_eq!(d("10m"), Duration::from_secs(600));
@@ -227,37 +201,16 @@ mod tests {
 
     #[test]
     fn bad_durations() {
-        for bad in [
-            "",
-            "14 days",
-            "300",
-            "5",
-            "1x",
-            "h",
-            "1h 30m",
-            "-1s",
-            "1.5.5h",
-            "abc",
-            "99999999999999999999y",
-        ] {
+        for bad in ["", "14 days", "300", "5", "1x", "h", "1h 30m", "-1s", "1.5.5h", "abc", "99999999999999999999y"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should not parse");
         }
-        assert_eq!(
-            parse_duration("300").unwrap_err(),
-            "missing unit (ms, s, m, h, d, w, y)"
-        );
+        assert_eq!(parse_duration("300").unwrap_err(), "missing unit (ms, s, m, h, d, w, y)");
     }
 
     #[test]
     fn signed_durations() {
-        assert_eq!(
-            parse_signed_duration("-1s"),
-            Ok((true, Duration::from_secs(1)))
-        );
-        assert_eq!(
-            parse_signed_duration("5s"),
-            Ok((false, Duration::from_secs(5)))
-        );
+        assert_eq!(parse_signed_duration("-1s"), Ok((true, Duration::from_secs(1))));
+        assert_eq!(parse_signed_duration("5s"), Ok((false, Duration::from_secs(5))));
         assert!(parse_signed_duration("-").is_err());
     }
 
@@ -292,20 +245,8 @@ mod tests {
         assert_eq!(parse_bytes("100B"), Ok(100));
         assert_eq!(parse_bytes("0"), Ok(0));
         assert_eq!(parse_bytes("2 megabytes"), Ok(2 << 20));
-        assert_eq!(
-            parse_bytes("1.5MB").unwrap_err(),
-            "fractions are not supported: write 1536KB, not 1.5MB"
-        );
-        for bad in [
-            "",
-            "KB",
-            "1.5MB",
-            "1.5e+6",
-            "256KiB",
-            "-1",
-            "12 apples",
-            "99999999999EB",
-        ] {
+        assert_eq!(parse_bytes("1.5MB").unwrap_err(), "fractions are not supported: write 1536KB, not 1.5MB");
+        for bad in ["", "KB", "1.5MB", "1.5e+6", "256KiB", "-1", "12 apples", "99999999999EB"] {
             assert!(parse_bytes(bad).is_err(), "{bad:?} should not parse");
         }
     }

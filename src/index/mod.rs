@@ -66,19 +66,14 @@ impl Registry {
         let mut by_id = HashMap::with_hasher(IdHash::default());
         let mut max_id = 0;
         for (k, v) in rocks.scan_streams(keys::STREAM_BY_ID_PREFIX)? {
-            let id = u32::from_be_bytes(
-                k[1..5].try_into().map_err(|_| StoreError::Corrupt("stream key".into()))?,
-            );
+            let id = u32::from_be_bytes(k[1..5].try_into().map_err(|_| StoreError::Corrupt("stream key".into()))?);
             let (tenant, key) =
                 keys::parse_stream_record(&v).ok_or_else(|| StoreError::Corrupt("stream record".into()))?;
-            let labels = parse_registry_labels(key)
-                .ok_or_else(|| StoreError::Corrupt(format!("stream labels {key}")))?;
+            let labels =
+                parse_registry_labels(key).ok_or_else(|| StoreError::Corrupt(format!("stream labels {key}")))?;
             max_id = max_id.max(id);
             by_key.insert((tenant.to_string(), key.to_string()), id);
-            by_id.insert(
-                id,
-                Arc::new(StreamMeta { id, tenant: tenant.into(), labels, key: key.into() }),
-            );
+            by_id.insert(id, Arc::new(StreamMeta { id, tenant: tenant.into(), labels, key: key.into() }));
         }
         let mut next_id = max_id + 1;
         for (_, v) in rocks.scan_streams(keys::NEXT_STREAM_ID)? {
@@ -325,8 +320,7 @@ fn select_in_day(
                 let value = std::str::from_utf8(value).unwrap_or("");
                 let is_match = m.matches(value);
                 if is_match || want_missing {
-                    let bm = RoaringBitmap::deserialize_from(bytes)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    let bm = RoaringBitmap::deserialize_from(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                     if want_missing {
                         has_label |= &bm;
                     }
@@ -394,10 +388,7 @@ mod tests {
 
     #[test]
     fn registry_labels_round_trip_through_display() {
-        let l = Labels::from_pairs(vec![
-            ("app".into(), "a\"b, c=\"d\"\n".into()),
-            ("job".into(), "x".into()),
-        ]);
+        let l = Labels::from_pairs(vec![("app".into(), "a\"b, c=\"d\"\n".into()), ("job".into(), "x".into())]);
         assert_eq!(parse_registry_labels(&l.to_string()), Some(l));
         assert_eq!(parse_registry_labels("{}"), Some(Labels::default()));
         let dotted = Labels::from_pairs(vec![("service.name".into(), "a=b".into()), ("z".into(), "".into())]);

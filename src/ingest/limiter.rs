@@ -141,7 +141,8 @@ impl Limiter {
             let key = s.labels.to_string();
             let hkey = stream_key(&key);
             let bytes = bytes_of(&s);
-            let active = t.streams.get(&hkey).is_some_and(|st| now.saturating_duration_since(st.last_seen) < ACTIVE_WINDOW);
+            let active =
+                t.streams.get(&hkey).is_some_and(|st| now.saturating_duration_since(st.last_seen) < ACTIVE_WINDOW);
             if !active {
                 let n_active = t.active.len();
                 if limits.max_global_streams_per_user > 0 && n_active >= limits.max_global_streams_per_user {
@@ -159,7 +160,10 @@ impl Limiter {
             if !active {
                 t.active.push(Reverse((now, hkey)));
             }
-            let st = t.streams.entry(hkey).or_insert_with(|| StreamState { bucket: Bucket::new(s_burst, now), last_seen: now });
+            let st = t
+                .streams
+                .entry(hkey)
+                .or_insert_with(|| StreamState { bucket: Bucket::new(s_burst, now), last_seen: now });
             st.last_seen = now;
             if s_rate > 0.0 && bytes > 0 && !st.bucket.take(bytes as f64, s_rate, s_burst, now) {
                 out.rejected.push((
@@ -218,18 +222,28 @@ mod tests {
         assert_eq!(msg, "ingestion rate limit exceeded for user t (limit: 1048576 bytes/sec) while attempting to ingest '1' lines totaling '200000' bytes, reduce log volume or contact your Loki administrator to see if the limit can be increased");
         assert!(out.accepted.is_empty());
         assert!(l.check("t", vec![stream("a", 200_000)], &limits, t0 + Duration::from_secs(1)).rate_limited.is_none());
-        assert!(l.check("other", vec![stream("a", 900_000)], &limits, t0).rate_limited.is_none(), "tenants are separate");
+        assert!(
+            l.check("other", vec![stream("a", 900_000)], &limits, t0).rate_limited.is_none(),
+            "tenants are separate"
+        );
     }
 
     #[test]
     fn per_stream_rate_and_stream_limit() {
         let l = Limiter::default();
-        let limits = Limits { per_stream_rate_limit: 1000, per_stream_rate_limit_burst: 1000, max_global_streams_per_user: 2, ..Limits::default() };
+        let limits = Limits {
+            per_stream_rate_limit: 1000,
+            per_stream_rate_limit_burst: 1000,
+            max_global_streams_per_user: 2,
+            ..Limits::default()
+        };
         let t0 = Instant::now();
         let out = l.check("t", vec![stream("a", 800), stream("b", 10), stream("c", 10)], &limits, t0);
         assert_eq!(out.accepted.len(), 2);
         assert_eq!(out.rejected[0].0, "stream_limit");
-        assert!(out.rejected[0].1.starts_with("maximum active stream limit exceeded when trying to create stream {app=\"c\"}"));
+        assert!(out.rejected[0]
+            .1
+            .starts_with("maximum active stream limit exceeded when trying to create stream {app=\"c\"}"));
         let out = l.check("t", vec![stream("a", 800)], &limits, t0);
         assert_eq!(out.rejected[0].0, "per_stream_rate_limit");
         assert_eq!(out.rejected[0].1, "Per stream rate limit exceeded (limit: 1.0 kB/sec) while attempting to ingest for stream '{app=\"a\"}' totaling 800 B, consider splitting a stream via additional labels or contact your Loki administrator to see if the limit can be increased");

@@ -68,8 +68,12 @@ impl Ingester {
         // Buckets whose small blocks were not merged before the last stop are due at once.
         let mut small_blocks = HashMap::new();
         match rocks.scan_streams(keys::MERGE_DUE_PREFIX) {
-            Ok(due) => small_blocks.extend(due.iter().filter_map(|(k, _)| keys::parse_merge_due(k)).map(|b| (b, MERGE_NOW))),
-            Err(e) => tracing::warn!(error = %e, "could not read the buckets due for merging; they merge on their next push"),
+            Ok(due) => {
+                small_blocks.extend(due.iter().filter_map(|(k, _)| keys::parse_merge_due(k)).map(|b| (b, MERGE_NOW)))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the buckets due for merging; they merge on their next push")
+            }
         }
         Ingester {
             rocks,
@@ -169,7 +173,9 @@ impl Ingester {
                 let first_day = keys::day_of(*min_ts);
                 let last_day = keys::day_of(*max_ts);
                 for day in first_day..=last_day {
-                    if !indexed_here.contains(&(meta.id, day)) && self.registry.prepare_postings(&mut postings, &meta, day) {
+                    if !indexed_here.contains(&(meta.id, day))
+                        && self.registry.prepare_postings(&mut postings, &meta, day)
+                    {
                         indexed_here.insert((meta.id, day));
                         indexed.push((meta.id, day));
                     }

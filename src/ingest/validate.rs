@@ -80,7 +80,13 @@ pub enum ServiceName {
 }
 
 /// Applies Loki's ingest mutations and validation to decoded streams.
-pub fn validate_push(tenant: &str, streams: Vec<PushStream>, limits: &Limits, now: Nanos, service: ServiceName) -> ValidatedPush {
+pub fn validate_push(
+    tenant: &str,
+    streams: Vec<PushStream>,
+    limits: &Limits,
+    now: Nanos,
+    service: ServiceName,
+) -> ValidatedPush {
     let _ = tenant; // Loki's messages for these rules do not name the tenant.
     let mut out = ValidatedPush::default();
     let oldest = now.saturating_sub(limits.reject_old_samples_max_age.as_nanos().min(i64::MAX as u128) as i64);

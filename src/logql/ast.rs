@@ -46,11 +46,7 @@ pub enum Stage {
     /// `| json` (empty list) or `| json a="x.y", b`.
     Json(Vec<LabelExtraction>),
     /// `| logfmt [--strict] [--keep-empty] [a, b="c"]`.
-    Logfmt {
-        strict: bool,
-        keep_empty: bool,
-        extractions: Vec<LabelExtraction>,
-    },
+    Logfmt { strict: bool, keep_empty: bool, extractions: Vec<LabelExtraction> },
     /// `| regexp "re"` (the regex text, unvalidated).
     Regexp(String),
     /// `| pattern "<a> - <b>"`.
@@ -131,11 +127,23 @@ pub enum LabelFilter {
         pattern: String,
     },
     /// `name op 1.5`
-    Number { name: String, op: CmpOp, value: f64 },
+    Number {
+        name: String,
+        op: CmpOp,
+        value: f64,
+    },
     /// `name op 10s` — value in nanoseconds.
-    Duration { name: String, op: CmpOp, value: i64 },
+    Duration {
+        name: String,
+        op: CmpOp,
+        value: i64,
+    },
     /// `name op 20KB` — value in bytes.
-    Bytes { name: String, op: CmpOp, value: u64 },
+    Bytes {
+        name: String,
+        op: CmpOp,
+        value: u64,
+    },
 }
 
 /// Comparison operators of numeric label filters (`=` and `==` are both `Eq`).

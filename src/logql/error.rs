@@ -19,12 +19,7 @@ pub struct ParseError {
 impl ParseError {
     /// An error at a position (1-based column counted in characters, like Go's text/scanner).
     pub fn at(msg: impl Into<String>, line: usize, col: usize) -> Self {
-        Self {
-            msg: msg.into(),
-            line,
-            col,
-            plain: false,
-        }
+        Self { msg: msg.into(), line, col, plain: false }
     }
 
     /// An error without position (`parse error : <msg>`).
@@ -34,12 +29,7 @@ impl ParseError {
 
     /// Loki's `ErrParseMatchers`: the text was a valid query but not a bare stream selector.
     pub fn not_matchers() -> Self {
-        Self {
-            msg: "only label matchers are supported".into(),
-            line: 0,
-            col: 0,
-            plain: true,
-        }
+        Self { msg: "only label matchers are supported".into(), line: 0, col: 0, plain: true }
     }
 
     /// The message without the `parse error …:` prefix.
@@ -65,11 +55,7 @@ impl fmt::Display for ParseError {
         } else if self.line == 0 && self.col == 0 {
             write!(f, "parse error : {}", self.msg)
         } else {
-            write!(
-                f,
-                "parse error at line {}, col {}: {}",
-                self.line, self.col, self.msg
-            )
+            write!(f, "parse error at line {}, col {}: {}", self.line, self.col, self.msg)
         }
     }
 }
@@ -82,19 +68,10 @@ mod tests {
 
     #[test]
     fn display_formats() {
-        assert_eq!(
-            ParseError::at("x", 1, 14).to_string(),
-            "parse error at line 1, col 14: x"
-        );
+        assert_eq!(ParseError::at("x", 1, 14).to_string(), "parse error at line 1, col 14: x");
         assert_eq!(ParseError::new("y").to_string(), "parse error : y");
-        assert_eq!(
-            ParseError::at("z", 0, 5).to_string(),
-            "parse error at line 0, col 5: z"
-        );
-        assert_eq!(
-            ParseError::not_matchers().to_string(),
-            "only label matchers are supported"
-        );
+        assert_eq!(ParseError::at("z", 0, 5).to_string(), "parse error at line 0, col 5: z");
+        assert_eq!(ParseError::not_matchers().to_string(), "only label matchers are supported");
         assert_eq!(ParseError::at("m", 2, 3).message(), "m");
     }
 }

@@ -16,8 +16,8 @@ pub struct GoRegex {
 }
 
 const POSIX: &[&str] = &[
-    "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower", "print", "punct",
-    "space", "upper", "word", "xdigit",
+    "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower", "print", "punct", "space", "upper", "word",
+    "xdigit",
 ];
 
 #[rustfmt::skip]
@@ -37,9 +37,7 @@ fn unicode_name_ok(name: &str) -> bool {
     }
     name.starts_with(|c: char| c.is_ascii_uppercase())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && regex_syntax::Parser::new()
-            .parse(&format!(r"\p{{sc={name}}}"))
-            .is_ok()
+        && regex_syntax::Parser::new().parse(&format!(r"\p{{sc={name}}}")).is_ok()
 }
 
 fn lit(c: char) -> String {
@@ -303,16 +301,10 @@ impl<'a> P<'a> {
             end += 1;
         }
         if let Some(prev) = self.last_repeat {
-            return Err(err(
-                "invalid nested repetition operator",
-                &self.s[prev..end],
-            ));
+            return Err(err("invalid nested repetition operator", &self.s[prev..end]));
         }
         if !self.has_operand {
-            return Err(err(
-                "missing argument to repetition operator",
-                &self.s[op_start..end],
-            ));
+            return Err(err("missing argument to repetition operator", &self.s[op_start..end]));
         }
         let op = &self.s[op_start..end];
         match self.flags_at {
@@ -518,34 +510,22 @@ pub fn translate(re: &str) -> Result<GoRegex, String> {
         flags_at: None,
     };
     p.run()?;
-    regex_syntax::ParserBuilder::new()
-        .nest_limit(2000)
-        .build()
-        .parse(&p.out)
-        .map_err(|e| {
-            let detail = match &e {
-                regex_syntax::Error::Parse(pe) => pe.kind().to_string(),
-                regex_syntax::Error::Translate(te) => te.kind().to_string(),
-                other => other.to_string(),
-            };
-            format!("error parsing regexp: {detail}: `{re}`")
-        })?;
-    Ok(GoRegex {
-        rust: p.out,
-        names: p.names,
-    })
+    regex_syntax::ParserBuilder::new().nest_limit(2000).build().parse(&p.out).map_err(|e| {
+        let detail = match &e {
+            regex_syntax::Error::Parse(pe) => pe.kind().to_string(),
+            regex_syntax::Error::Translate(te) => te.kind().to_string(),
+            other => other.to_string(),
+        };
+        format!("error parsing regexp: {detail}: `{re}`")
+    })?;
+    Ok(GoRegex { rust: p.out, names: p.names })
 }
 
 /// Whether a Prometheus label matcher regex (`^(?s:re)$`) matches the empty string.
 pub fn matcher_matches_empty(re: &str) -> bool {
     translate(re)
         .ok()
-        .and_then(|g| {
-            regex::RegexBuilder::new(&format!("^(?s:{})$", g.rust))
-                .nest_limit(2000)
-                .build()
-                .ok()
-        })
+        .and_then(|g| regex::RegexBuilder::new(&format!("^(?s:{})$", g.rust)).nest_limit(2000).build().ok())
         .is_some_and(|r| r.is_match(""))
 }
 
@@ -566,66 +546,21 @@ mod tests {
         assert_eq!(e("("), "error parsing regexp: missing closing ): `(`");
         assert_eq!(e("a)"), "error parsing regexp: unexpected ): `a)`");
         assert_eq!(e("[a"), "error parsing regexp: missing closing ]: `[a`");
-        assert_eq!(
-            e("x[z-a]"),
-            "error parsing regexp: invalid character class range: `z-a`"
-        );
-        assert_eq!(
-            e(r"\q"),
-            r"error parsing regexp: invalid escape sequence: `\q`"
-        );
-        assert_eq!(
-            e(r"a\"),
-            "error parsing regexp: trailing backslash at end of expression: ``"
-        );
-        assert_eq!(
-            e("*a"),
-            "error parsing regexp: missing argument to repetition operator: `*`"
-        );
-        assert_eq!(
-            e("(+)"),
-            "error parsing regexp: missing argument to repetition operator: `+`"
-        );
-        assert_eq!(
-            e("a**"),
-            "error parsing regexp: invalid nested repetition operator: `**`"
-        );
-        assert_eq!(
-            e("a*?+"),
-            "error parsing regexp: invalid nested repetition operator: `*?+`"
-        );
-        assert_eq!(
-            e("a{1001}"),
-            "error parsing regexp: invalid repeat count: `{1001}`"
-        );
-        assert_eq!(
-            e("(?!a)"),
-            "error parsing regexp: invalid or unsupported Perl syntax: `(?!`"
-        );
-        assert_eq!(
-            e("(?P<>a)"),
-            "error parsing regexp: invalid named capture: `(?P<>`"
-        );
-        assert_eq!(
-            e("(?P<a-b>x)"),
-            "error parsing regexp: invalid named capture: `(?P<a-b>`"
-        );
-        assert_eq!(
-            e("[[:foo:]]"),
-            "error parsing regexp: invalid character class range: `[:foo:]`"
-        );
-        assert_eq!(
-            e(r"\p{Foo}"),
-            r"error parsing regexp: invalid character class range: `\p{Foo}`"
-        );
-        assert_eq!(
-            e(r"\1"),
-            r"error parsing regexp: invalid escape sequence: `\1`"
-        );
-        assert_eq!(
-            e(r"\C"),
-            r"error parsing regexp: invalid escape sequence: `\C`"
-        );
+        assert_eq!(e("x[z-a]"), "error parsing regexp: invalid character class range: `z-a`");
+        assert_eq!(e(r"\q"), r"error parsing regexp: invalid escape sequence: `\q`");
+        assert_eq!(e(r"a\"), "error parsing regexp: trailing backslash at end of expression: ``");
+        assert_eq!(e("*a"), "error parsing regexp: missing argument to repetition operator: `*`");
+        assert_eq!(e("(+)"), "error parsing regexp: missing argument to repetition operator: `+`");
+        assert_eq!(e("a**"), "error parsing regexp: invalid nested repetition operator: `**`");
+        assert_eq!(e("a*?+"), "error parsing regexp: invalid nested repetition operator: `*?+`");
+        assert_eq!(e("a{1001}"), "error parsing regexp: invalid repeat count: `{1001}`");
+        assert_eq!(e("(?!a)"), "error parsing regexp: invalid or unsupported Perl syntax: `(?!`");
+        assert_eq!(e("(?P<>a)"), "error parsing regexp: invalid named capture: `(?P<>`");
+        assert_eq!(e("(?P<a-b>x)"), "error parsing regexp: invalid named capture: `(?P<a-b>`");
+        assert_eq!(e("[[:foo:]]"), "error parsing regexp: invalid character class range: `[:foo:]`");
+        assert_eq!(e(r"\p{Foo}"), r"error parsing regexp: invalid character class range: `\p{Foo}`");
+        assert_eq!(e(r"\1"), r"error parsing regexp: invalid escape sequence: `\1`");
+        assert_eq!(e(r"\C"), r"error parsing regexp: invalid escape sequence: `\C`");
     }
 
     #[test]
@@ -637,15 +572,11 @@ mod tests {
         assert!(regex::Regex::new(&ok(r"[a[]")).unwrap().is_match("["));
         assert!(regex::Regex::new(&ok(r"[a&&b]")).unwrap().is_match("&"));
         assert!(regex::Regex::new(&ok(r"\101")).unwrap().is_match("A"));
-        assert!(!regex::Regex::new(&ok(r"^\d$"))
-            .unwrap()
-            .is_match("\u{0663}"));
+        assert!(!regex::Regex::new(&ok(r"^\d$")).unwrap().is_match("\u{0663}"));
         assert!(regex::Regex::new(&ok("^*a")).is_ok());
         assert!(regex::Regex::new(&ok("(?)a")).unwrap().is_match("a"));
         assert!(regex::Regex::new(&ok("^a(?i)*$")).unwrap().is_match("aaa"));
-        assert!(regex::Regex::new(&ok("^a*(?i){2}$"))
-            .unwrap()
-            .is_match("aa"));
+        assert!(regex::Regex::new(&ok("^a*(?i){2}$")).unwrap().is_match("aa"));
         assert!(regex::Regex::new(&ok(r"\bx\b")).unwrap().is_match("é x"));
         let g = translate("(?P<a>x)(y)(?<a>z)").unwrap();
         assert_eq!(g.names, vec![Some("a".into()), None, Some("a".into())]);

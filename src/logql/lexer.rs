@@ -156,13 +156,7 @@ fn is_function(rest: &str) -> bool {
 
 impl<'a> Lexer<'a> {
     pub(crate) fn new(src: &'a str) -> Self {
-        let mut lx = Lexer {
-            src,
-            pos: 0,
-            line: 1,
-            col: 0,
-            prev_col: 0,
-        };
+        let mut lx = Lexer { src, pos: 0, line: 1, col: 0, prev_col: 0 };
         if src.starts_with('\u{feff}') {
             lx.pos = '\u{feff}'.len_utf8();
             lx.col = 1;
@@ -202,22 +196,9 @@ impl<'a> Lexer<'a> {
         ParseError::at(msg, line, col)
     }
 
-    pub(super) fn token(
-        &mut self,
-        tok: Tok,
-        text: impl Into<String>,
-        line: usize,
-        col: usize,
-    ) -> Token {
+    pub(super) fn token(&mut self, tok: Tok, text: impl Into<String>, line: usize, col: usize) -> Token {
         self.prev_col = col;
-        Token {
-            tok,
-            text: text.into(),
-            dur: 0,
-            bytes: 0,
-            line,
-            col,
-        }
+        Token { tok, text: text.into(), dur: 0, bytes: 0, line, col }
     }
 
     /// Skip Go whitespace and `//`, `/* */` comments.
@@ -294,33 +275,19 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    fn scan(
-        &mut self,
-        c: char,
-        scan_start: usize,
-        line: usize,
-        col: usize,
-    ) -> Result<Token, ParseError> {
+    fn scan(&mut self, c: char, scan_start: usize, line: usize, col: usize) -> Result<Token, ParseError> {
         let start = self.pos;
         if c == '_' || is_letter(c) {
-            while matches!(self.peek_char(), Some(ch) if ch == '_' || is_letter(ch) || is_digit(ch))
-            {
+            while matches!(self.peek_char(), Some(ch) if ch == '_' || is_letter(ch) || is_digit(ch)) {
                 self.bump();
             }
             let text = &self.src[start..self.pos];
             let lower = text.to_lowercase();
             if let Some((_, t)) = FUNCTION_KEYWORDS.iter().find(|(k, _)| *k == lower) {
-                let t = if is_function(&self.src[self.pos..]) {
-                    *t
-                } else {
-                    Identifier
-                };
+                let t = if is_function(&self.src[self.pos..]) { *t } else { Identifier };
                 return Ok(self.token(t, text, line, col));
             }
-            let t = PLAIN_KEYWORDS
-                .iter()
-                .find(|(k, _)| *k == lower)
-                .map_or(Identifier, |(_, t)| *t);
+            let t = PLAIN_KEYWORDS.iter().find(|(k, _)| *k == lower).map_or(Identifier, |(_, t)| *t);
             return Ok(self.token(t, text, line, col));
         }
         let next_is_digit = matches!(self.peek_char_at(1), Some(d) if d.is_ascii_digit());
@@ -354,10 +321,7 @@ impl<'a> Lexer<'a> {
                 return Ok(self.token(*t, two, 0, col));
             }
         }
-        let t = ONE_CHAR_OPS
-            .iter()
-            .find(|(k, _)| *k == c)
-            .map_or(Identifier, |(_, t)| *t);
+        let t = ONE_CHAR_OPS.iter().find(|(k, _)| *k == c).map_or(Identifier, |(_, t)| *t);
         Ok(self.token(t, c.to_string(), line, col))
     }
 
@@ -442,41 +406,23 @@ mod tests {
 
     #[test]
     fn basic_tokens() {
-        assert_eq!(
-            kinds(r#"{foo="bar"}"#),
-            vec![OpenBrace, Identifier, Eq, Str, CloseBrace]
-        );
-        assert_eq!(
-            kinds(r#"{ foo !~ "bar" }"#),
-            vec![OpenBrace, Identifier, Nre, Str, CloseBrace]
-        );
+        assert_eq!(kinds(r#"{foo="bar"}"#), vec![OpenBrace, Identifier, Eq, Str, CloseBrace]);
+        assert_eq!(kinds(r#"{ foo !~ "bar" }"#), vec![OpenBrace, Identifier, Nre, Str, CloseBrace]);
         assert_eq!(
             kinds(r#"{foo="bar"} |~ "\\w+" | latency > 1h15m30.918273645s"#),
-            vec![
-                OpenBrace, Identifier, Eq, Str, CloseBrace, PipeMatch, Str, Pipe, Identifier, Gt,
-                Duration
-            ]
+            vec![OpenBrace, Identifier, Eq, Str, CloseBrace, PipeMatch, Str, Pipe, Identifier, Gt, Duration]
         );
-        assert_eq!(
-            kinds("size > 250kB or x == 4.00"),
-            vec![Identifier, Gt, Bytes, Or, Identifier, CmpEq, Number]
-        );
+        assert_eq!(kinds("size > 250kB or x == 4.00"), vec![Identifier, Gt, Bytes, Or, Identifier, CmpEq, Number]);
         assert_eq!(kinds("1kb"), vec![Bytes, Identifier]);
         assert_eq!(kinds("1m 1M"), vec![Duration, Bytes]);
         assert_eq!(kinds("offset -5m"), vec![Offset, Duration]);
         assert_eq!(kinds("1 -0"), vec![Number, Duration]);
         assert_eq!(kinds("1 - 5"), vec![Number, Sub, Number]);
         assert_eq!(kinds("1 -5"), vec![Number, Sub, Number]);
-        assert_eq!(
-            kinds("logfmt --strict --keep-empty"),
-            vec![Logfmt, FunctionFlag, FunctionFlag]
-        );
+        assert_eq!(kinds("logfmt --strict --keep-empty"), vec![Logfmt, FunctionFlag, FunctionFlag]);
         assert_eq!(kinds("--foo"), vec![Sub, Sub, Identifier]);
         assert_eq!(kinds("!x @"), vec![Identifier, Identifier, Identifier]);
-        assert_eq!(
-            kinds("a # comment\n b // c\n /* d */ e"),
-            vec![Identifier, Identifier, Identifier]
-        );
+        assert_eq!(kinds("a # comment\n b // c\n /* d */ e"), vec![Identifier, Identifier, Identifier]);
         assert_eq!(kinds("'a'"), vec![Identifier]);
     }
 
@@ -484,16 +430,10 @@ mod tests {
     fn function_tokens_need_parens() {
         assert_eq!(kinds("rate("), vec![Rate, OpenParen]);
         assert_eq!(kinds("rate"), vec![Identifier]);
-        assert_eq!(
-            kinds("SUM by (a) ("),
-            vec![Sum, By, OpenParen, Identifier, CloseParen, OpenParen]
-        );
+        assert_eq!(kinds("SUM by (a) ("), vec![Sum, By, OpenParen, Identifier, CloseParen, OpenParen]);
         assert_eq!(kinds("sum bytes"), vec![Identifier, Identifier]);
         assert_eq!(kinds("sum  WITHOUT("), vec![Sum, Without, OpenParen]);
-        assert_eq!(
-            kinds("bytes(x)"),
-            vec![BytesConv, OpenParen, Identifier, CloseParen]
-        );
+        assert_eq!(kinds("bytes(x)"), vec![BytesConv, OpenParen, Identifier, CloseParen]);
         assert_eq!(kinds("ip"), vec![Identifier]);
         assert_eq!(kinds("JSON By"), vec![Json, By]);
     }
@@ -514,54 +454,18 @@ mod tests {
     #[test]
     fn lexical_errors() {
         let e = |s: &str| lex(s).unwrap_err();
-        assert_eq!(
-            e(r#"{a="b"#),
-            "parse error at line 1, col 4: literal not terminated"
-        );
-        assert_eq!(
-            e(r#""\q""#),
-            "parse error at line 1, col 1: invalid char escape"
-        );
-        assert_eq!(
-            e(r#""\400""#),
-            "parse error at line 1, col 1: invalid syntax"
-        );
-        assert_eq!(
-            e("x [5x]"),
-            r#"parse error at line 0, col 3: unknown unit "x" in duration "5x""#
-        );
-        assert_eq!(
-            e("x [5m"),
-            "parse error at line 0, col 3: missing closing ']' in duration"
-        );
-        assert_eq!(
-            e("08"),
-            "parse error at line 1, col 1: invalid digit '8' in octal literal"
-        );
-        assert_eq!(
-            e("x > 0B"),
-            "parse error at line 1, col 5: decimal literal has no digits"
-        );
-        assert_eq!(
-            e("x >0B"),
-            "parse error at line 1, col 4: binary literal has no digits"
-        );
-        assert_eq!(
-            e("1e"),
-            "parse error at line 1, col 1: exponent has no digits"
-        );
-        assert_eq!(
-            e("1__0"),
-            "parse error at line 1, col 1: '_' must separate successive digits"
-        );
-        assert_eq!(
-            e("'ab'"),
-            "parse error at line 1, col 1: invalid char literal"
-        );
-        assert_eq!(
-            e("/* x"),
-            "parse error at line 1, col 1: comment not terminated"
-        );
+        assert_eq!(e(r#"{a="b"#), "parse error at line 1, col 4: literal not terminated");
+        assert_eq!(e(r#""\q""#), "parse error at line 1, col 1: invalid char escape");
+        assert_eq!(e(r#""\400""#), "parse error at line 1, col 1: invalid syntax");
+        assert_eq!(e("x [5x]"), r#"parse error at line 0, col 3: unknown unit "x" in duration "5x""#);
+        assert_eq!(e("x [5m"), "parse error at line 0, col 3: missing closing ']' in duration");
+        assert_eq!(e("08"), "parse error at line 1, col 1: invalid digit '8' in octal literal");
+        assert_eq!(e("x > 0B"), "parse error at line 1, col 5: decimal literal has no digits");
+        assert_eq!(e("x >0B"), "parse error at line 1, col 4: binary literal has no digits");
+        assert_eq!(e("1e"), "parse error at line 1, col 1: exponent has no digits");
+        assert_eq!(e("1__0"), "parse error at line 1, col 1: '_' must separate successive digits");
+        assert_eq!(e("'ab'"), "parse error at line 1, col 1: invalid char literal");
+        assert_eq!(e("/* x"), "parse error at line 1, col 1: comment not terminated");
         assert_eq!(e("\0"), "parse error : invalid character NUL");
     }
 }

@@ -98,9 +98,7 @@ fn unquote(inner: &str) -> Option<String> {
                         if !rest.iter().all(|d| (b'0'..=b'7').contains(d)) {
                             return None;
                         }
-                        let v = u32::from(c - b'0') * 64
-                            + u32::from(rest[0] - b'0') * 8
-                            + u32::from(rest[1] - b'0');
+                        let v = u32::from(c - b'0') * 64 + u32::from(rest[0] - b'0') * 8 + u32::from(rest[1] - b'0');
                         if v > 255 {
                             return None;
                         }
@@ -121,12 +119,7 @@ fn unquote(inner: &str) -> Option<String> {
 
 impl Lexer<'_> {
     /// Go scanner string / char literal scan, then Prometheus unquoting.
-    pub(super) fn scan_quoted(
-        &mut self,
-        quote: char,
-        line: usize,
-        col: usize,
-    ) -> Result<Token, ParseError> {
+    pub(super) fn scan_quoted(&mut self, quote: char, line: usize, col: usize) -> Result<Token, ParseError> {
         let start = self.pos;
         let e = |m: &str| ParseError::at(m, line, col);
         self.bump();
@@ -205,11 +198,7 @@ impl Lexer<'_> {
             let mut ds = 0;
             loop {
                 let ch = at(i);
-                let ok = if base <= 10 {
-                    ch.is_ascii_digit()
-                } else {
-                    ch.is_ascii_hexdigit()
-                };
+                let ok = if base <= 10 { ch.is_ascii_digit() } else { ch.is_ascii_hexdigit() };
                 if ch == b'_' {
                     ds |= 2;
                 } else if ok {
@@ -249,10 +238,7 @@ impl Lexer<'_> {
         }
         if is_float {
             if prefix == b'o' || prefix == b'b' {
-                set_err(
-                    format!("invalid radix point in {}", lit_name(prefix)),
-                    &mut err,
-                );
+                set_err(format!("invalid radix point in {}", lit_name(prefix)), &mut err);
             }
             let (ni, ds) = digits(i, base, &mut invalid);
             i = ni;
@@ -264,10 +250,7 @@ impl Lexer<'_> {
         let e = at(i) | 0x20;
         if e == b'e' || (e == b'p' && prefix == b'x') {
             if e == b'e' && prefix != 0 && prefix != b'0' {
-                set_err(
-                    format!("'{}' exponent requires decimal mantissa", at(i) as char),
-                    &mut err,
-                );
+                set_err(format!("'{}' exponent requires decimal mantissa", at(i) as char), &mut err);
             }
             i += 1;
             is_float = true;
@@ -281,16 +264,10 @@ impl Lexer<'_> {
                 set_err("exponent has no digits".into(), &mut err);
             }
         } else if prefix == b'x' && is_float {
-            set_err(
-                "hexadecimal mantissa requires a 'p' exponent".into(),
-                &mut err,
-            );
+            set_err("hexadecimal mantissa requires a 'p' exponent".into(), &mut err);
         }
         if let (false, Some(d)) = (is_float, invalid) {
-            set_err(
-                format!("invalid digit '{}' in {}", d as char, lit_name(prefix)),
-                &mut err,
-            );
+            set_err(format!("invalid digit '{}' in {}", d as char, lit_name(prefix)), &mut err);
         }
         if digsep & 2 != 0 && invalid_sep(&b[start..i]) {
             set_err("'_' must separate successive digits".into(), &mut err);
@@ -324,9 +301,7 @@ impl Lexer<'_> {
 
 /// Loki's lexer duration rule: Prometheus syntax first, then Go's.
 pub(super) fn parse_logql_duration(s: &str) -> Option<i64> {
-    parse_prom_duration(s)
-        .ok()
-        .or_else(|| parse_duration(s).ok())
+    parse_prom_duration(s).ok().or_else(|| parse_duration(s).ok())
 }
 
 #[cfg(test)]

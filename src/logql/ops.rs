@@ -9,14 +9,8 @@ use super::parser::Node;
 /// `mustNewLiteralExpr`: the literal keeps its parse error for validation.
 pub(crate) fn literal(text: &str, negate: bool) -> Node {
     match parse_float(text) {
-        Ok(v) => Node::Literal {
-            value: if negate { -v } else { v },
-            err: None,
-        },
-        Err(e) => Node::Literal {
-            value: 0.0,
-            err: Some(format!("unable to parse literal as a float: {e}")),
-        },
+        Ok(v) => Node::Literal { value: if negate { -v } else { v }, err: None },
+        Err(e) => Node::Literal { value: 0.0, err: Some(format!("unable to parse literal as a float: {e}")) },
     }
 }
 
@@ -113,16 +107,10 @@ fn go_type(l: &LogExpr) -> &'static str {
 pub(crate) fn make_binop(op: BinOp, modifier: BinOpModifier, lhs: Node, rhs: Node) -> Node {
     let name = binop_str(op);
     if let Node::Log(l) = &lhs {
-        return Node::Invalid(format!(
-            "unexpected type for left leg of binary operation ({name}): {}",
-            go_type(l)
-        ));
+        return Node::Invalid(format!("unexpected type for left leg of binary operation ({name}): {}", go_type(l)));
     }
     if let Node::Log(r) = &rhs {
-        return Node::Invalid(format!(
-            "unexpected type for right leg of binary operation ({name}): {}",
-            go_type(r)
-        ));
+        return Node::Invalid(format!("unexpected type for right leg of binary operation ({name}): {}", go_type(r)));
     }
     for side in [&lhs, &rhs] {
         if let Node::Literal { err: Some(e), .. } = side {
@@ -139,16 +127,10 @@ pub(crate) fn make_binop(op: BinOp, modifier: BinOpModifier, lhs: Node, rhs: Nod
             "unexpected literal for right leg of logical/set binary operation ({name}): {}",
             format_float_6(*value)
         )),
-        (Node::Literal { value: l, .. }, Node::Literal { value: r, .. }) => Node::Literal {
-            value: fold(op, *l, *r),
-            err: None,
-        },
-        _ => Node::BinOp {
-            op,
-            modifier,
-            lhs: Box::new(lhs),
-            rhs: Box::new(rhs),
-        },
+        (Node::Literal { value: l, .. }, Node::Literal { value: r, .. }) => {
+            Node::Literal { value: fold(op, *l, *r), err: None }
+        }
+        _ => Node::BinOp { op, modifier, lhs: Box::new(lhs), rhs: Box::new(rhs) },
     }
 }
 

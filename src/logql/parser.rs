@@ -80,12 +80,7 @@ pub(crate) fn unexpected(tok: &Token, expected: &[Tok]) -> ParseError {
 
 impl<'a> Parser<'a> {
     pub(crate) fn new(input: &'a str) -> Self {
-        Parser {
-            lex: Lexer::new(input),
-            la: None,
-            no_checks: false,
-            depth: 0,
-        }
+        Parser { lex: Lexer::new(input), la: None, no_checks: false, depth: 0 }
     }
 
     pub(crate) fn peek(&mut self) -> Result<Tok, ParseError> {
@@ -121,9 +116,7 @@ impl<'a> Parser<'a> {
     /// Account for one more level of nesting (`extra` levels of operator chains included).
     pub(crate) fn nest(&mut self, extra: usize) -> Result<(), ParseError> {
         if self.depth + extra > MAX_DEPTH {
-            return Err(ParseError::new(format!(
-                "expression nests too deeply (more than {MAX_DEPTH} levels)"
-            )));
+            return Err(ParseError::new(format!("expression nests too deeply (more than {MAX_DEPTH} levels)")));
         }
         Ok(())
     }
@@ -185,10 +178,7 @@ impl<'a> Parser<'a> {
         };
         self.bump()?;
         self.expect(Tok::OpenParen, &[Tok::OpenParen])?;
-        m.matching = Some(VectorMatching {
-            on,
-            labels: self.parse_label_list()?,
-        });
+        m.matching = Some(VectorMatching { on, labels: self.parse_label_list()? });
         let left = match self.peek()? {
             Tok::GroupLeft => true,
             Tok::GroupRight => false,
@@ -228,11 +218,7 @@ impl<'a> Parser<'a> {
         let by = self.bump()?.tok == Tok::By;
         self.expect(Tok::OpenParen, &[Tok::OpenParen])?;
         let labels = self.parse_label_list()?;
-        Ok(if by {
-            Grouping::By(labels)
-        } else {
-            Grouping::Without(labels)
-        })
+        Ok(if by { Grouping::By(labels) } else { Grouping::Without(labels) })
     }
 
     fn parse_operand(&mut self) -> Result<Node, ParseError> {
@@ -309,12 +295,7 @@ impl<'a> Parser<'a> {
         if grouping.is_none() && matches!(self.peek()?, Tok::By | Tok::Without) {
             grouping = Some(self.parse_grouping()?);
         }
-        Ok(Node::Vector {
-            op,
-            param,
-            expr: Box::new(expr),
-            grouping,
-        })
+        Ok(Node::Vector { op, param, expr: Box::new(expr), grouping })
     }
 
     #[inline(never)]
@@ -335,17 +316,8 @@ impl<'a> Parser<'a> {
         };
         let range = self.parse_log_range(first, expected)?;
         self.expect(Tok::CloseParen, &[Tok::CloseParen])?;
-        let grouping = if matches!(self.peek()?, Tok::By | Tok::Without) {
-            Some(self.parse_grouping()?)
-        } else {
-            None
-        };
-        Ok(Node::Range {
-            op,
-            param,
-            range,
-            grouping,
-        })
+        let grouping = if matches!(self.peek()?, Tok::By | Tok::Without) { Some(self.parse_grouping()?) } else { None };
+        Ok(Node::Range { op, param, range, grouping })
     }
 
     #[inline(never)]
@@ -364,13 +336,7 @@ impl<'a> Parser<'a> {
         let src = string(self, true)?;
         let regex = string(self, true)?;
         self.expect(Tok::CloseParen, &[Tok::CloseParen])?;
-        Ok(Node::LabelReplace {
-            expr: Box::new(expr),
-            dst,
-            replacement,
-            src,
-            regex,
-        })
+        Ok(Node::LabelReplace { expr: Box::new(expr), dst, replacement, src, regex })
     }
 }
 
@@ -380,10 +346,7 @@ pub(crate) const MAX_INPUT_SIZE: usize = 131_072;
 /// Parse `input` into the parse tree; `checks: false` skips every semantic check (syntax only).
 pub(crate) fn parse_node(input: &str, checks: bool) -> Result<Node, ParseError> {
     if input.len() >= MAX_INPUT_SIZE {
-        return Err(ParseError::new(format!(
-            "input size too long ({} > {MAX_INPUT_SIZE})",
-            input.len()
-        )));
+        return Err(ParseError::new(format!("input size too long ({} > {MAX_INPUT_SIZE})", input.len())));
     }
     let mut p = Parser::new(input);
     p.no_checks = !checks;

@@ -21,19 +21,12 @@ impl Parser<'_> {
         }
         loop {
             if t.tok != Tok::Identifier {
-                let exp: &[Tok] = if matchers.is_empty() {
-                    &[Tok::Identifier, Tok::CloseBrace]
-                } else {
-                    &[Tok::Identifier]
-                };
+                let exp: &[Tok] =
+                    if matchers.is_empty() { &[Tok::Identifier, Tok::CloseBrace] } else { &[Tok::Identifier] };
                 return Err(unexpected(&t, exp));
             }
             let op = self.bump()?;
-            matchers.push(self.parse_matcher(
-                t.text,
-                &op,
-                &[Tok::Eq, Tok::Re, Tok::Nre, Tok::Neq],
-            )?);
+            matchers.push(self.parse_matcher(t.text, &op, &[Tok::Eq, Tok::Re, Tok::Nre, Tok::Neq])?);
             let n = self.bump()?;
             match n.tok {
                 Tok::CloseBrace => return Ok(matchers),
@@ -45,12 +38,7 @@ impl Parser<'_> {
 
     /// `name op STRING` once `name` and the operator token are consumed; the regex is checked
     /// at once, like Loki's `mustNewMatcher`.
-    fn parse_matcher(
-        &mut self,
-        name: String,
-        op: &Token,
-        op_expected: &[Tok],
-    ) -> Result<Matcher, ParseError> {
+    fn parse_matcher(&mut self, name: String, op: &Token, op_expected: &[Tok]) -> Result<Matcher, ParseError> {
         let op = match op.tok {
             Tok::Eq => MatchOp::Eq,
             Tok::Neq => MatchOp::Neq,
@@ -68,28 +56,17 @@ impl Parser<'_> {
 
     /// Pipeline stages. With `in_range`, `| unwrap …` ends the pipeline and is returned.
     #[inline(never)]
-    pub(crate) fn parse_pipeline(
-        &mut self,
-        in_range: bool,
-    ) -> Result<(Vec<Stage>, Option<Unwrap>), ParseError> {
+    pub(crate) fn parse_pipeline(&mut self, in_range: bool) -> Result<(Vec<Stage>, Option<Unwrap>), ParseError> {
         let mut stages = Vec::new();
         loop {
             match self.peek()? {
-                Tok::PipeExact
-                | Tok::Neq
-                | Tok::PipeMatch
-                | Tok::Nre
-                | Tok::PipePattern
-                | Tok::Npa => {
+                Tok::PipeExact | Tok::Neq | Tok::PipeMatch | Tok::Nre | Tok::PipePattern | Tok::Npa => {
                     let lf = self.parse_line_filter()?;
                     if lf.op.is_negative() {
                         // Like Loki: `!= "a" or "b"` is `!= "a" != "b"` (De Morgan).
-                        stages.extend(lf.values.into_iter().map(|v| {
-                            Stage::LineFilter(LineFilter {
-                                op: lf.op,
-                                values: vec![v],
-                            })
-                        }));
+                        stages.extend(
+                            lf.values.into_iter().map(|v| Stage::LineFilter(LineFilter { op: lf.op, values: vec![v] })),
+                        );
                     } else {
                         stages.push(Stage::LineFilter(lf));
                     }
@@ -155,11 +132,7 @@ impl Parser<'_> {
                         _ => keep_empty = true,
                     }
                 }
-                Stage::Logfmt {
-                    strict,
-                    keep_empty,
-                    extractions: self.parse_extractions()?,
-                }
+                Stage::Logfmt { strict, keep_empty, extractions: self.parse_extractions()? }
             }
             Tok::Regexp => {
                 let re = self.expect(Tok::Str, &[Tok::Str])?.text;
@@ -215,10 +188,7 @@ impl Parser<'_> {
             let v = self.bump()?;
             out.push(match v.tok {
                 Tok::Identifier => LabelFmt::Rename { dst, src: v.text },
-                Tok::Str => LabelFmt::Template {
-                    dst,
-                    template: v.text,
-                },
+                Tok::Str => LabelFmt::Template { dst, template: v.text },
                 _ => return Err(unexpected(&v, &[Tok::Identifier, Tok::Str])),
             });
             if self.peek()? != Tok::Comma {
@@ -251,22 +221,14 @@ impl Parser<'_> {
     /// Loki's grammar gives `and` precedence over `or` (both left-associative), while a comma or
     /// plain juxtaposition has no precedence, so yacc shifts: its right operand extends over
     /// everything that follows (`a, b or c` = `a and (b or c)`).
-    pub(crate) fn parse_label_filter(
-        &mut self,
-        first: Token,
-        min_prec: u8,
-    ) -> Result<LabelFilter, ParseError> {
+    pub(crate) fn parse_label_filter(&mut self, first: Token, min_prec: u8) -> Result<LabelFilter, ParseError> {
         self.enter()?;
         let f = self.parse_label_filter_chain(first, min_prec)?;
         self.depth -= 1;
         Ok(f)
     }
 
-    fn parse_label_filter_chain(
-        &mut self,
-        first: Token,
-        min_prec: u8,
-    ) -> Result<LabelFilter, ParseError> {
+    fn parse_label_filter_chain(&mut self, first: Token, min_prec: u8) -> Result<LabelFilter, ParseError> {
         let mut lhs = self.parse_label_filter_primary(first)?;
         let mut chain = 0;
         loop {
@@ -293,11 +255,7 @@ impl Parser<'_> {
                 return Err(unexpected(&t, &LABEL_FILTER_START));
             }
             let rhs = Box::new(self.parse_label_filter(t, prec)?);
-            lhs = if or {
-                LabelFilter::Or(Box::new(lhs), rhs)
-            } else {
-                LabelFilter::And(Box::new(lhs), rhs)
-            };
+            lhs = if or { LabelFilter::Or(Box::new(lhs), rhs) } else { LabelFilter::And(Box::new(lhs), rhs) };
         }
     }
 
@@ -318,13 +276,7 @@ impl Parser<'_> {
         let name = t.text;
         let op_tok = self.bump()?;
         let op = match op_tok.tok {
-            Tok::Re | Tok::Nre => {
-                return Ok(LabelFilter::Matcher(self.parse_matcher(
-                    name,
-                    &op_tok,
-                    &[],
-                )?))
-            }
+            Tok::Re | Tok::Nre => return Ok(LabelFilter::Matcher(self.parse_matcher(name, &op_tok, &[])?)),
             Tok::Eq | Tok::CmpEq => CmpOp::Eq,
             Tok::Neq => CmpOp::Neq,
             Tok::Gt => CmpOp::Gt,
@@ -337,43 +289,17 @@ impl Parser<'_> {
         let eq_or_neq = matches!(op_tok.tok, Tok::Eq | Tok::Neq);
         match v.tok {
             Tok::Str if eq_or_neq => {
-                let m = Matcher {
-                    name,
-                    op: if op == CmpOp::Eq {
-                        MatchOp::Eq
-                    } else {
-                        MatchOp::Neq
-                    },
-                    value: v.text,
-                };
+                let m = Matcher { name, op: if op == CmpOp::Eq { MatchOp::Eq } else { MatchOp::Neq }, value: v.text };
                 Ok(LabelFilter::Matcher(m))
             }
-            Tok::Ip if eq_or_neq => Ok(LabelFilter::Ip {
-                name,
-                equal: op == CmpOp::Eq,
-                pattern: self.parse_ip_call()?,
-            }),
-            Tok::Duration => Ok(LabelFilter::Duration {
-                name,
-                op,
-                value: v.dur,
-            }),
-            Tok::Bytes => Ok(LabelFilter::Bytes {
-                name,
-                op,
-                value: v.bytes,
-            }),
+            Tok::Ip if eq_or_neq => {
+                Ok(LabelFilter::Ip { name, equal: op == CmpOp::Eq, pattern: self.parse_ip_call()? })
+            }
+            Tok::Duration => Ok(LabelFilter::Duration { name, op, value: v.dur }),
+            Tok::Bytes => Ok(LabelFilter::Bytes { name, op, value: v.bytes }),
             Tok::Number | Tok::Add | Tok::Sub => {
-                let text = if v.tok == Tok::Number {
-                    v.text
-                } else {
-                    self.expect(Tok::Number, &[Tok::Number])?.text
-                };
-                let value = if self.no_checks {
-                    Ok(0.0)
-                } else {
-                    validate::label_filter_number(&text)
-                };
+                let text = if v.tok == Tok::Number { v.text } else { self.expect(Tok::Number, &[Tok::Number])?.text };
+                let value = if self.no_checks { Ok(0.0) } else { validate::label_filter_number(&text) };
                 let value = if v.tok == Tok::Sub { -value? } else { value? };
                 Ok(LabelFilter::Number { name, op, value })
             }

@@ -20,12 +20,7 @@ impl Parser<'_> {
             Tok::DurationSecondsConv => Some(UnwrapConv::DurationSeconds),
             Tok::Identifier => None,
             _ => {
-                let exp = [
-                    Tok::Identifier,
-                    Tok::BytesConv,
-                    Tok::DurationConv,
-                    Tok::DurationSecondsConv,
-                ];
+                let exp = [Tok::Identifier, Tok::BytesConv, Tok::DurationConv, Tok::DurationSecondsConv];
                 return Err(unexpected(&t, &exp));
             }
         };
@@ -46,11 +41,7 @@ impl Parser<'_> {
             }
             post_filters.push(self.parse_label_filter(f, 0)?);
         }
-        Ok(Unwrap {
-            label,
-            conv,
-            post_filters,
-        })
+        Ok(Unwrap { label, conv, post_filters })
     }
 
     fn parse_offset(&mut self) -> Result<i64, ParseError> {
@@ -62,11 +53,7 @@ impl Parser<'_> {
     }
 
     /// A log range inside `rangeOp(…)`, starting at the consumed token `t`.
-    pub(crate) fn parse_log_range(
-        &mut self,
-        t: Token,
-        expected: &[Tok],
-    ) -> Result<LogRange, ParseError> {
+    pub(crate) fn parse_log_range(&mut self, t: Token, expected: &[Tok]) -> Result<LogRange, ParseError> {
         self.enter()?;
         let r = self.parse_log_range_inner(t, expected)?;
         self.depth -= 1;
@@ -74,11 +61,7 @@ impl Parser<'_> {
     }
 
     #[inline(never)]
-    fn parse_log_range_inner(
-        &mut self,
-        t: Token,
-        expected: &[Tok],
-    ) -> Result<LogRange, ParseError> {
+    fn parse_log_range_inner(&mut self, t: Token, expected: &[Tok]) -> Result<LogRange, ParseError> {
         match t.tok {
             Tok::OpenBrace => {
                 let matchers = self.parse_selector_body()?;
@@ -105,11 +88,7 @@ impl Parser<'_> {
 
     /// After the selector of a log range (`in_paren`: it was preceded by `(`).
     #[inline(never)]
-    fn parse_log_range_rest(
-        &mut self,
-        matchers: Vec<Matcher>,
-        in_paren: bool,
-    ) -> Result<LogRange, ParseError> {
+    fn parse_log_range_rest(&mut self, matchers: Vec<Matcher>, in_paren: bool) -> Result<LogRange, ParseError> {
         let (mut stages, mut unwrap) = self.parse_pipeline(true)?;
         let bare = stages.is_empty() && unwrap.is_none();
         let t = self.bump()?;
@@ -136,17 +115,10 @@ impl Parser<'_> {
                 }
                 (range, offset)
             }
-            _ if unwrap.is_some() && in_paren => {
-                return Err(unexpected(&t, &[Tok::Range, Tok::CloseParen, Tok::Pipe]))
-            }
+            _ if unwrap.is_some() && in_paren => return Err(unexpected(&t, &[Tok::Range, Tok::CloseParen, Tok::Pipe])),
             _ if unwrap.is_some() => return Err(unexpected(&t, &[Tok::Range, Tok::Pipe])),
             _ => return Err(unexpected(&t, &[])),
         };
-        Ok(LogRange {
-            log: LogExpr { matchers, stages },
-            unwrap,
-            range,
-            offset,
-        })
+        Ok(LogRange { log: LogExpr { matchers, stages }, unwrap, range, offset })
     }
 }

@@ -5,17 +5,11 @@
 use std::fmt::{self, Display, Formatter, Write};
 
 use super::ast::*;
-use super::go::{
-    bytes, duration_string, format_float, format_float_6, parse_bytes, prom_duration_string, quote,
-};
+use super::go::{bytes, duration_string, format_float, format_float_6, parse_bytes, prom_duration_string, quote};
 use super::ops::{binop_str, range_op_name, vector_op_name};
 
 fn join<T: Display>(items: &[T], sep: &str) -> String {
-    items
-        .iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(sep)
+    items.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(sep)
 }
 
 /// A float that the lexer reads back identically (`-0` would lex as a duration, ±Inf/NaN are
@@ -25,11 +19,7 @@ fn number(v: f64, go_style: bool) -> String {
         return "(0 / 0)".into();
     }
     if v.is_infinite() {
-        return if v > 0.0 {
-            "(1e308 * 10)".into()
-        } else {
-            "(-1e308 * 10)".into()
-        };
+        return if v > 0.0 { "(1e308 * 10)".into() } else { "(-1e308 * 10)".into() };
     }
     if v == 0.0 && v.is_sign_negative() {
         return "-0.0".into();
@@ -82,17 +72,8 @@ impl Display for LabelFilter {
             LabelFilter::And(l, r) => write!(f, "( {l} , {r} )"),
             LabelFilter::Or(l, r) => write!(f, "( {l} or {r} )"),
             LabelFilter::Matcher(m) => write!(f, "{m}"),
-            LabelFilter::Ip {
-                name,
-                equal,
-                pattern,
-            } => {
-                write!(
-                    f,
-                    "{name}{}ip({})",
-                    if *equal { "=" } else { "!=" },
-                    quote(pattern)
-                )
+            LabelFilter::Ip { name, equal, pattern } => {
+                write!(f, "{name}{}ip({})", if *equal { "=" } else { "!=" }, quote(pattern))
             }
             LabelFilter::Number { name, op, value } => {
                 write!(f, "{name}{op}{}", number(*value, false))
@@ -143,11 +124,7 @@ impl Display for LineFilter {
     /// Negative filters with several values print as separate filters, as Loki does.
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         if self.op.is_negative() {
-            let parts: Vec<String> = self
-                .values
-                .iter()
-                .map(|v| format!("{} {v}", self.op))
-                .collect();
+            let parts: Vec<String> = self.values.iter().map(|v| format!("{} {v}", self.op)).collect();
             f.write_str(&parts.join(" "))
         } else {
             write!(f, "{} {}", self.op, join(&self.values, " or "))
@@ -157,30 +134,33 @@ impl Display for LineFilter {
 
 /// Loki's text for a group of line filters combined into one pipeline stage. Used in stage errors.
 pub(crate) fn line_filters_string(lfs: &[&LineFilter]) -> String {
-    lfs.iter()
-        .map(|lf| lf.to_string())
-        .collect::<Vec<_>>()
-        .join(" ")
+    lfs.iter().map(|lf| lf.to_string()).collect::<Vec<_>>().join(" ")
 }
 
 /// `name="expr"`, as Loki prints it; a name that is a lone character (the lexer makes one
 /// an identifier) is printed bare when it is its own expression: `| json !` printed as
 /// `!="!"` would read back as a line filter.
 fn extractions(list: &[LabelExtraction]) -> String {
-    let word = |n: &str| n.starts_with(|c: char| c == '_' || c.is_alphabetic()) && n.chars().all(|c| c == '_' || c.is_alphanumeric());
+    let word = |n: &str| {
+        n.starts_with(|c: char| c == '_' || c.is_alphabetic()) && n.chars().all(|c| c == '_' || c.is_alphanumeric())
+    };
     list.iter()
-        .map(|e| if e.name == e.expr && !word(&e.name) { e.name.clone() } else { format!("{}={}", e.name, quote(&e.expr)) })
+        .map(
+            |e| {
+                if e.name == e.expr && !word(&e.name) {
+                    e.name.clone()
+                } else {
+                    format!("{}={}", e.name, quote(&e.expr))
+                }
+            },
+        )
         .collect::<Vec<_>>()
         .join(",")
 }
 
 fn named_matchers(list: &[NamedMatcher]) -> String {
     list.iter()
-        .map(|n| {
-            n.matcher
-                .as_ref()
-                .map_or_else(|| n.name.clone(), |m| m.to_string())
-        })
+        .map(|n| n.matcher.as_ref().map_or_else(|| n.name.clone(), |m| m.to_string()))
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -191,11 +171,7 @@ impl Display for Stage {
             Stage::LineFilter(lf) => write!(f, "{lf}"),
             Stage::Json(list) if list.is_empty() => f.write_str("| json"),
             Stage::Json(list) => write!(f, "| json {}", extractions(list)),
-            Stage::Logfmt {
-                strict,
-                keep_empty,
-                extractions: list,
-            } => {
+            Stage::Logfmt { strict, keep_empty, extractions: list } => {
                 f.write_str("| logfmt")?;
                 if *strict {
                     f.write_str(" --strict")?;
@@ -295,19 +271,10 @@ fn fmt_modifier(m: &BinOpModifier, out: &mut String) {
         out.push_str(" bool");
     }
     if let Some(vm) = &m.matching {
-        let _ = write!(
-            out,
-            " {} ({})",
-            if vm.on { "on" } else { "ignoring" },
-            vm.labels.join(",")
-        );
+        let _ = write!(out, " {} ({})", if vm.on { "on" } else { "ignoring" }, vm.labels.join(","));
     }
     if let Some(g) = &m.group {
-        out.push_str(if g.left {
-            " group_left"
-        } else {
-            " group_right"
-        });
+        out.push_str(if g.left { " group_left" } else { " group_right" });
         if !g.labels.is_empty() {
             let _ = write!(out, " ({})", g.labels.join(","));
         }
@@ -317,12 +284,7 @@ fn fmt_modifier(m: &BinOpModifier, out: &mut String) {
 impl Display for MetricExpr {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
-            MetricExpr::RangeAgg {
-                op,
-                param,
-                range,
-                grouping,
-            } => {
+            MetricExpr::RangeAgg { op, param, range, grouping } => {
                 write!(f, "{}(", range_op_name(*op))?;
                 if let Some(p) = param {
                     write!(f, "{},", number(*p, false))?;
@@ -333,12 +295,7 @@ impl Display for MetricExpr {
                 }
                 Ok(())
             }
-            MetricExpr::VectorAgg {
-                op,
-                param,
-                expr,
-                grouping,
-            } => {
+            MetricExpr::VectorAgg { op, param, expr, grouping } => {
                 f.write_str(vector_op_name(*op))?;
                 if let Some(g) = grouping {
                     write!(f, "{g}")?;
@@ -348,12 +305,7 @@ impl Display for MetricExpr {
                     None => write!(f, "({expr})"),
                 }
             }
-            MetricExpr::BinOp {
-                op,
-                modifier,
-                lhs,
-                rhs,
-            } => {
+            MetricExpr::BinOp { op, modifier, lhs, rhs } => {
                 let mut m = String::new();
                 fmt_modifier(modifier, &mut m);
                 write!(f, "({lhs} {}{m} {rhs})", binop_str(*op))
@@ -361,24 +313,12 @@ impl Display for MetricExpr {
             MetricExpr::Literal(v) => f.write_str(&number(*v, true)),
             MetricExpr::Vector(v) => {
                 let six = format_float_6(*v);
-                let exact =
-                    six.parse::<f64>().ok() == Some(*v) && !(*v == 0.0 && v.is_sign_negative());
+                let exact = six.parse::<f64>().ok() == Some(*v) && !(*v == 0.0 && v.is_sign_negative());
                 write!(f, "vector({})", if exact { six } else { format!("{v}") })
             }
-            MetricExpr::LabelReplace {
-                expr,
-                dst,
-                replacement,
-                src,
-                regex,
-            } => write!(
-                f,
-                "label_replace({expr},{},{},{},{})",
-                quote(dst),
-                quote(replacement),
-                quote(src),
-                quote(regex)
-            ),
+            MetricExpr::LabelReplace { expr, dst, replacement, src, regex } => {
+                write!(f, "label_replace({expr},{},{},{},{})", quote(dst), quote(replacement), quote(src), quote(regex))
+            }
         }
     }
 }

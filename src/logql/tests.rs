@@ -24,11 +24,7 @@ fn check(q: &str, expected: &str) {
 }
 
 fn m(name: &str, op: MatchOp, value: &str) -> Matcher {
-    Matcher {
-        name: name.into(),
-        op,
-        value: value.into(),
-    }
+    Matcher { name: name.into(), op, value: value.into() }
 }
 
 fn lf_m(name: &str, value: &str) -> LabelFilter {
@@ -150,11 +146,7 @@ fn spec_query_shapes() {
     assert!(matches!(metric("5 % 0"), MetricExpr::Literal(v) if v.is_nan()));
     assert_eq!(metric("vector(1)"), MetricExpr::Vector(1.0));
     let l = log(r#"{app="foo"} != "a" or "b""#);
-    assert_eq!(
-        l.stages.len(),
-        2,
-        "negative or-chains split like Loki: {l:?}"
-    );
+    assert_eq!(l.stages.len(), 2, "negative or-chains split like Loki: {l:?}");
     let l = log(r#"{app="foo"} |= "a" or ip("1.2.3.4") or "b""#);
     assert_eq!(
         l.stages,
@@ -174,14 +166,8 @@ fn spec_query_shapes() {
             strict: true,
             keep_empty: false,
             extractions: vec![
-                LabelExtraction {
-                    name: "host".into(),
-                    expr: "host".into()
-                },
-                LabelExtraction {
-                    name: "ip".into(),
-                    expr: "remote_addr".into()
-                },
+                LabelExtraction { name: "host".into(), expr: "host".into() },
+                LabelExtraction { name: "ip".into(), expr: "remote_addr".into() },
             ]
         }]
     );
@@ -189,38 +175,20 @@ fn spec_query_shapes() {
     assert_eq!(
         l.stages[1],
         Stage::Drop(vec![
-            NamedMatcher {
-                name: "level".into(),
-                matcher: None
-            },
-            NamedMatcher {
-                name: "method".into(),
-                matcher: Some(m("method", MatchOp::Eq, "GET"))
-            },
+            NamedMatcher { name: "level".into(), matcher: None },
+            NamedMatcher { name: "method".into(), matcher: Some(m("method", MatchOp::Eq, "GET")) },
         ])
     );
     assert_eq!(
         l.stages[2],
         Stage::LabelFormat(vec![
-            LabelFmt::Rename {
-                dst: "x".into(),
-                src: "y".into()
-            },
-            LabelFmt::Template {
-                dst: "z".into(),
-                template: "{{.q}}".into()
-            },
+            LabelFmt::Rename { dst: "x".into(), src: "y".into() },
+            LabelFmt::Template { dst: "z".into(), template: "{{.q}}".into() },
         ])
     );
-    let MetricExpr::RangeAgg {
-        op,
-        param,
-        range,
-        grouping,
-    } = metric(
+    let MetricExpr::RangeAgg { op, param, range, grouping } = metric(
         r#"quantile_over_time(0.99, {app="foo"} | json | unwrap duration(latency) | __error__="" [5m] offset -1h) by (route)"#,
-    )
-    else {
+    ) else {
         panic!("range agg expected")
     };
     assert_eq!((op, param), (RangeOp::QuantileOverTime, Some(0.99)));
@@ -236,26 +204,13 @@ fn spec_query_shapes() {
         })
     );
     assert_eq!(range.log.stages, vec![Stage::Json(vec![])]);
-    let MetricExpr::VectorAgg {
-        op,
-        param,
-        grouping,
-        ..
-    } = metric(r#"topk by (a) (5, rate({x="y"}[1m]))"#)
-    else {
+    let MetricExpr::VectorAgg { op, param, grouping, .. } = metric(r#"topk by (a) (5, rate({x="y"}[1m]))"#) else {
         panic!("vector agg expected")
     };
-    assert_eq!(
-        (op, param, grouping),
-        (
-            VectorOp::Topk,
-            Some(5.0),
-            Some(Grouping::By(vec!["a".into()]))
-        )
-    );
-    let MetricExpr::BinOp { op, modifier, .. } = metric(
-        r#"sum(rate({a="b"}[1m])) > bool ignoring (x, y) group_right (z) sum(rate({a="b"}[1m]))"#,
-    ) else {
+    assert_eq!((op, param, grouping), (VectorOp::Topk, Some(5.0), Some(Grouping::By(vec!["a".into()]))));
+    let MetricExpr::BinOp { op, modifier, .. } =
+        metric(r#"sum(rate({a="b"}[1m])) > bool ignoring (x, y) group_right (z) sum(rate({a="b"}[1m]))"#)
+    else {
         panic!("binop expected")
     };
     assert_eq!(op, BinOp::Gt);
@@ -263,14 +218,8 @@ fn spec_query_shapes() {
         modifier,
         BinOpModifier {
             return_bool: true,
-            matching: Some(VectorMatching {
-                on: false,
-                labels: vec!["x".into(), "y".into()]
-            }),
-            group: Some(GroupModifier {
-                left: false,
-                labels: vec!["z".into()]
-            }),
+            matching: Some(VectorMatching { on: false, labels: vec!["x".into(), "y".into()] }),
+            group: Some(GroupModifier { left: false, labels: vec!["z".into()] }),
         }
     );
 }
@@ -287,14 +236,8 @@ fn log_range_shapes() {
     for q in &same[1..] {
         assert_eq!(ok(q), first, "{q}");
     }
-    assert_eq!(
-        ok(r#"rate(({a="b"})[1m] | unwrap x)"#),
-        ok(r#"rate({a="b"} | unwrap x [1m])"#)
-    );
-    assert_eq!(
-        ok(r#"rate({a="b"}[1m] offset 5m | json)"#),
-        ok(r#"rate({a="b"} | json [1m] offset 5m)"#)
-    );
+    assert_eq!(ok(r#"rate(({a="b"})[1m] | unwrap x)"#), ok(r#"rate({a="b"} | unwrap x [1m])"#));
+    assert_eq!(ok(r#"rate({a="b"}[1m] offset 5m | json)"#), ok(r#"rate({a="b"} | json [1m] offset 5m)"#));
 }
 
 #[test]
@@ -304,84 +247,33 @@ fn keywords_and_function_tokens() {
     assert_eq!(l.matchers[0].name, "rate");
     assert_eq!(
         l.stages[0],
-        Stage::LabelFilter(LabelFilter::Bytes {
-            name: "bytes".into(),
-            op: CmpOp::Gt,
-            value: 10_000
-        })
+        Stage::LabelFilter(LabelFilter::Bytes { name: "bytes".into(), op: CmpOp::Gt, value: 10_000 })
     );
-    assert!(matches!(
-        ok(r#"SUM BY (a) (RATE({x="y"}[1m]))"#),
-        Expr::Metric(MetricExpr::VectorAgg { .. })
-    ));
+    assert!(matches!(ok(r#"SUM BY (a) (RATE({x="y"}[1m]))"#), Expr::Metric(MetricExpr::VectorAgg { .. })));
     check(
         r#"{a="b"} | json | line_format"#,
         "parse error at line 1, col 29: syntax error: unexpected $end, expecting STRING",
     );
-    check(
-        r#"{json="b"}"#,
-        "parse error at line 1, col 2: syntax error: unexpected json, expecting IDENTIFIER or }",
-    );
-    check(
-        "{a=\"b\"} # comment\n |= \"x\" // more\n",
-        "=> {a=\"b\"} |= \"x\"",
-    );
+    check(r#"{json="b"}"#, "parse error at line 1, col 2: syntax error: unexpected json, expecting IDENTIFIER or }");
+    check("{a=\"b\"} # comment\n |= \"x\" // more\n", "=> {a=\"b\"} |= \"x\"");
 }
 
 /// logql.md §4.5.
 #[test]
 fn label_filter_precedence() {
-    let (a, b, c, d) = (
-        lf_m("a", "1"),
-        lf_m("b", "2"),
-        lf_m("c", "3"),
-        lf_m("d", "4"),
-    );
+    let (a, b, c, d) = (lf_m("a", "1"), lf_m("b", "2"), lf_m("c", "3"), lf_m("d", "4"));
     let table: Vec<(&str, LabelFilter)> = vec![
-        (
-            r#"a="1" or b="2" and c="3""#,
-            or(a.clone(), and(b.clone(), c.clone())),
-        ),
-        (
-            r#"a="1" and b="2" or c="3""#,
-            or(and(a.clone(), b.clone()), c.clone()),
-        ),
-        (
-            r#"a="1" or b="2", c="3""#,
-            or(a.clone(), and(b.clone(), c.clone())),
-        ),
-        (
-            r#"a="1", b="2" or c="3""#,
-            and(a.clone(), or(b.clone(), c.clone())),
-        ),
-        (
-            r#"a="1" and b="2", c="3""#,
-            and(a.clone(), and(b.clone(), c.clone())),
-        ),
-        (
-            r#"a="1" b="2" or c="3""#,
-            and(a.clone(), or(b.clone(), c.clone())),
-        ),
-        (
-            r#"a="1" or b="2" or c="3""#,
-            or(or(a.clone(), b.clone()), c.clone()),
-        ),
-        (
-            r#"a="1" and b="2" and c="3""#,
-            and(and(a.clone(), b.clone()), c.clone()),
-        ),
-        (
-            r#"(a="1" or b="2") and c="3""#,
-            and(or(a.clone(), b.clone()), c.clone()),
-        ),
-        (
-            r#"a="1" or b="2" and c="3" or d="4""#,
-            or(or(a.clone(), and(b.clone(), c.clone())), d.clone()),
-        ),
-        (
-            r#"a="1" b="2", c="3" or d="4""#,
-            and(a.clone(), and(b.clone(), or(c.clone(), d.clone()))),
-        ),
+        (r#"a="1" or b="2" and c="3""#, or(a.clone(), and(b.clone(), c.clone()))),
+        (r#"a="1" and b="2" or c="3""#, or(and(a.clone(), b.clone()), c.clone())),
+        (r#"a="1" or b="2", c="3""#, or(a.clone(), and(b.clone(), c.clone()))),
+        (r#"a="1", b="2" or c="3""#, and(a.clone(), or(b.clone(), c.clone()))),
+        (r#"a="1" and b="2", c="3""#, and(a.clone(), and(b.clone(), c.clone()))),
+        (r#"a="1" b="2" or c="3""#, and(a.clone(), or(b.clone(), c.clone()))),
+        (r#"a="1" or b="2" or c="3""#, or(or(a.clone(), b.clone()), c.clone())),
+        (r#"a="1" and b="2" and c="3""#, and(and(a.clone(), b.clone()), c.clone())),
+        (r#"(a="1" or b="2") and c="3""#, and(or(a.clone(), b.clone()), c.clone())),
+        (r#"a="1" or b="2" and c="3" or d="4""#, or(or(a.clone(), and(b.clone(), c.clone())), d.clone())),
+        (r#"a="1" b="2", c="3" or d="4""#, and(a.clone(), and(b.clone(), or(c.clone(), d.clone())))),
     ];
     for (q, want) in table {
         let l = log(&format!("{{x=\"y\"}} | {q}"));
@@ -393,28 +285,12 @@ fn label_filter_precedence() {
     assert_eq!(
         l.stages,
         vec![Stage::LabelFilter(and(
-            LabelFilter::Number {
-                name: "n".into(),
-                op: CmpOp::Gt,
-                value: -1.5
-            },
+            LabelFilter::Number { name: "n".into(), op: CmpOp::Gt, value: -1.5 },
             and(
-                LabelFilter::Duration {
-                    name: "d".into(),
-                    op: CmpOp::Lte,
-                    value: 250_000_000
-                },
+                LabelFilter::Duration { name: "d".into(), op: CmpOp::Lte, value: 250_000_000 },
                 and(
-                    LabelFilter::Bytes {
-                        name: "s".into(),
-                        op: CmpOp::Eq,
-                        value: 20 * 1024
-                    },
-                    LabelFilter::Ip {
-                        name: "i".into(),
-                        equal: false,
-                        pattern: "::1".into()
-                    }
+                    LabelFilter::Bytes { name: "s".into(), op: CmpOp::Eq, value: 20 * 1024 },
+                    LabelFilter::Ip { name: "i".into(), equal: false, pattern: "::1".into() }
                 )
             )
         ))]
@@ -425,30 +301,12 @@ fn label_filter_precedence() {
 fn binop_precedence() {
     let q = |s: &str| format!("{}", ok(s));
     let x = r#"rate({a="b"}[1m])"#;
-    assert_eq!(
-        q(&format!("{x} + {x} * {x}")),
-        format!("({x} + ({x} * {x}))")
-    );
-    assert_eq!(
-        q(&format!("{x} * {x} + {x}")),
-        format!("(({x} * {x}) + {x})")
-    );
-    assert_eq!(
-        q(&format!("{x} ^ {x} ^ {x}")),
-        format!("({x} ^ ({x} ^ {x}))")
-    );
-    assert_eq!(
-        q(&format!("{x} - {x} - {x}")),
-        format!("(({x} - {x}) - {x})")
-    );
-    assert_eq!(
-        q(&format!("{x} or {x} and {x} > {x}")),
-        format!("({x} or ({x} and ({x} > {x})))")
-    );
-    assert_eq!(
-        q(&format!("{x} unless {x} or {x}")),
-        format!("(({x} unless {x}) or {x})")
-    );
+    assert_eq!(q(&format!("{x} + {x} * {x}")), format!("({x} + ({x} * {x}))"));
+    assert_eq!(q(&format!("{x} * {x} + {x}")), format!("(({x} * {x}) + {x})"));
+    assert_eq!(q(&format!("{x} ^ {x} ^ {x}")), format!("({x} ^ ({x} ^ {x}))"));
+    assert_eq!(q(&format!("{x} - {x} - {x}")), format!("(({x} - {x}) - {x})"));
+    assert_eq!(q(&format!("{x} or {x} and {x} > {x}")), format!("({x} or ({x} and ({x} > {x})))"));
+    assert_eq!(q(&format!("{x} unless {x} or {x}")), format!("(({x} unless {x}) or {x})"));
     assert_eq!(q(&format!("2 * {x} + 3 * 4")), format!("((2 * {x}) + 12)"));
     assert_eq!(q("2 ^ 3 ^ 2"), "512");
     assert_eq!(q("-2 ^ 2"), "4");
@@ -505,50 +363,20 @@ fn syntax_errors() {
 #[test]
 fn lexical_errors() {
     let cases = [
-        (
-            r#"{a="b"#,
-            "parse error at line 1, col 4: literal not terminated",
-        ),
-        (
-            r#"{a="\q"}"#,
-            "parse error at line 1, col 4: invalid char escape",
-        ),
-        (
-            r#"{a="b"} |= "\400""#,
-            "parse error at line 1, col 12: invalid syntax",
-        ),
+        (r#"{a="b"#, "parse error at line 1, col 4: literal not terminated"),
+        (r#"{a="\q"}"#, "parse error at line 1, col 4: invalid char escape"),
+        (r#"{a="b"} |= "\400""#, "parse error at line 1, col 12: invalid syntax"),
         (
             r#"rate({a="b"}[5minutes])"#,
             r#"parse error at line 0, col 13: unknown unit "minutes" in duration "5minutes""#,
         ),
-        (
-            r#"rate({a="b"}[1.5m])"#,
-            r#"parse error at line 0, col 13: unknown unit "." in duration "1.5m""#,
-        ),
-        (
-            r#"rate({a="b"}[])"#,
-            "parse error at line 0, col 13: empty duration string",
-        ),
-        (
-            r#"rate({a="b"}[5m"#,
-            "parse error at line 0, col 13: missing closing ']' in duration",
-        ),
-        (
-            r#"{a="b"} | x > 08"#,
-            "parse error at line 1, col 15: invalid digit '8' in octal literal",
-        ),
-        (
-            r#"{a="b"} | x > 1e"#,
-            "parse error at line 1, col 15: exponent has no digits",
-        ),
-        (
-            "{a=\"b\"} /* x",
-            "parse error at line 1, col 9: comment not terminated",
-        ),
-        (
-            "{a=\"\0\"}",
-            "parse error at line 1, col 4: invalid character NUL",
-        ),
+        (r#"rate({a="b"}[1.5m])"#, r#"parse error at line 0, col 13: unknown unit "." in duration "1.5m""#),
+        (r#"rate({a="b"}[])"#, "parse error at line 0, col 13: empty duration string"),
+        (r#"rate({a="b"}[5m"#, "parse error at line 0, col 13: missing closing ']' in duration"),
+        (r#"{a="b"} | x > 08"#, "parse error at line 1, col 15: invalid digit '8' in octal literal"),
+        (r#"{a="b"} | x > 1e"#, "parse error at line 1, col 15: exponent has no digits"),
+        ("{a=\"b\"} /* x", "parse error at line 1, col 9: comment not terminated"),
+        ("{a=\"\0\"}", "parse error at line 1, col 4: invalid character NUL"),
     ];
     for (q, want) in cases {
         assert_eq!(err(q), want, "query: {q:?}");
@@ -605,27 +433,15 @@ fn semantic_errors() {
         assert_eq!(err(q), want, "query: {q:?}");
     }
     let big = format!("{{a=\"{}\"}}", "x".repeat(131_072));
-    assert_eq!(
-        err(&big),
-        format!("{p}input size too long (131078 > 131072)")
-    );
+    assert_eq!(err(&big), format!("{p}input size too long (131078 > 131072)"));
 }
 
 /// Checks Loki runs while parsing win over errors later in the text.
 #[test]
 fn error_ordering() {
-    assert_eq!(
-        err(r#"{a=~"(" b"#),
-        "parse error : error parsing regexp: missing closing ): `(`"
-    );
-    assert_eq!(
-        err(r#"sum_over_time({a=""}[5m])"#),
-        "parse error : invalid aggregation sum_over_time without unwrap"
-    );
-    assert_eq!(
-        err(r#"{a="b"} + 1 x"#),
-        "parse error at line 1, col 13: syntax error: unexpected IDENTIFIER"
-    );
+    assert_eq!(err(r#"{a=~"(" b"#), "parse error : error parsing regexp: missing closing ): `(`");
+    assert_eq!(err(r#"sum_over_time({a=""}[5m])"#), "parse error : invalid aggregation sum_over_time without unwrap");
+    assert_eq!(err(r#"{a="b"} + 1 x"#), "parse error at line 1, col 13: syntax error: unexpected IDENTIFIER");
     // Matcher validation runs before pipeline construction.
     assert_eq!(err(r#"{a=""} |~ "(""#), MATCHER_REQUIRED);
     assert_eq!(
@@ -636,38 +452,41 @@ fn error_ordering() {
 
 #[test]
 fn printing_round_trips() {
-    let queries: Vec<&str> = SPEC_QUERIES.iter().map(|(q, _)| *q).chain([
-        r#"{a="b\n\"c\"\\ é \u0001"} |= `raw\w` |~ "(?i)x" !~ "y" |> "<_> z" !> "w" != "q" or "r""#,
-        r#"{a="b"} | json | x > -1.5 | y <= 1h30m0.5s | z == 1536 | n != 0.000001 | e > -0.0"#,
-        r#"{a="b"} | ( x="1" or y!="2" ) , ( z=~"a.*" and w!~"b" ) | v = ip("::1") | u != ip("10.0.0.0/8")"#,
-        r#"{a="b"} | logfmt --keep-empty a, b="c" | unpack | decolorize | keep a, b!="c""#,
-        r#"count_over_time({a="b"}[1d] offset 1h30m)"#,
-        r#"count_over_time({a="b"}[0s])"#,
-        r#"sum by () (rate({a="b"}[1m])) + on (x) group_left (y, z) sum without () (rate({a="b"}[1m]))"#,
-        r#"rate({a="b"}[1m]) > bool ignoring () 2"#,
-        r#"rate({a="b"}[1m]) * on() group_right rate({a="b"}[1m])"#,
-        r#"topk(3, rate({a="b"}[1m])) by (x) / 1e6"#,
-        r#"1e21 * rate({a="b"}[1m]) - 0.0000001"#,
-        r#"(0/0) * rate({a="b"}[1m])"#,
-        r#"(1e308*10) * rate({a="b"}[1m])"#,
-        r#"-0.0 * rate({a="b"}[1m])"#,
-        "vector(0.0000001)",
-        "vector(12345678901234567890)",
-        r#"label_replace(sum(rate({a="b"}[1m])), "d", "$1-x", "s", "(.*):\\d+")"#,
-        r#"avg_over_time({a="b"} | unwrap duration_seconds(x) | x > 1 | y="z" [5m]) without (a)"#,
-        // Fuzzer finds: a lone `!` is an identifier, so `| json !` is an extraction named
-        // `!`; printed `!="!"` it read back as a line filter. Zero bytes printed `0B`, which
-        // reads as an empty Go binary literal.
-        r#"{app="a"} | json !"#,
-        r#"{app="a"} |json !| tency <= 250ms "#,
-        r#"{app="a"} | json | size == 0KB"#,
-        r#"{app="a"} | json | size >= 0MB"#,
-    ]).collect();
+    let queries: Vec<&str> = SPEC_QUERIES
+        .iter()
+        .map(|(q, _)| *q)
+        .chain([
+            r#"{a="b\n\"c\"\\ é \u0001"} |= `raw\w` |~ "(?i)x" !~ "y" |> "<_> z" !> "w" != "q" or "r""#,
+            r#"{a="b"} | json | x > -1.5 | y <= 1h30m0.5s | z == 1536 | n != 0.000001 | e > -0.0"#,
+            r#"{a="b"} | ( x="1" or y!="2" ) , ( z=~"a.*" and w!~"b" ) | v = ip("::1") | u != ip("10.0.0.0/8")"#,
+            r#"{a="b"} | logfmt --keep-empty a, b="c" | unpack | decolorize | keep a, b!="c""#,
+            r#"count_over_time({a="b"}[1d] offset 1h30m)"#,
+            r#"count_over_time({a="b"}[0s])"#,
+            r#"sum by () (rate({a="b"}[1m])) + on (x) group_left (y, z) sum without () (rate({a="b"}[1m]))"#,
+            r#"rate({a="b"}[1m]) > bool ignoring () 2"#,
+            r#"rate({a="b"}[1m]) * on() group_right rate({a="b"}[1m])"#,
+            r#"topk(3, rate({a="b"}[1m])) by (x) / 1e6"#,
+            r#"1e21 * rate({a="b"}[1m]) - 0.0000001"#,
+            r#"(0/0) * rate({a="b"}[1m])"#,
+            r#"(1e308*10) * rate({a="b"}[1m])"#,
+            r#"-0.0 * rate({a="b"}[1m])"#,
+            "vector(0.0000001)",
+            "vector(12345678901234567890)",
+            r#"label_replace(sum(rate({a="b"}[1m])), "d", "$1-x", "s", "(.*):\\d+")"#,
+            r#"avg_over_time({a="b"} | unwrap duration_seconds(x) | x > 1 | y="z" [5m]) without (a)"#,
+            // Fuzzer finds: a lone `!` is an identifier, so `| json !` is an extraction named
+            // `!`; printed `!="!"` it read back as a line filter. Zero bytes printed `0B`, which
+            // reads as an empty Go binary literal.
+            r#"{app="a"} | json !"#,
+            r#"{app="a"} |json !| tency <= 250ms "#,
+            r#"{app="a"} | json | size == 0KB"#,
+            r#"{app="a"} | json | size >= 0MB"#,
+        ])
+        .collect();
     for q in queries {
         let e = ok(q);
         let printed = e.to_string();
-        let again = parse_expr(&printed)
-            .unwrap_or_else(|err| panic!("{q:?} printed as {printed:?}: {err}"));
+        let again = parse_expr(&printed).unwrap_or_else(|err| panic!("{q:?} printed as {printed:?}: {err}"));
         // NaN literals are never `==`; their printed form is compared instead.
         if !printed.contains("(0 / 0)") {
             assert_eq!(again, e, "{q:?} printed as {printed:?}");
@@ -679,38 +498,17 @@ fn printing_round_trips() {
 #[test]
 fn printing_matches_loki_string() {
     let cases = [
-        (
-            r#"{foo="bar", bar!="baz"} != "bip" !~ ".+bop""#,
-            r#"{foo="bar", bar!="baz"} != "bip" !~ ".+bop""#,
-        ),
-        (
-            r#"{app="foo"} != "test" != "foo" or "bar""#,
-            r#"{app="foo"} != "test" != "foo" != "bar""#,
-        ),
-        (
-            r#"{foo="bar"} | logfmt | b>=10GB"#,
-            r#"{foo="bar"} | logfmt | b>=10GB"#,
-        ),
-        (
-            r#"{foo="bar"} | logfmt | counter>-1 | counter==-1"#,
-            r#"{foo="bar"} | logfmt | counter>-1 | counter==-1"#,
-        ),
+        (r#"{foo="bar", bar!="baz"} != "bip" !~ ".+bop""#, r#"{foo="bar", bar!="baz"} != "bip" !~ ".+bop""#),
+        (r#"{app="foo"} != "test" != "foo" or "bar""#, r#"{app="foo"} != "test" != "foo" != "bar""#),
+        (r#"{foo="bar"} | logfmt | b>=10GB"#, r#"{foo="bar"} | logfmt | b>=10GB"#),
+        (r#"{foo="bar"} | logfmt | counter>-1 | counter==-1"#, r#"{foo="bar"} | logfmt | counter>-1 | counter==-1"#),
         (
             r#"{foo="bar"} | regexp "(?P<foo>foo|bar)" | ( ( foo<5.01 , bar>20ms ) or foo="bar" ) | line_format "blip{{.boop}}bap" | label_format foo=bar,bar="blip{{.blop}}""#,
             r#"{foo="bar"} | regexp "(?P<foo>foo|bar)" | ( ( foo<5.01 , bar>20ms ) or foo="bar" ) | line_format "blip{{.boop}}bap" | label_format foo=bar,bar="blip{{.blop}}""#,
         ),
-        (
-            r#"1 > bool 1 > count_over_time({foo="bar"}[1m])"#,
-            r#"(0 > count_over_time({foo="bar"}[1m]))"#,
-        ),
-        (
-            r#"sum by (a) (rate({x="y"}[5m])) * 1000000"#,
-            r#"(sum by (a)(rate({x="y"}[5m])) * 1e+06)"#,
-        ),
-        (
-            r#"rate({x="y"}[5m] offset 1h)"#,
-            r#"rate({x="y"}[5m] offset 1h0m0s)"#,
-        ),
+        (r#"1 > bool 1 > count_over_time({foo="bar"}[1m])"#, r#"(0 > count_over_time({foo="bar"}[1m]))"#),
+        (r#"sum by (a) (rate({x="y"}[5m])) * 1000000"#, r#"(sum by (a)(rate({x="y"}[5m])) * 1e+06)"#),
+        (r#"rate({x="y"}[5m] offset 1h)"#, r#"rate({x="y"}[5m] offset 1h0m0s)"#),
         ("vector(1)", "vector(1.000000)"),
     ];
     for (q, want) in cases {
@@ -725,43 +523,22 @@ fn selectors() {
         Ok(vec![m("a", MatchOp::Eq, "b"), m("c", MatchOp::Re, "d.*")])
     );
     assert_eq!(parse_selector("{}", false), Ok(vec![]));
-    assert_eq!(
-        parse_selector(r#"{a=""}"#, false),
-        Ok(vec![m("a", MatchOp::Eq, "")])
-    );
-    assert_eq!(
-        parse_selector("{}", true).unwrap_err().to_string(),
-        MATCHER_REQUIRED
-    );
+    assert_eq!(parse_selector(r#"{a=""}"#, false), Ok(vec![m("a", MatchOp::Eq, "")]));
+    assert_eq!(parse_selector("{}", true).unwrap_err().to_string(), MATCHER_REQUIRED);
     let not = "only label matchers are supported";
-    assert_eq!(
-        parse_selector(r#"{a="b"} |= "x""#, true)
-            .unwrap_err()
-            .to_string(),
-        not
-    );
-    assert_eq!(
-        parse_selector(r#"rate({a="b"}[1m])"#, false)
-            .unwrap_err()
-            .to_string(),
-        not
-    );
+    assert_eq!(parse_selector(r#"{a="b"} |= "x""#, true).unwrap_err().to_string(), not);
+    assert_eq!(parse_selector(r#"rate({a="b"}[1m])"#, false).unwrap_err().to_string(), not);
     assert_eq!(parse_selector("1", false).unwrap_err().to_string(), not);
     assert_eq!(
         parse_selector(r#"{a="b""#, false).unwrap_err().to_string(),
         "parse error at line 1, col 7: syntax error: unexpected $end, expecting } or ,"
     );
     assert_eq!(
-        parse_selector(r#"{a=~"("}"#, false)
-            .unwrap_err()
-            .to_string(),
+        parse_selector(r#"{a=~"("}"#, false).unwrap_err().to_string(),
         "parse error : error parsing regexp: missing closing ): `(`"
     );
     // Parenthesised selectors are still bare selectors.
-    assert_eq!(
-        parse_selector(r#"({a="b"})"#, true),
-        Ok(vec![m("a", MatchOp::Eq, "b")])
-    );
+    assert_eq!(parse_selector(r#"({a="b"})"#, true), Ok(vec![m("a", MatchOp::Eq, "b")]));
 }
 
 mod props {
@@ -849,11 +626,8 @@ mod props {
     ];
 
     fn query() -> impl Strategy<Value = String> {
-        prop::collection::vec((prop::sample::select(VOCAB), prop::bool::ANY), 0..16).prop_map(|v| {
-            v.into_iter()
-                .map(|(t, sp)| if sp { format!("{t} ") } else { t.to_string() })
-                .collect()
-        })
+        prop::collection::vec((prop::sample::select(VOCAB), prop::bool::ANY), 0..16)
+            .prop_map(|v| v.into_iter().map(|(t, sp)| if sp { format!("{t} ") } else { t.to_string() }).collect())
     }
 
     proptest! {

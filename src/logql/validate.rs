@@ -49,20 +49,16 @@ enum PatNode {
 /// Loki's pattern lexer: `<name>` (`[A-Za-z_][A-Za-z0-9_]*`) is a capture, anything else literal.
 fn pattern_nodes(p: &str) -> Result<Vec<PatNode>, String> {
     if p.is_empty() {
-        return Err("parse error at line 1, col 1: syntax error: unexpected $end, expecting IDENTIFIER or LITERAL".into());
+        return Err(
+            "parse error at line 1, col 1: syntax error: unexpected $end, expecting IDENTIFIER or LITERAL".into()
+        );
     }
     let b = p.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'<'
-            && b.get(i + 1)
-                .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
-        {
-            let n = b[i + 1..]
-                .iter()
-                .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
-                .count();
+        if b[i] == b'<' && b.get(i + 1).is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') {
+            let n = b[i + 1..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_').count();
             if b.get(i + 1 + n) == Some(&b'>') {
                 out.push(PatNode::Capture(p[i + 1..i + 1 + n].to_string()));
                 i += n + 2;
@@ -80,9 +76,7 @@ fn pattern_nodes(p: &str) -> Result<Vec<PatNode>, String> {
 fn consecutive_captures(nodes: &[PatNode]) -> Result<(), String> {
     for w in nodes.windows(2) {
         if let [PatNode::Capture(a), PatNode::Capture(b)] = w {
-            return Err(format!(
-                "found consecutive capture '<{a}><{b}>': invalid expression"
-            ));
+            return Err(format!("found consecutive capture '<{a}><{b}>': invalid expression"));
         }
     }
     Ok(())
@@ -120,10 +114,7 @@ fn check_line_pattern(p: &str) -> Result<(), String> {
     }
     let nodes = pattern_nodes(p)?;
     consecutive_captures(&nodes)?;
-    match nodes
-        .iter()
-        .find(|n| matches!(n, PatNode::Capture(c) if c != "_"))
-    {
+    match nodes.iter().find(|n| matches!(n, PatNode::Capture(c) if c != "_")) {
         Some(PatNode::Capture(c)) => Err(format!("named captures are not allowed: found '<{c}>'")),
         _ => Ok(()),
     }
@@ -131,8 +122,7 @@ fn check_line_pattern(p: &str) -> Result<(), String> {
 
 /// The value of a numeric label filter literal (`mustNewNumericLabelFilter`).
 pub(crate) fn label_filter_number(text: &str) -> Result<f64, ParseError> {
-    parse_float(text)
-        .map_err(|e| ParseError::new(format!("unable to parse literal as a float: {e}")))
+    parse_float(text).map_err(|e| ParseError::new(format!("unable to parse literal as a float: {e}")))
 }
 
 fn validate_matchers(ms: &[Matcher]) -> Result<(), ParseError> {
@@ -150,26 +140,17 @@ fn validate_matchers(ms: &[Matcher]) -> Result<(), ParseError> {
 }
 
 /// `newRangeAggregationExpr` + `RangeAggregationExpr.validate`.
-fn range_agg_error(
-    op: RangeOp,
-    param: Option<&str>,
-    r: &LogRange,
-    g: Option<&Grouping>,
-) -> Option<String> {
+fn range_agg_error(op: RangeOp, param: Option<&str>, r: &LogRange, g: Option<&Grouping>) -> Option<String> {
     use RangeOp::*;
     let name = range_op_name(op);
     match param {
-        Some(p) if op != QuantileOverTime => {
-            return Some(format!("parameter {p} not supported for operation {name}"))
-        }
+        Some(p) if op != QuantileOverTime => return Some(format!("parameter {p} not supported for operation {name}")),
         Some(p) => {
             if let Err(e) = parse_float(p) {
                 return Some(format!("invalid parameter for operation {name}: {e}"));
             }
         }
-        None if op == QuantileOverTime => {
-            return Some(format!("parameter required for operation {name}"))
-        }
+        None if op == QuantileOverTime => return Some(format!("parameter required for operation {name}")),
         None => {}
     }
     let groupable = matches!(
@@ -189,36 +170,22 @@ fn range_agg_error(
     let ok = if r.unwrap.is_some() {
         !matches!(op, CountOverTime | BytesOverTime | BytesRate)
     } else {
-        matches!(
-            op,
-            BytesOverTime | BytesRate | CountOverTime | Rate | AbsentOverTime
-        )
+        matches!(op, BytesOverTime | BytesRate | CountOverTime | Rate | AbsentOverTime)
     };
-    let with = if r.unwrap.is_some() {
-        "with"
-    } else {
-        "without"
-    };
+    let with = if r.unwrap.is_some() { "with" } else { "without" };
     (!ok).then(|| format!("invalid aggregation {name} {with} unwrap"))
 }
 
 /// `mustNewVectorAggregationExpr` + sort grouping rule.
 fn vector_agg_error(op: VectorOp, param: Option<&str>, g: Option<&Grouping>) -> Option<String> {
     let name = vector_op_name(op);
-    if matches!(
-        op,
-        VectorOp::Topk | VectorOp::Bottomk | VectorOp::ApproxTopk
-    ) {
+    if matches!(op, VectorOp::Topk | VectorOp::Bottomk | VectorOp::ApproxTopk) {
         let Some(p) = param else {
             return Some(format!("parameter required for operation {name}"));
         };
         match parse_int(p) {
             None => return Some(format!("invalid parameter {name}({p},")),
-            Some(v) if v <= 0 => {
-                return Some(format!(
-                    "invalid parameter (must be greater than 0) {name}({p}"
-                ))
-            }
+            Some(v) if v <= 0 => return Some(format!("invalid parameter (must be greater than 0) {name}({p}")),
             _ => {}
         }
         if op == VectorOp::ApproxTopk && g.is_some() {
@@ -250,12 +217,7 @@ pub(crate) fn validate(node: &Node) -> Result<(), ParseError> {
             validate(lhs)?;
             validate(rhs)
         }
-        Node::Vector {
-            op,
-            param,
-            expr,
-            grouping,
-        } => {
+        Node::Vector { op, param, expr, grouping } => {
             if let Some(e) = vector_agg_error(*op, param.as_deref(), grouping.as_ref()) {
                 return fail(e);
             }
@@ -267,12 +229,7 @@ pub(crate) fn validate(node: &Node) -> Result<(), ParseError> {
             }
             validate(expr)
         }
-        Node::Range {
-            op,
-            param,
-            range,
-            grouping,
-        } => {
+        Node::Range { op, param, range, grouping } => {
             if let Some(e) = range_agg_error(*op, param.as_deref(), range, grouping.as_ref()) {
                 return fail(e);
             }
@@ -293,9 +250,8 @@ fn ip_pattern_ok(p: &str) -> bool {
             Some(IpAddr::V6(_)) => 128,
             None => return false,
         };
-        let digits_ok = !bits.is_empty()
-            && bits.bytes().all(|c| c.is_ascii_digit())
-            && (bits == "0" || !bits.starts_with('0'));
+        let digits_ok =
+            !bits.is_empty() && bits.bytes().all(|c| c.is_ascii_digit()) && (bits == "0" || !bits.starts_with('0'));
         return digits_ok && bits.parse::<u32>().is_ok_and(|b| b <= max);
     }
     match p.split_once('-').map(|(a, b)| (addr(a), addr(b))) {
@@ -309,16 +265,10 @@ fn line_filter_error(lf: &LineFilter) -> Option<String> {
     use LineFilterOp::*;
     for v in &lf.values {
         let e = match v {
-            LineFilterValue::Ip(_) if !matches!(lf.op, Contains | NotContains) => {
-                Some("ip: invalid operation".into())
-            }
-            LineFilterValue::Ip(p) if !ip_pattern_ok(p) => {
-                Some(format!("ip: invalid pattern: {}", quote(p)))
-            }
+            LineFilterValue::Ip(_) if !matches!(lf.op, Contains | NotContains) => Some("ip: invalid operation".into()),
+            LineFilterValue::Ip(p) if !ip_pattern_ok(p) => Some(format!("ip: invalid pattern: {}", quote(p))),
             LineFilterValue::Str(s) if matches!(lf.op, Match | NotMatch) => translate(s).err(),
-            LineFilterValue::Str(s) if matches!(lf.op, Pattern | NotPattern) => {
-                check_line_pattern(s).err()
-            }
+            LineFilterValue::Str(s) if matches!(lf.op, Pattern | NotPattern) => check_line_pattern(s).err(),
             _ => None,
         };
         if e.is_some() {
@@ -340,9 +290,7 @@ fn stage_error(s: &Stage) -> Option<String> {
                     return Some(format!("{dst} cannot be formatted"));
                 }
                 if seen.contains(&dst) {
-                    return Some(format!(
-                        "multiple label name '{dst}' not allowed in a single format operation"
-                    ));
+                    return Some(format!("multiple label name '{dst}' not allowed in a single format operation"));
                 }
                 seen.push(dst);
             }
@@ -360,19 +308,18 @@ fn check_pipeline(stages: &[Stage]) -> Result<(), ParseError> {
     let stage_err = |text: String, e: String| Err(ParseError::new(format!("stage '{text}' : {e}")));
     let mut lines: Vec<&LineFilter> = Vec::new();
     let mut others: Vec<&Stage> = Vec::new();
-    let flush =
-        |lines: &mut Vec<&LineFilter>, others: &mut Vec<&Stage>| -> Result<(), ParseError> {
-            if let Some(e) = lines.iter().find_map(|lf| line_filter_error(lf)) {
-                return stage_err(line_filters_string(lines), e);
+    let flush = |lines: &mut Vec<&LineFilter>, others: &mut Vec<&Stage>| -> Result<(), ParseError> {
+        if let Some(e) = lines.iter().find_map(|lf| line_filter_error(lf)) {
+            return stage_err(line_filters_string(lines), e);
+        }
+        lines.clear();
+        for s in others.drain(..) {
+            if let Some(e) = stage_error(s) {
+                return stage_err(stage_string(s), e);
             }
-            lines.clear();
-            for s in others.drain(..) {
-                if let Some(e) = stage_error(s) {
-                    return stage_err(stage_string(s), e);
-                }
-            }
-            Ok(())
-        };
+        }
+        Ok(())
+    };
     for s in stages {
         match s {
             Stage::LineFilter(lf) => lines.push(lf),
@@ -415,54 +362,23 @@ pub(crate) fn to_expr(node: Node) -> Expr {
 
 fn to_metric(node: Node) -> MetricExpr {
     match node {
-        Node::Range {
-            op,
-            param,
-            range,
-            grouping,
-        } => MetricExpr::RangeAgg {
-            op,
-            param: param.and_then(|p| parse_float(&p).ok()),
-            range,
-            grouping,
-        },
-        Node::Vector {
-            op,
-            param,
-            expr,
-            grouping,
-        } => MetricExpr::VectorAgg {
+        Node::Range { op, param, range, grouping } => {
+            MetricExpr::RangeAgg { op, param: param.and_then(|p| parse_float(&p).ok()), range, grouping }
+        }
+        Node::Vector { op, param, expr, grouping } => MetricExpr::VectorAgg {
             op,
             param: param.and_then(|p| parse_int(&p)).map(|v| v as f64),
             expr: Box::new(to_metric(*expr)),
             grouping,
         },
-        Node::BinOp {
-            op,
-            modifier,
-            lhs,
-            rhs,
-        } => MetricExpr::BinOp {
-            op,
-            modifier,
-            lhs: Box::new(to_metric(*lhs)),
-            rhs: Box::new(to_metric(*rhs)),
-        },
+        Node::BinOp { op, modifier, lhs, rhs } => {
+            MetricExpr::BinOp { op, modifier, lhs: Box::new(to_metric(*lhs)), rhs: Box::new(to_metric(*rhs)) }
+        }
         Node::Literal { value, .. } => MetricExpr::Literal(value),
         Node::VectorLit(t) => MetricExpr::Vector(parse_float(&t).unwrap_or(0.0)),
-        Node::LabelReplace {
-            expr,
-            dst,
-            replacement,
-            src,
-            regex,
-        } => MetricExpr::LabelReplace {
-            expr: Box::new(to_metric(*expr)),
-            dst,
-            replacement,
-            src,
-            regex,
-        },
+        Node::LabelReplace { expr, dst, replacement, src, regex } => {
+            MetricExpr::LabelReplace { expr: Box::new(to_metric(*expr)), dst, replacement, src, regex }
+        }
         // Unreachable after validation; keep the conversion total.
         Node::Log(_) | Node::Invalid(_) => MetricExpr::Literal(f64::NAN),
     }

@@ -155,7 +155,11 @@ impl Ord for Cursor {
         let by_time = if self.backward { self.ts().cmp(&other.ts()) } else { other.ts().cmp(&self.ts()) };
         by_time.then_with(|| other.rank.cmp(&self.rank)).then_with(|| {
             let by_line = other.line().cmp(self.line());
-            if self.backward { by_line.reverse() } else { by_line }
+            if self.backward {
+                by_line.reverse()
+            } else {
+                by_line
+            }
         })
     }
 }
@@ -221,11 +225,7 @@ fn walk(
         let hour = Hour { refs: &refs, metas: &metas, snap, pipeline, range, direction, categorize, deadline };
         // Filtering queries read most blocks: decode them ahead on every core. Others
         // (a plain selector with a limit) usually stop after a block or two.
-        let workers = if pipeline.is_noop() || refs.len() < 2 {
-            1
-        } else {
-            super::workers()
-        };
+        let workers = if pipeline.is_noop() || refs.len() < 2 { 1 } else { super::workers() };
         if let Flow::Stop = hour.merge(workers, stats, &mut visit)? {
             return Ok(());
         }
@@ -370,22 +370,40 @@ pub fn run(engine: &Engine, q: &LogQuery) -> Result<(Vec<StreamResult>, Stats), 
     let backward = q.direction == Direction::Backward;
     if q.limit > 0 {
         let snap = engine.rocks.snapshot();
-        walk(engine, &snap, q.tenant, &q.expr.matchers, &pipeline, q.range, q.direction, &q.deadline, q.categorize, &mut stats, |meta, block, hit| {
-            let ts = block.ts(hit.idx as usize);
-            let spaced = match (q.interval, last_accepted) {
-                (0, _) | (_, None) => true,
-                (iv, Some(prev)) => if backward { ts <= prev - iv } else { ts >= prev + iv },
-            };
-            if spaced {
-                last_accepted = Some(ts);
-                add_entry(&mut groups, meta, block, hit, q.categorize);
-                emitted += 1;
-                if emitted >= q.limit {
-                    return Ok(Flow::Stop);
+        walk(
+            engine,
+            &snap,
+            q.tenant,
+            &q.expr.matchers,
+            &pipeline,
+            q.range,
+            q.direction,
+            &q.deadline,
+            q.categorize,
+            &mut stats,
+            |meta, block, hit| {
+                let ts = block.ts(hit.idx as usize);
+                let spaced = match (q.interval, last_accepted) {
+                    (0, _) | (_, None) => true,
+                    (iv, Some(prev)) => {
+                        if backward {
+                            ts <= prev - iv
+                        } else {
+                            ts >= prev + iv
+                        }
+                    }
+                };
+                if spaced {
+                    last_accepted = Some(ts);
+                    add_entry(&mut groups, meta, block, hit, q.categorize);
+                    emitted += 1;
+                    if emitted >= q.limit {
+                        return Ok(Flow::Stop);
+                    }
                 }
-            }
-            Ok(Flow::Continue)
-        })?;
+                Ok(Flow::Continue)
+            },
+        )?;
     }
     stats.entries_returned = emitted as u64;
     stats.exec_seconds = started.elapsed().as_secs_f64();
@@ -419,30 +437,42 @@ impl LogSource for StoreSource<'_> {
         let pipeline = LogPipeline::compile(&log.stages)?;
         let mut stats = self.stats.borrow_mut();
         let range = TimeRange { start: from, end: to };
-        walk(self.engine, &self.snap, self.tenant, &log.matchers, &pipeline, range, Direction::Forward, &self.deadline, false, &mut stats, |meta, block, hit| {
-            let idx = hit.idx as usize;
-            let ts = block.ts(idx);
-            match &hit.processed {
-                Some(p) => {
-                    let original;
-                    let line = match &p.line {
-                        Some(l) => l.as_str(),
-                        None => {
-                            original = String::from_utf8_lossy(block.line(idx));
-                            &original
-                        }
-                    };
-                    f(ProcessedEntry { ts, line, labels: &p.labels })?;
+        walk(
+            self.engine,
+            &self.snap,
+            self.tenant,
+            &log.matchers,
+            &pipeline,
+            range,
+            Direction::Forward,
+            &self.deadline,
+            false,
+            &mut stats,
+            |meta, block, hit| {
+                let idx = hit.idx as usize;
+                let ts = block.ts(idx);
+                match &hit.processed {
+                    Some(p) => {
+                        let original;
+                        let line = match &p.line {
+                            Some(l) => l.as_str(),
+                            None => {
+                                original = String::from_utf8_lossy(block.line(idx));
+                                &original
+                            }
+                        };
+                        f(ProcessedEntry { ts, line, labels: &p.labels })?;
+                    }
+                    None => {
+                        let metadata = owned_metadata(block, idx);
+                        let labels = with_metadata(&meta.labels, &metadata);
+                        let line = String::from_utf8_lossy(block.line(idx));
+                        f(ProcessedEntry { ts, line: &line, labels: &labels })?;
+                    }
                 }
-                None => {
-                    let metadata = owned_metadata(block, idx);
-                    let labels = with_metadata(&meta.labels, &metadata);
-                    let line = String::from_utf8_lossy(block.line(idx));
-                    f(ProcessedEntry { ts, line: &line, labels: &labels })?;
-                }
-            }
-            Ok(Flow::Continue)
-        })
+                Ok(Flow::Continue)
+            },
+        )
     }
 }
 
@@ -492,12 +522,17 @@ fn open(
     if backward {
         cands.reverse();
     }
-    let mut cursor =
-        Cursor { rank: r.rank, meta: Arc::clone(meta), block, cands, pos: 0, current: None, backward };
+    let mut cursor = Cursor { rank: r.rank, meta: Arc::clone(meta), block, cands, pos: 0, current: None, backward };
     Ok(cursor.advance(pipeline, categorize).then_some(cursor))
 }
 
-fn add_entry(groups: &mut BTreeMap<String, StreamResult>, meta: &StreamMeta, block: &Block, hit: &Hit, categorize: bool) {
+fn add_entry(
+    groups: &mut BTreeMap<String, StreamResult>,
+    meta: &StreamMeta,
+    block: &Block,
+    hit: &Hit,
+    categorize: bool,
+) {
     let idx = hit.idx as usize;
     let ts = block.ts(idx);
     let (labels, line, metadata, parsed) = match (&hit.processed, categorize) {
@@ -536,7 +571,12 @@ fn add_entry(groups: &mut BTreeMap<String, StreamResult>, meta: &StreamMeta, blo
 /// The labels and line a log query returns for an entry (without `categorize-labels`):
 /// what the pipeline made of it, or, when it only has line filters (`processed` None), the
 /// stream labels with the entry's structured metadata.
-fn output(stream: &Labels, line: &[u8], metadata: &[(String, String)], processed: Option<&Processed>) -> (Labels, String) {
+fn output(
+    stream: &Labels,
+    line: &[u8],
+    metadata: &[(String, String)],
+    processed: Option<&Processed>,
+) -> (Labels, String) {
     match processed {
         None => {
             let labels = if metadata.is_empty() { stream.clone() } else { with_metadata(stream, metadata) };

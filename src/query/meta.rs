@@ -45,7 +45,13 @@ pub fn series(
 
 /// Label names of the streams [`series`] would return, read from the label index
 /// (`index::browse`): the same answer without visiting every stream.
-pub fn label_names(engine: &Engine, tenant: &str, selector: Option<&[Matcher]>, start: Nanos, end: Nanos) -> Result<BTreeSet<String>, QueryError> {
+pub fn label_names(
+    engine: &Engine,
+    tenant: &str,
+    selector: Option<&[Matcher]>,
+    start: Nanos,
+    end: Nanos,
+) -> Result<BTreeSet<String>, QueryError> {
     browse(engine, tenant, selector, start, end, |b, days| b.names(days))
 }
 
@@ -71,7 +77,10 @@ fn browse(
     selector: Option<&[Matcher]>,
     start: Nanos,
     end: Nanos,
-    walk: impl FnOnce(Browse<'_, Keep<'_>>, std::ops::RangeInclusive<i64>) -> Result<BTreeSet<String>, crate::store::StoreError>,
+    walk: impl FnOnce(
+        Browse<'_, Keep<'_>>,
+        std::ops::RangeInclusive<i64>,
+    ) -> Result<BTreeSet<String>, crate::store::StoreError>,
 ) -> Result<BTreeSet<String>, QueryError> {
     let compiled = match selector {
         Some(ms) => Some(compile_all(ms).map_err(|e| QueryError::BadRegex(e.to_string()))?),
@@ -126,7 +135,13 @@ pub struct IndexStats {
     pub entries: u64,
 }
 
-pub fn index_stats(engine: &Engine, tenant: &str, selector: &[Matcher], start: Nanos, end: Nanos) -> Result<IndexStats, QueryError> {
+pub fn index_stats(
+    engine: &Engine,
+    tenant: &str,
+    selector: &[Matcher],
+    start: Nanos,
+    end: Nanos,
+) -> Result<IndexStats, QueryError> {
     let snap = engine.rocks.snapshot();
     let range = TimeRange { start, end: end.saturating_add(1) };
     let ids = super::logs::select(&snap, tenant, selector, range)?;
@@ -143,7 +158,8 @@ pub fn index_stats(engine: &Engine, tenant: &str, selector: &[Matcher], start: N
             if b.max_ts < range.start || b.min_ts >= range.end {
                 return Ok(true);
             }
-            let (n, raw) = crate::store::block::peek(v).map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+            let (n, raw) =
+                crate::store::block::peek(v).map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
             any = true;
             out.chunks += 1;
             out.entries += n as u64;

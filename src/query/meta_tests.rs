@@ -25,7 +25,14 @@ fn push(ing: &Ingester, tenant: &str, labels: &[(&str, &str)], times: &[i64]) {
 }
 
 /// What the label endpoints answered before: every stream `series` returns, visited.
-fn by_series(e: &Engine, tenant: &str, sel: Option<&[Matcher]>, name: Option<&str>, start: Nanos, end: Nanos) -> BTreeSet<String> {
+fn by_series(
+    e: &Engine,
+    tenant: &str,
+    sel: Option<&[Matcher]>,
+    name: Option<&str>,
+    start: Nanos,
+    end: Nanos,
+) -> BTreeSet<String> {
     let selectors: Vec<Vec<Matcher>> = sel.map(|s| vec![s.to_vec()]).unwrap_or_default();
     let mut out = BTreeSet::new();
     for m in series(e, tenant, &selectors, start, end).unwrap() {
@@ -57,7 +64,10 @@ fn label_names_and_values_match_a_walk_over_every_stream() {
     push(&ing, "fake", &[("app", "gone-early"), ("kind", "k")], &[D0 + 3 * H, D0 + 26 * H]);
     let gone_early = registry.lookup("fake", r#"{app="gone-early", kind="k"}"#).unwrap();
     let mut batch = rocks.batch();
-    batch.delete_blocks_range(&keys::block_bucket(gone_early, keys::hour_of(D0 + 3 * H)), &keys::block_bucket(gone_early, keys::hour_of(D0 + 3 * H) + 1));
+    batch.delete_blocks_range(
+        &keys::block_bucket(gone_early, keys::hour_of(D0 + 3 * H)),
+        &keys::block_bucket(gone_early, keys::hour_of(D0 + 3 * H) + 1),
+    );
     rocks.write(batch).unwrap();
     // A stream removed from the registry, still named by its day partition.
     push(&ing, "fake", &[("app", "removed"), ("old", "o")], &[D0 + 4 * H]);
@@ -71,7 +81,14 @@ fn label_names_and_values_match_a_walk_over_every_stream() {
     });
 
     let e = Engine { rocks: Arc::clone(&rocks), registry: Arc::clone(&registry) };
-    let selectors = [None, Some(r#"{app="a"}"#), Some(r#"{app=~"a|b|gone.*"}"#), Some(r#"{app=~".+", env!="prod"}"#), Some(r#"{app="many", pod=~"p1.*"}"#), Some(r#"{team=~".+"}"#)];
+    let selectors = [
+        None,
+        Some(r#"{app="a"}"#),
+        Some(r#"{app=~"a|b|gone.*"}"#),
+        Some(r#"{app=~".+", env!="prod"}"#),
+        Some(r#"{app="many", pod=~"p1.*"}"#),
+        Some(r#"{team=~".+"}"#),
+    ];
     let names = ["app", "env", "pod", "kind", "old", "secret", "zone", "only_late", "nope"];
     let mut bounds = vec![(D0 - H, D0 + 80 * H), (D0 + 60 * H, D0 + 50 * H), (D0 + 5 * H, D0 + 5 * H)];
     for s in [0, 1, 2, 3, 4, 9, 23, 24, 26, 30, 54] {

@@ -10,9 +10,9 @@ pub mod metric;
 pub mod pipeline;
 pub mod result;
 mod scan;
+pub mod source;
 #[cfg(test)]
 mod store_tests;
-pub mod source;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -128,7 +128,11 @@ impl Job<'_> {
     }
 
     fn line<'b>(&self, block: &'b Block, i: usize) -> &'b [u8] {
-        if self.lines { block.line(i) } else { &[] }
+        if self.lines {
+            block.line(i)
+        } else {
+            &[]
+        }
     }
 
     fn candidates(&self, block: &Block, stats: &mut Stats, f: impl FnMut(usize)) -> Result<(), QueryError> {
@@ -178,7 +182,8 @@ impl Job<'_> {
             self.candidates(block, stats, |i| order.push((block.ts(i), b as u32, i as u32)))?;
         }
         order.sort_unstable_by(|a, b| {
-            a.0.cmp(&b.0).then_with(|| blocks[a.1 as usize].line(a.2 as usize).cmp(blocks[b.1 as usize].line(b.2 as usize)))
+            a.0.cmp(&b.0)
+                .then_with(|| blocks[a.1 as usize].line(a.2 as usize).cmp(blocks[b.1 as usize].line(b.2 as usize)))
         });
         let mut run = SameTime::default();
         for &(ts, b, i) in &order {
@@ -241,7 +246,8 @@ pub(crate) fn for_each_matching(
         if !block.page_possible(p) {
             continue;
         }
-        let region = block.page_lines(p).map_err(|e| QueryError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
+        let region =
+            block.page_lines(p).map_err(|e| QueryError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
         let entries = block.page_entries(p);
         let (plo, phi) = (lo.max(entries.start), hi.min(entries.end));
         let base = block.page_start(p);

@@ -133,8 +133,11 @@ fn equal_timestamps_have_a_stable_order() {
 fn kernel_and_entry_scan_agree_on_the_store() {
     let st = Store::open();
     for p in 0..5i64 {
-        let entries: Vec<(i64, String)> =
-            (0..40).map(|i| (T0 + (i * 5 + p) * S, format!("p{} line {} {}", p % 2, i, if i % 3 == 0 { "error" } else { "ok" }))).collect();
+        let entries: Vec<(i64, String)> = (0..40)
+            .map(|i| {
+                (T0 + (i * 5 + p) * S, format!("p{} line {} {}", p % 2, i, if i % 3 == 0 { "error" } else { "ok" }))
+            })
+            .collect();
         let refs: Vec<(i64, &str)> = entries.iter().map(|(t, l)| (*t, l.as_str())).collect();
         st.push(&[("app", if p % 2 == 0 { "a" } else { "b" }), ("level", "info")], &refs);
         // The same entries again: duplicates count once.
@@ -145,8 +148,14 @@ fn kernel_and_entry_scan_agree_on_the_store() {
     // `| json` forces the general evaluation (a parser), `| drop __error__` allows the kernel;
     // both count the same lines here since every label is a stream label.
     for (fast, slow) in [
-        (r#"sum by (app) (count_over_time({level="info"} |= "error" [1m]))"#, r#"sum by (app) (count_over_time({level="info"} |= "error" | logfmt | drop __error__, __error_details__ [1m]))"#),
-        (r#"sum by (level) (bytes_over_time({app=~"a|b"}[30s]))"#, r#"sum by (level) (bytes_over_time({app=~"a|b"} | logfmt | drop __error__, __error_details__ [30s]))"#),
+        (
+            r#"sum by (app) (count_over_time({level="info"} |= "error" [1m]))"#,
+            r#"sum by (app) (count_over_time({level="info"} |= "error" | logfmt | drop __error__, __error_details__ [1m]))"#,
+        ),
+        (
+            r#"sum by (level) (bytes_over_time({app=~"a|b"}[30s]))"#,
+            r#"sum by (level) (bytes_over_time({app=~"a|b"} | logfmt | drop __error__, __error_details__ [30s]))"#,
+        ),
     ] {
         for k in 0..8 {
             let t = T0 + k * 30 * S;
@@ -217,8 +226,14 @@ fn a_day_dropped_from_the_index_is_indexed_again() {
 fn token_filters_skip_sealed_blocks_and_miss_nothing() {
     let st = Store::open();
     for b in 0..4i64 {
-        let lines: Vec<(i64, String)> =
-            (0..50).map(|i| (T0 + (b * 50 + i) * S, format!("order {} {}", b * 50 + i, if b == 2 && i == 7 { "refund issued" } else { "payment ok" }))).collect();
+        let lines: Vec<(i64, String)> = (0..50)
+            .map(|i| {
+                (
+                    T0 + (b * 50 + i) * S,
+                    format!("order {} {}", b * 50 + i, if b == 2 && i == 7 { "refund issued" } else { "payment ok" }),
+                )
+            })
+            .collect();
         let refs: Vec<(i64, &str)> = lines.iter().map(|(t, l)| (*t, l.as_str())).collect();
         st.push(&[("app", "shop")], &refs);
     }
@@ -229,7 +244,10 @@ fn token_filters_skip_sealed_blocks_and_miss_nothing() {
     assert_eq!(lines(&e, r#"{app="shop"} |= "refund issued""#, Direction::Forward), vec!["order 107 refund issued"]);
     assert!(lines(&e, r#"{app="shop"} |= " never-seen-word ""#, Direction::Forward).is_empty());
     let src = StoreSource::new(&e, "fake", Deadline::none());
-    assert_eq!(instant(&src, r#"sum(count_over_time({app="shop"} |= " refund " [1h]))"#, T0 + 3000 * S), vec![("{}".into(), 1.0)]);
+    assert_eq!(
+        instant(&src, r#"sum(count_over_time({app="shop"} |= " refund " [1h]))"#, T0 + 3000 * S),
+        vec![("{}".into(), 1.0)]
+    );
     assert_eq!(src.stats.borrow().blocks_decoded, 1);
     let src = StoreSource::new(&e, "fake", Deadline::none());
     assert!(instant(&src, r#"sum(count_over_time({app="shop"} |= " absent " [1h]))"#, T0 + 3000 * S).is_empty());
@@ -266,7 +284,10 @@ fn page_filters_skip_pages_and_keep_substring_semantics() {
     assert_eq!(lines_of(&e, r#"{app="web"} |= "error""#), want);
     assert_eq!(lines_of(&e, r#"{app="web"} |= "rror: TERR""#), vec![want[2].clone()]);
     let src = StoreSource::new(&e, "fake", Deadline::none());
-    assert_eq!(instant(&src, r#"sum(count_over_time({app="web"} |= "error" [1h]))"#, T0 + 3000 * S), vec![("{}".into(), 3.0)]);
+    assert_eq!(
+        instant(&src, r#"sum(count_over_time({app="web"} |= "error" [1h]))"#, T0 + 3000 * S),
+        vec![("{}".into(), 3.0)]
+    );
     let stats = src.stats.borrow();
     let all: u64 = lines.iter().map(|(_, l)| l.len() as u64).sum();
     assert!(stats.bytes_processed * 2 < all, "only the pages that may match are read: {stats:?}");

@@ -35,7 +35,9 @@ pub struct DeleteRequest {
 pub fn parse_delete_query(q: &str) -> Result<LogExpr, String> {
     match logql::parse_expr(q).map_err(|e| e.to_string())? {
         Expr::Log(l) if l.stages.iter().all(|s| matches!(s, Stage::LineFilter(_))) => Ok(l),
-        _ => Err("unsupported query type: only log selectors with optional line filters can be used for deletion".into()),
+        _ => {
+            Err("unsupported query type: only log selectors with optional line filters can be used for deletion".into())
+        }
     }
 }
 
@@ -55,17 +57,20 @@ pub fn remove(rocks: &Rocks, r: &DeleteRequest) -> Result<(), StoreError> {
 /// Requests of one tenant (`None`: all tenants), oldest first.
 pub fn list(rocks: &Rocks, tenant: Option<&str>) -> Result<Vec<DeleteRequest>, StoreError> {
     let prefix = tenant.map(keys::delete_requests_of).unwrap_or_default();
-    let mut out: Vec<DeleteRequest> = rocks
-        .scan_deletes(&prefix)?
-        .into_iter()
-        .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
-        .collect();
+    let mut out: Vec<DeleteRequest> =
+        rocks.scan_deletes(&prefix)?.into_iter().filter_map(|(_, v)| serde_json::from_slice(&v).ok()).collect();
     out.sort_by_key(|r| r.created_at);
     Ok(out)
 }
 
 /// Applies every `received` request whose cancel period is over.
-pub fn apply_due(rocks: &Rocks, registry: &Registry, ingester: &Ingester, cancel_period: Duration, now: Nanos) -> Result<Report, StoreError> {
+pub fn apply_due(
+    rocks: &Rocks,
+    registry: &Registry,
+    ingester: &Ingester,
+    cancel_period: Duration,
+    now: Nanos,
+) -> Result<Report, StoreError> {
     let mut report = Report::default();
     for mut r in list(rocks, None)? {
         if r.status != "received" || r.created_at + cancel_period.as_nanos() as i64 > now {
@@ -114,7 +119,10 @@ fn apply(rocks: &Rocks, registry: &Registry, ingester: &Ingester, r: &DeleteRequ
             batch.delete_block(k);
             if let (Some(first), Some(last)) = (kept.first(), kept.last()) {
                 let new_key = keys::block(id, key.hour, first.ts, last.ts, ingester.next_seq());
-                batch.put_block(&new_key, &block::encode(&kept, block::Codec::Zstd(crate::store::merge::SEALED_ZSTD_LEVEL)));
+                batch.put_block(
+                    &new_key,
+                    &block::encode(&kept, block::Codec::Zstd(crate::store::merge::SEALED_ZSTD_LEVEL)),
+                );
             }
             Ok(true)
         })?;

@@ -107,7 +107,13 @@ impl Retention {
     }
 
     /// One compactor pass. Blocking.
-    pub fn run_once(&self, rocks: &Rocks, registry: &Registry, ingester: &Ingester, now: Nanos) -> Result<Report, StoreError> {
+    pub fn run_once(
+        &self,
+        rocks: &Rocks,
+        registry: &Registry,
+        ingester: &Ingester,
+        now: Nanos,
+    ) -> Result<Report, StoreError> {
         let _maintenance = ingester.maintenance.lock();
         let mut report = Report::default();
         if self.enabled {
@@ -121,7 +127,13 @@ impl Retention {
         Ok(report)
     }
 
-    fn expire(&self, rocks: &Rocks, registry: &Registry, ingester: &Ingester, now: Nanos) -> Result<Report, StoreError> {
+    fn expire(
+        &self,
+        rocks: &Rocks,
+        registry: &Registry,
+        ingester: &Ingester,
+        now: Nanos,
+    ) -> Result<Report, StoreError> {
         let mut report = Report::default();
         // Per tenant: the oldest cutoff of its streams, or None if any stream is kept forever.
         let mut tenant_cutoff: HashMap<String, Option<Nanos>> = HashMap::new();
@@ -157,7 +169,10 @@ impl Retention {
             let last_day = keys::day_of(cutoff); // partitions of days before it ended by the cutoff
             let days: Vec<i64> = postings_days(rocks, &tenant)?.into_iter().filter(|d| *d < last_day).collect();
             if !days.is_empty() {
-                batch.delete_postings_range(&keys::postings_partition(&tenant, i64::MIN), &keys::postings_partition(&tenant, last_day));
+                batch.delete_postings_range(
+                    &keys::postings_partition(&tenant, i64::MIN),
+                    &keys::postings_partition(&tenant, last_day),
+                );
                 report.partitions_deleted += days.len() as u64;
                 forget_before = forget_before.max(last_day);
             }
@@ -227,7 +242,11 @@ impl Retention {
             rocks.reclaim(&deleted);
             report.days_dropped_for_size += 1;
             report.partitions_deleted += 1;
-            tracing::warn!(day, cap = self.max_disk_bytes, "data directory over retention_max_disk_bytes: dropped the oldest day");
+            tracing::warn!(
+                day,
+                cap = self.max_disk_bytes,
+                "data directory over retention_max_disk_bytes: dropped the oldest day"
+            );
         }
         Ok(report)
     }
@@ -326,17 +345,32 @@ mod tests {
             enabled: true,
             global: Duration::from_secs(336 * 3600),
             tenant_periods: [("short".to_string(), Duration::from_secs(3600))].into_iter().collect(),
-            rules: vec![rule("level", "debug", 1, 24), rule("level", "debug", 1, 48), rule("app", "audit", 5, 720), rule("level", "debug", 2, 72)],
+            rules: vec![
+                rule("level", "debug", 1, 24),
+                rule("level", "debug", 1, 48),
+                rule("app", "audit", 5, 720),
+                rule("level", "debug", 2, 72),
+            ],
             max_disk_bytes: 0,
             cancel_period: Duration::ZERO,
             data_dir: PathBuf::new(),
         };
-        let l = |pairs: &[(&str, &str)]| Labels::from_pairs(pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect());
+        let l = |pairs: &[(&str, &str)]| {
+            Labels::from_pairs(pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect())
+        };
         assert_eq!(r.period_for("fake", &l(&[("level", "info")])), Duration::from_secs(336 * 3600));
         assert_eq!(r.period_for("short", &l(&[("level", "info")])), Duration::from_secs(3600), "tenant override");
-        assert_eq!(r.period_for("fake", &l(&[("level", "debug")])), Duration::from_secs(72 * 3600), "higher priority wins");
+        assert_eq!(
+            r.period_for("fake", &l(&[("level", "debug")])),
+            Duration::from_secs(72 * 3600),
+            "higher priority wins"
+        );
         assert_eq!(r.period_for("fake", &l(&[("level", "debug"), ("app", "audit")])), Duration::from_secs(720 * 3600));
         let tie = Retention { rules: vec![rule("a", "1", 1, 48), rule("a", "1", 1, 24)], ..r };
-        assert_eq!(tie.period_for("fake", &l(&[("a", "1")])), Duration::from_secs(24 * 3600), "equal priority: shortest period");
+        assert_eq!(
+            tie.period_for("fake", &l(&[("a", "1")])),
+            Duration::from_secs(24 * 3600),
+            "equal priority: shortest period"
+        );
     }
 }

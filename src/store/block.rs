@@ -325,9 +325,7 @@ pub(super) fn v3_pages_at(value: &[u8]) -> Result<(usize, usize), CorruptBlock> 
 /// metadata and 16 bytes per entry) from a block's headers without decompressing it.
 pub fn peek(value: &[u8]) -> Result<(usize, usize), CorruptBlock> {
     match value.first() {
-        Some(&V1) if value.len() >= V1_HEADER => {
-            Ok((read_u32(value, 2) as usize, read_u32(value, 6) as usize))
-        }
+        Some(&V1) if value.len() >= V1_HEADER => Ok((read_u32(value, 2) as usize, read_u32(value, 6) as usize)),
         Some(&V2) if value.len() >= 5 => {
             let n = read_u32(value, 1) as usize;
             let (_, index_raw, _, used) = section(&value[5..])?;
@@ -403,7 +401,11 @@ impl Block {
 
     /// [`Self::decode_probed`] for a body whose filters live in its head (`store::head`):
     /// `possible[p]` says whether page `p` may match (one flag per page of the body).
-    pub fn decode_masked(value: &[u8], probe: &Probe, possible: Option<&[bool]>) -> Result<Option<Block>, CorruptBlock> {
+    pub fn decode_masked(
+        value: &[u8],
+        probe: &Probe,
+        possible: Option<&[bool]>,
+    ) -> Result<Option<Block>, CorruptBlock> {
         match value.first() {
             Some(&V1) => Self::decode_v1(value).map(Some),
             Some(&V2) => Self::decode_v2(value, probe),
@@ -450,8 +452,15 @@ impl Block {
             if possible {
                 b.stored.extend_from_slice(payload);
             }
-            let page =
-                Page { first, start, end: start + raw_len, codec, payload: from..b.stored.len(), possible, lines: OnceCell::new() };
+            let page = Page {
+                first,
+                start,
+                end: start + raw_len,
+                codec,
+                payload: from..b.stored.len(),
+                possible,
+                lines: OnceCell::new(),
+            };
             b.pages.push(page);
         }
         for p in 0..b.pages.len() {
@@ -604,7 +613,11 @@ impl Block {
     }
 
     fn line_start(&self, i: usize) -> usize {
-        if i == 0 { 0 } else { read_u32(&self.index, 8 * self.n + 4 * (i - 1)) as usize }
+        if i == 0 {
+            0
+        } else {
+            read_u32(&self.index, 8 * self.n + 4 * (i - 1)) as usize
+        }
     }
 
     fn line_end(&self, i: usize) -> usize {
@@ -634,7 +647,11 @@ impl Block {
         let (mut lo, mut hi) = (0usize, self.n);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if self.line_end(mid) > offset { hi = mid } else { lo = mid + 1 }
+            if self.line_end(mid) > offset {
+                hi = mid
+            } else {
+                lo = mid + 1
+            }
         }
         lo
     }
@@ -658,7 +675,11 @@ impl Block {
         let (mut lo, mut hi) = (0usize, self.n);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if self.ts(mid) < ts { lo = mid + 1 } else { hi = mid }
+            if self.ts(mid) < ts {
+                lo = mid + 1
+            } else {
+                hi = mid
+            }
         }
         lo
     }
@@ -670,9 +691,7 @@ impl Block {
             line: String::from_utf8_lossy(self.line(i)).into_owned(),
             metadata: self
                 .metadata(i)
-                .map(|(k, v)| {
-                    (String::from_utf8_lossy(k).into_owned(), String::from_utf8_lossy(v).into_owned())
-                })
+                .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), String::from_utf8_lossy(v).into_owned()))
                 .collect(),
         }
     }
@@ -783,11 +802,7 @@ mod tests {
     use super::*;
 
     fn e(ts: Nanos, line: &str, meta: &[(&str, &str)]) -> Entry {
-        Entry {
-            ts,
-            line: line.into(),
-            metadata: meta.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        }
+        Entry { ts, line: line.into(), metadata: meta.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
     }
 
     #[test]
@@ -862,7 +877,8 @@ mod tests {
     /// Counting and grouping read the index section; the lines stay compressed until read.
     #[test]
     fn lines_are_decompressed_on_first_use() {
-        let entries: Vec<Entry> = (0..500).map(|i| e(i, &format!("line {i} {}", "x".repeat(40)), &[("k", "v")])).collect();
+        let entries: Vec<Entry> =
+            (0..500).map(|i| e(i, &format!("line {i} {}", "x".repeat(40)), &[("k", "v")])).collect();
         let b = Block::decode_lazy(&encode(&entries, Codec::Zstd(3))).unwrap();
         assert!(!b.lines_loaded());
         assert_eq!((b.line_len(7), b.metadata(7).count()), (entries[7].line.len(), 1));
@@ -899,12 +915,18 @@ mod tests {
         let probed = Block::decode_probed(&sealed, &refund).unwrap().expect("one page may match");
         let with = b.pages_of(2500..2501).start;
         assert!(probed.page_possible(with) && probed.page_lines(with).is_ok());
-        assert!(pages.clone().filter(|&p| p != with).all(|p| !probed.page_possible(p) && probed.page_lines(p).is_err()));
+        assert!(pages
+            .clone()
+            .filter(|&p| p != with)
+            .all(|p| !probed.page_possible(p) && probed.page_lines(p).is_err()));
         assert!(probed.stored.len() < sealed.len() / 3, "ruled-out pages are not copied");
         assert!(probed.load_lines().is_ok(), "loads the possible pages");
         let absent = Probe::new([&b"never-appears"[..]]);
         assert!(Block::decode_probed(&sealed, &absent).unwrap().is_none(), "every page ruled out: not decoded");
-        assert!(Block::decode_probed(&encode(&entries, Codec::Lz4), &absent).unwrap().is_some(), "push blocks carry no filter");
+        assert!(
+            Block::decode_probed(&encode(&entries, Codec::Lz4), &absent).unwrap().is_some(),
+            "push blocks carry no filter"
+        );
         for i in [0, 1234, 2999] {
             assert_eq!(b.entry(i), entries[i]);
         }

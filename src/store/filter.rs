@@ -248,7 +248,13 @@ mod tests {
     fn filter_of(lines: &[&str]) -> Vec<u8> {
         let all: String = lines.concat();
         let mut end = 0;
-        let ends: Vec<usize> = lines.iter().map(|l| { end += l.len(); end }).collect();
+        let ends: Vec<usize> = lines
+            .iter()
+            .map(|l| {
+                end += l.len();
+                end
+            })
+            .collect();
         Builder::default().page(all.as_bytes(), ends.into_iter())
     }
 
@@ -270,7 +276,20 @@ mod tests {
     #[test]
     fn a_page_is_skipped_only_when_it_cannot_match() {
         let f = filter_of(&[r#"{"msg":"payment failed","userId":"user_id_123"}"#, "티켓팅 오픈 at 13:00", "errors: 2"]);
-        for present in ["\"payment failed\"", "user_id_123\"", " 티켓팅 ", ":00", "x", "", "ayme", "rror", "error", "errors:", "fail", "13:0"] {
+        for present in [
+            "\"payment failed\"",
+            "user_id_123\"",
+            " 티켓팅 ",
+            ":00",
+            "x",
+            "",
+            "ayme",
+            "rror",
+            "error",
+            "errors:",
+            "fail",
+            "13:0",
+        ] {
             assert!(may(&f, present), "{present}");
         }
         let mut skipped = 0;

@@ -85,10 +85,7 @@ pub fn stream_record(tenant: &str, labels: &str) -> Vec<u8> {
 /// Splits a `stream_record` value into (tenant, labels-string).
 pub fn parse_stream_record(v: &[u8]) -> Option<(&str, &str)> {
     let i = v.iter().position(|&b| b == 0)?;
-    Some((
-        std::str::from_utf8(&v[..i]).ok()?,
-        std::str::from_utf8(&v[i + 1..]).ok()?,
-    ))
+    Some((std::str::from_utf8(&v[..i]).ok()?, std::str::from_utf8(&v[i + 1..]).ok()?))
 }
 
 // ---- CF `postings`: label index, one partition per tenant and day ---------------------
@@ -132,10 +129,7 @@ pub fn postings_after_name(tenant: &str, day: i64, name: &str) -> Vec<u8> {
 /// Splits the part after the partition prefix into (name, value).
 pub fn parse_postings_suffix(rest: &[u8]) -> Option<(&str, &str)> {
     let i = rest.iter().position(|&b| b == 0)?;
-    Some((
-        std::str::from_utf8(&rest[..i]).ok()?,
-        std::str::from_utf8(&rest[i + 1..]).ok()?,
-    ))
+    Some((std::str::from_utf8(&rest[..i]).ok()?, std::str::from_utf8(&rest[i + 1..]).ok()?))
 }
 
 // ---- CF `blocks`: compressed entry blocks ---------------------------------------------

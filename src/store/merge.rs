@@ -153,18 +153,28 @@ mod tests {
         rocks.write(batch).unwrap();
         let mut seq = 100;
         // Every push block is below half of 120 bytes; 7 one-byte entries fill 7 * 17 = 119.
-        assert_eq!(merge_bucket(&rocks, 1, hour, 120, || { seq += 1; seq }).unwrap(), 4);
+        assert_eq!(
+            merge_bucket(&rocks, 1, hour, 120, || {
+                seq += 1;
+                seq
+            })
+            .unwrap(),
+            4
+        );
         let mut got = Vec::new();
         let mut sizes = Vec::new();
         let (from, to) = (keys::block_bucket(1, hour), keys::block_bucket(1, hour + 1));
-        rocks.snapshot().blocks_in(&from, &to, |k, v| {
-            let key = keys::parse_block(k).unwrap();
-            let b = Block::decode(v).unwrap();
-            assert_eq!((key.min_ts, key.max_ts), (b.ts(0), b.ts(b.len() - 1)));
-            sizes.push(b.len());
-            got.extend((0..b.len()).map(|i| b.entry(i)));
-            Ok(true)
-        }).unwrap();
+        rocks
+            .snapshot()
+            .blocks_in(&from, &to, |k, v| {
+                let key = keys::parse_block(k).unwrap();
+                let b = Block::decode(v).unwrap();
+                assert_eq!((key.min_ts, key.max_ts), (b.ts(0), b.ts(b.len() - 1)));
+                sizes.push(b.len());
+                got.extend((0..b.len()).map(|i| b.entry(i)));
+                Ok(true)
+            })
+            .unwrap();
         let want = vec![
             e(t + 1, "b", &[]),
             e(t + 2, "c", &[]),

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use roaring::RoaringBitmap;
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Direction as RDir,
-    IteratorMode, MergeOperands, Options, ReadOptions, WriteBatch, WriteOptions, DB,
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Direction as RDir, IteratorMode,
+    MergeOperands, Options, ReadOptions, WriteBatch, WriteOptions, DB,
 };
 
 use super::StoreError;
@@ -55,9 +55,7 @@ pub struct Snapshot<'a> {
 }
 
 fn union_merge(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
-    let mut acc = existing
-        .and_then(|b| RoaringBitmap::deserialize_from(b).ok())
-        .unwrap_or_default();
+    let mut acc = existing.and_then(|b| RoaringBitmap::deserialize_from(b).ok()).unwrap_or_default();
     for op in operands {
         if let Ok(bm) = RoaringBitmap::deserialize_from(op) {
             acc |= bm;
@@ -200,7 +198,9 @@ impl Rocks {
     /// `sync_writes`), which is the durability point of a push.
     pub fn write(&self, batch: Batch) -> Result<(), StoreError> {
         if self.read_only {
-            return Err(StoreError::NoSpace("store opened read-only because the disk was full at startup; free space and restart lokid".into()));
+            return Err(StoreError::NoSpace(
+                "store opened read-only because the disk was full at startup; free space and restart lokid".into(),
+            ));
         }
         let mut wo = WriteOptions::default();
         wo.set_sync(self.sync_writes);
@@ -435,9 +435,9 @@ impl<'a> Snapshot<'a> {
     pub fn get_postings(&self, key: &[u8]) -> Result<Option<RoaringBitmap>, StoreError> {
         let ro = self.read_opts(None, None);
         match self.db.get_pinned_cf_opt(self.cf(CF_POSTINGS), key, &ro)? {
-            Some(v) => Ok(Some(
-                RoaringBitmap::deserialize_from(&v[..]).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            )),
+            Some(v) => {
+                Ok(Some(RoaringBitmap::deserialize_from(&v[..]).map_err(|e| StoreError::Corrupt(e.to_string()))?))
+            }
             None => Ok(None),
         }
     }
@@ -556,7 +556,6 @@ impl<'a> Snapshot<'a> {
             None => Ok(None),
         }
     }
-
 }
 
 /// See [`Snapshot::postings_cursor`].
@@ -671,8 +670,14 @@ mod tests {
     use crate::store::keys;
 
     fn block_files(rocks: &Rocks) -> Vec<String> {
-        let mut v: Vec<String> =
-            rocks.db.live_files().unwrap().into_iter().filter(|f| f.column_family_name == CF_BLOCKS).map(|f| f.name).collect();
+        let mut v: Vec<String> = rocks
+            .db
+            .live_files()
+            .unwrap()
+            .into_iter()
+            .filter(|f| f.column_family_name == CF_BLOCKS)
+            .map(|f| f.name)
+            .collect();
         v.sort();
         v
     }
@@ -741,6 +746,9 @@ mod tests {
             let (b, _) = snap.read_block(key, false, &Probe::new([&b"never written"[..]])).unwrap().unwrap();
             assert!(b.is_none(), "filters rule the block out, inline or in the head");
         }
-        assert!(rocks.db.get_cf(rocks.cf(CF_HEADS), &new).unwrap().unwrap().len() > 5, "the new block's filters are in its head");
+        assert!(
+            rocks.db.get_cf(rocks.cf(CF_HEADS), &new).unwrap().unwrap().len() > 5,
+            "the new block's filters are in its head"
+        );
     }
 }

@@ -160,7 +160,10 @@ mod tests {
         let e = |ct: Option<&str>, ce: Option<&str>, b: &[u8], size: usize, max: usize, maxd: usize| {
             decode_otlp_body(ct, ce, b, size, max, maxd).unwrap_err().to_string()
         };
-        assert_eq!(e(Some(pb), Some("br"), b"", 0, 9, 9), "unsupported content encoding br: only gzip, lz4 and zstd are supported");
+        assert_eq!(
+            e(Some(pb), Some("br"), b"", 0, 9, 9),
+            "unsupported content encoding br: only gzip, lz4 and zstd are supported"
+        );
         assert_eq!(e(Some("text/plain"), None, b"", 0, 9, 9), "content type: text/plain is not supported");
         assert_eq!(e(Some(pb), Some("gzip"), b"xx", 2, 9, 9), "gzip: invalid header");
         assert_eq!(e(Some(pb), None, b"0123456789", 10, 9, 99), "message size too large than max (10 vs 9)");

@@ -357,7 +357,6 @@ fn labels_from_json_map(pairs: Vec<(String, String)>) -> Result<Labels, PushDeco
     parse_text_labels(&text)
 }
 
-
 fn lossy_string(b: &[u8]) -> String {
     match std::str::from_utf8(b) {
         Ok(s) => s.to_owned(),

@@ -178,7 +178,12 @@ fn store_json(out: &mut String, s: &Stats) {
     let _ = write!(
         out,
         r#"{{"totalChunksRef":{},"totalChunksDownloaded":{},"chunksDownloadTime":0,"queryReferencedStructuredMetadata":false,"queryUsedV2Engine":false,"chunk":{{"headChunkBytes":0,"headChunkLines":0,"decompressedBytes":{},"decompressedLines":{},"compressedBytes":{},"totalDuplicates":0,"postFilterLines":{},"headChunkStructuredMetadataBytes":0,"decompressedStructuredMetadataBytes":0}},"chunkRefsFetchTime":0,"congestionControlLatency":0,"pipelineWrapperFilteredLines":0}}"#,
-        s.blocks_referenced, s.blocks_decoded, s.bytes_processed, s.lines_processed, s.compressed_bytes, s.post_filter_lines
+        s.blocks_referenced,
+        s.blocks_decoded,
+        s.bytes_processed,
+        s.lines_processed,
+        s.compressed_bytes,
+        s.post_filter_lines
     );
 }
 
@@ -197,12 +202,23 @@ pub fn stats_json(out: &mut String, s: &Stats) {
         s.post_filter_lines
     );
     store_json(out, s);
-    out.push_str(r#"},"ingester":{"totalReached":0,"totalChunksMatched":0,"totalBatches":0,"totalLinesSent":0,"store":"#);
+    out.push_str(
+        r#"},"ingester":{"totalReached":0,"totalChunksMatched":0,"totalBatches":0,"totalLinesSent":0,"store":"#,
+    );
     store_json(out, &Stats::default());
     out.push_str(r#"},"cache":{"#);
-    for (i, name) in ["chunk", "index", "result", "statsResult", "volumeResult", "seriesResult", "labelResult", "instantMetricResult"]
-        .iter()
-        .enumerate()
+    for (i, name) in [
+        "chunk",
+        "index",
+        "result",
+        "statsResult",
+        "volumeResult",
+        "seriesResult",
+        "labelResult",
+        "instantMetricResult",
+    ]
+    .iter()
+    .enumerate()
     {
         if i > 0 {
             out.push(',');

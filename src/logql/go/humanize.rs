@@ -4,10 +4,7 @@ use super::strconv::parse_float;
 
 /// go-humanize `ParseBytes`: `"5 MiB"`, `"3k"`, `"1,000"`, `"10m"` (= 10 MB).
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
-    let last = s
-        .bytes()
-        .take_while(|c| c.is_ascii_digit() || *c == b'.' || *c == b',')
-        .count();
+    let last = s.bytes().take_while(|c| c.is_ascii_digit() || *c == b'.' || *c == b',').count();
     let num: String = s[..last].chars().filter(|&c| c != ',').collect();
     let f = parse_float(&num)?;
     let extra = s[last..].trim().to_lowercase();
@@ -67,9 +64,6 @@ mod tests {
         assert_eq!(parse_bytes("1,000"), Ok(1000));
         assert_eq!(parse_bytes("0B"), Ok(0));
         assert_eq!(parse_bytes("2 zz"), Err("unhandled size name: zz".into()));
-        assert_eq!(
-            parse_bytes("x"),
-            Err(r#"strconv.ParseFloat: parsing "": invalid syntax"#.into())
-        );
+        assert_eq!(parse_bytes("x"), Err(r#"strconv.ParseFloat: parsing "": invalid syntax"#.into()));
     }
 }

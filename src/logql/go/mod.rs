@@ -13,10 +13,6 @@ mod time;
 mod unicode;
 
 pub use humanize::{bytes, parse_bytes};
-pub use strconv::{
-    format_float, format_float_6, parse_float, parse_int, parse_int_base0, quote, Dialect, Escapes,
-};
-pub use time::{
-    duration_string, parse_duration, parse_prom_duration, prom_duration_string, seconds,
-};
+pub use strconv::{format_float, format_float_6, parse_float, parse_int, parse_int_base0, quote, Dialect, Escapes};
+pub use time::{duration_string, parse_duration, parse_prom_duration, prom_duration_string, seconds};
 pub use unicode::{is_digit, is_letter, is_print};

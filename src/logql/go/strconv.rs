@@ -46,12 +46,7 @@ pub struct Dialect {
 
 impl Dialect {
     /// Go itself.
-    pub const GO: Dialect = Dialect {
-        escapes: Escapes::Go,
-        underscores: true,
-        hex_floats: true,
-        signed_nan: false,
-    };
+    pub const GO: Dialect = Dialect { escapes: Escapes::Go, underscores: true, hex_floats: true, signed_nan: false };
 
     /// Go `strconv.Quote`, escaping what `self.escapes` says.
     pub fn quote(&self, s: &str) -> String {
@@ -88,23 +83,14 @@ impl Dialect {
     /// `Infinity`, `NaN`. Errors carry Go's message
     /// (`strconv.ParseFloat: parsing "x": invalid syntax`).
     pub fn parse_float(&self, s: &str) -> Result<f64, String> {
-        let syntax = || {
-            format!(
-                "strconv.ParseFloat: parsing {}: invalid syntax",
-                self.quote(s)
-            )
-        };
+        let syntax = || format!("strconv.ParseFloat: parsing {}: invalid syntax", self.quote(s));
         let (neg, body) = match s.as_bytes().first() {
             Some(b'+') => (false, &s[1..]),
             Some(b'-') => (true, &s[1..]),
             _ => (false, s),
         };
         if body.eq_ignore_ascii_case("inf") || body.eq_ignore_ascii_case("infinity") {
-            return Ok(if neg {
-                f64::NEG_INFINITY
-            } else {
-                f64::INFINITY
-            });
+            return Ok(if neg { f64::NEG_INFINITY } else { f64::INFINITY });
         }
         if body.eq_ignore_ascii_case("nan") {
             return match (body.len() == s.len(), neg) {
@@ -117,11 +103,7 @@ impl Dialect {
         let b = body.as_bytes();
         let hex = b.len() > 2 && b[0] == b'0' && (b[1] | 0x20) == b'x';
         if body.contains('_') {
-            let allowed = if self.underscores {
-                underscore_ok(body)
-            } else {
-                hex
-            };
+            let allowed = if self.underscores { underscore_ok(body) } else { hex };
             if !allowed {
                 return Err(syntax());
             }
@@ -130,11 +112,7 @@ impl Dialect {
             if !self.hex_floats {
                 return Err(syntax());
             }
-            let digits: String = body[2..]
-                .chars()
-                .filter(|&c| c != '_')
-                .collect::<String>()
-                .to_ascii_lowercase();
+            let digits: String = body[2..].chars().filter(|&c| c != '_').collect::<String>().to_ascii_lowercase();
             let v = parse_hex_float(&digits).ok_or_else(syntax)?;
             if neg {
                 -v
@@ -143,9 +121,7 @@ impl Dialect {
             }
         } else {
             let valid = !body.is_empty()
-                && body.bytes().all(|c| {
-                    c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-' | b'_')
-                });
+                && body.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-' | b'_'));
             if !valid {
                 return Err(syntax());
             }
@@ -156,10 +132,7 @@ impl Dialect {
             text.parse::<f64>().map_err(|_| syntax())?
         };
         if v.is_infinite() {
-            return Err(format!(
-                "strconv.ParseFloat: parsing {}: value out of range",
-                self.quote(s)
-            ));
+            return Err(format!("strconv.ParseFloat: parsing {}: value out of range", self.quote(s)));
         }
         Ok(v)
     }
@@ -270,11 +243,7 @@ pub fn format_float(v: f64) -> String {
         return t.into();
     }
     if v == 0.0 {
-        return if v.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
+        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
     }
     let sci = format!("{:e}", v);
     let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
@@ -325,14 +294,8 @@ mod tests {
         assert_eq!(parse_float("1_000"), Ok(1000.0));
         assert_eq!(parse_float("0755"), Ok(755.0));
         assert_eq!(parse_float("0x1p-2"), Ok(0.25));
-        assert_eq!(
-            parse_float("0x1F").unwrap_err(),
-            r#"strconv.ParseFloat: parsing "0x1F": invalid syntax"#
-        );
-        assert_eq!(
-            parse_float("1e999").unwrap_err(),
-            r#"strconv.ParseFloat: parsing "1e999": value out of range"#
-        );
+        assert_eq!(parse_float("0x1F").unwrap_err(), r#"strconv.ParseFloat: parsing "0x1F": invalid syntax"#);
+        assert_eq!(parse_float("1e999").unwrap_err(), r#"strconv.ParseFloat: parsing "1e999": value out of range"#);
         assert!(parse_float("0b1").is_err());
         assert_eq!(format_float(1e6), "1e+06");
         assert_eq!(format_float(123456.0), "123456");

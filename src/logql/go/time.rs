@@ -58,11 +58,7 @@ impl Dialect {
                     if overflow {
                         continue;
                     }
-                    match f
-                        .checked_mul(10)
-                        .and_then(|x| x.checked_add(u64::from(c - b'0')))
-                        .filter(|&x| x <= LIMIT)
-                    {
+                    match f.checked_mul(10).and_then(|x| x.checked_add(u64::from(c - b'0'))).filter(|&x| x <= LIMIT) {
                         Some(x) => {
                             f = x;
                             scale *= 10.0;
@@ -77,14 +73,9 @@ impl Dialect {
                 return Err(invalid());
             }
             // Unit.
-            let ulen = s
-                .find(|c: char| c == '.' || c.is_ascii_digit())
-                .unwrap_or(s.len());
+            let ulen = s.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(s.len());
             if ulen == 0 {
-                return Err(format!(
-                    "time: missing unit in duration {}",
-                    self.quote(orig)
-                ));
+                return Err(format!("time: missing unit in duration {}", self.quote(orig)));
             }
             let u = &s[..ulen];
             s = &s[ulen..];
@@ -95,13 +86,7 @@ impl Dialect {
                 "s" => SEC,
                 "m" => MIN,
                 "h" => HOUR,
-                _ => {
-                    return Err(format!(
-                        "time: unknown unit {} in duration {}",
-                        self.quote(u),
-                        self.quote(orig)
-                    ))
-                }
+                _ => return Err(format!("time: unknown unit {} in duration {}", self.quote(u), self.quote(orig))),
             };
             if v > LIMIT / unit {
                 return Err(invalid());
@@ -170,13 +155,7 @@ pub fn parse_prom_duration(orig: &str) -> Result<i64, String> {
             "d" => (3, DAY),
             "w" => (2, 7 * DAY),
             "y" => (1, 365 * DAY),
-            _ => {
-                return Err(format!(
-                    "unknown unit {} in duration {}",
-                    quote(u),
-                    quote(orig)
-                ))
-            }
+            _ => return Err(format!("unknown unit {} in duration {}", quote(u), quote(orig))),
         };
         if pos <= last_pos {
             return Err(invalid());
@@ -280,26 +259,11 @@ mod tests {
 
     #[test]
     fn durations_like_go_and_prom() {
-        assert_eq!(
-            parse_prom_duration("5x").unwrap_err(),
-            r#"unknown unit "x" in duration "5x""#
-        );
-        assert_eq!(
-            parse_prom_duration("1.5m").unwrap_err(),
-            r#"unknown unit "." in duration "1.5m""#
-        );
-        assert_eq!(
-            parse_prom_duration("m5").unwrap_err(),
-            r#"not a valid duration string: "m5""#
-        );
-        assert_eq!(
-            parse_prom_duration("").unwrap_err(),
-            "empty duration string"
-        );
-        assert_eq!(
-            parse_prom_duration("1m1h").unwrap_err(),
-            r#"not a valid duration string: "1m1h""#
-        );
+        assert_eq!(parse_prom_duration("5x").unwrap_err(), r#"unknown unit "x" in duration "5x""#);
+        assert_eq!(parse_prom_duration("1.5m").unwrap_err(), r#"unknown unit "." in duration "1.5m""#);
+        assert_eq!(parse_prom_duration("m5").unwrap_err(), r#"not a valid duration string: "m5""#);
+        assert_eq!(parse_prom_duration("").unwrap_err(), "empty duration string");
+        assert_eq!(parse_prom_duration("1m1h").unwrap_err(), r#"not a valid duration string: "1m1h""#);
         assert_eq!(duration_string(3600 * SEC as i64), "1h0m0s");
         assert_eq!(duration_string(1_500_000_000), "1.5s");
         assert_eq!(duration_string(300 * MS as i64), "300ms");

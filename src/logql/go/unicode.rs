@@ -52,8 +52,5 @@ pub fn is_print(c: char) -> bool {
         return (' '..='~').contains(&c);
     }
     static T: OnceLock<Vec<(char, char)>> = OnceLock::new();
-    in_ranges(
-        T.get_or_init(|| class_ranges(r"[\p{L}\p{M}\p{N}\p{P}\p{S}]")),
-        c,
-    )
+    in_ranges(T.get_or_init(|| class_ranges(r"[\p{L}\p{M}\p{N}\p{P}\p{S}]")), c)
 }

@@ -106,7 +106,8 @@ impl Drain {
         for t in &tokens[..prefix] {
             // Tokens with digits are likely variables: they route through the wildcard.
             let key = if has_digit(t) { WILDCARD } else { t };
-            let key = if node.children.contains_key(key) || node.children.len() < max_children { key } else { WILDCARD };
+            let key =
+                if node.children.contains_key(key) || node.children.len() < max_children { key } else { WILDCARD };
             node = node.children.entry(key.to_string()).or_default();
         }
         // The most similar cluster of the leaf (ties: more exact tokens).
@@ -142,7 +143,11 @@ impl Drain {
                     return None;
                 }
                 let c = self.clusters.len();
-                self.clusters.push(Cluster { tokens: tokens.iter().map(|t| t.to_string()).collect(), spaced, members: vec![id] });
+                self.clusters.push(Cluster {
+                    tokens: tokens.iter().map(|t| t.to_string()).collect(),
+                    spaced,
+                    members: vec![id],
+                });
                 node.clusters.push(c);
                 Some(c)
             }

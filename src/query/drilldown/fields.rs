@@ -124,12 +124,23 @@ fn walk(
 /// Loki's `parseDetectedFields`: the first `limit` names met, in result order.
 pub fn detect(streams: &[StreamResult], limit: usize) -> Vec<Field> {
     let mut fields: BTreeMap<String, Field> = BTreeMap::new();
-    let add = |name: &str, v: &str, first: bool, parsers: &[&'static str], jp: Option<&[String]>, fields: &mut BTreeMap<String, Field>| {
+    let add = |name: &str,
+               v: &str,
+               first: bool,
+               parsers: &[&'static str],
+               jp: Option<&[String]>,
+               fields: &mut BTreeMap<String, Field>| {
         if !fields.contains_key(name) {
             if fields.len() >= limit {
                 return;
             }
-            let f = Field { name: name.to_string(), kind: "string", values: BTreeSet::new(), parsers: parsers.to_vec(), json_path: Vec::new() };
+            let f = Field {
+                name: name.to_string(),
+                kind: "string",
+                values: BTreeSet::new(),
+                parsers: parsers.to_vec(),
+                json_path: Vec::new(),
+            };
             fields.insert(name.to_string(), f);
         }
         let f = fields.get_mut(name).expect("inserted above");
@@ -204,7 +215,9 @@ pub fn values(streams: &[StreamResult], name: &str, limit: usize) -> BTreeSet<St
                 }
                 let lower = v.to_ascii_lowercase();
                 match go::parse_bytes(&v) {
-                    Ok(b) if BYTE_UNITS.iter().any(|u| lower.ends_with(u)) => out.insert(go::bytes(b).replacen(' ', "", 1)),
+                    Ok(b) if BYTE_UNITS.iter().any(|u| lower.ends_with(u)) => {
+                        out.insert(go::bytes(b).replacen(' ', "", 1))
+                    }
                     _ => out.insert(v),
                 };
             }
@@ -215,8 +228,8 @@ pub fn values(streams: &[StreamResult], name: &str, limit: usize) -> BTreeSet<St
 
 /// Loki's `allowedBytesUnits` (suffixes).
 const BYTE_UNITS: [&str; 25] = [
-    "b", "kib", "kb", "mib", "mb", "gib", "gb", "tib", "tb", "pib", "pb", "eib", "eb", "ki", "k", "mi", "m", "gi", "g", "ti", "t",
-    "pi", "p", "ei", "e",
+    "b", "kib", "kb", "mib", "mb", "gib", "gb", "tib", "tb", "pib", "pb", "eib", "eb", "ki", "k", "mi", "m", "gi", "g",
+    "ti", "t", "pi", "p", "ei", "e",
 ];
 
 #[cfg(test)]
@@ -236,13 +249,15 @@ mod tests {
     #[test]
     fn json_lines_flatten_with_paths_and_collisions() {
         let stream = Labels(vec![("service".into(), "api".into())]);
-        let (f, p) = parse_line(r#"{"service":"api","req":{"headers":{"user-agent":"k6"}},"a":[1],"n":null}"#, &stream, &[]);
+        let (f, p) =
+            parse_line(r#"{"service":"api","req":{"headers":{"user-agent":"k6"}},"a":[1],"n":null}"#, &stream, &[]);
         assert_eq!(p, Some("json"));
         assert_eq!(f[0], ("service_extracted".into(), "api".into(), vec!["service".to_string()]));
         assert_eq!(f[1].0, "req_headers_user_agent");
         assert_eq!(f[1].2, vec!["req", "headers", "user-agent"]);
         assert_eq!(f.len(), 2, "arrays and nulls are not fields");
-        let (f, p) = parse_line("level=info msg=\"a b\" empty= 127.0.0.1", &Labels(vec![("level".into(), "x".into())]), &[]);
+        let (f, p) =
+            parse_line("level=info msg=\"a b\" empty= 127.0.0.1", &Labels(vec![("level".into(), "x".into())]), &[]);
         assert_eq!(p, Some("logfmt"));
         assert_eq!(f.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(), vec!["level_extracted", "msg"]);
     }

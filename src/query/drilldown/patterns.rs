@@ -89,7 +89,10 @@ mod tests {
             ],
         };
         let p = mine(&[s], 60 * 1_000_000_000);
-        assert_eq!(p[0], Pattern { pattern: "user <_> logged in".into(), level: "info".into(), samples: vec![(60, 2), (120, 1)] });
+        assert_eq!(
+            p[0],
+            Pattern { pattern: "user <_> logged in".into(), level: "info".into(), samples: vec![(60, 2), (120, 1)] }
+        );
         assert_eq!(p[1], Pattern { pattern: "disk full on sda".into(), level: "error".into(), samples: vec![(0, 1)] });
     }
 }

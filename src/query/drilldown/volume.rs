@@ -30,7 +30,9 @@ pub const MAX_SERIES: usize = 1000;
 /// Loki's `ErrVolumeMaxSeriesHit`.
 fn check_series(names: usize) -> Result<(), QueryError> {
     if names > MAX_SERIES {
-        return Err(QueryError::Limit(format!("the query hit the max number of series limit (limit: {MAX_SERIES} series)")));
+        return Err(QueryError::Limit(format!(
+            "the query hit the max number of series limit (limit: {MAX_SERIES} series)"
+        )));
     }
     Ok(())
 }
@@ -99,7 +101,9 @@ pub fn volume(engine: &Engine, tenant: &str, q: &VolumeQuery) -> Result<Vec<Volu
         }
         let kept = |n: &str| keep.as_ref().is_none_or(|k| k.contains(&n));
         if q.by_series {
-            let labels = Labels::from_pairs(meta.labels.iter().filter(|(n, _)| kept(n)).map(|(n, v)| (n.to_string(), v.to_string())).collect());
+            let labels = Labels::from_pairs(
+                meta.labels.iter().filter(|(n, _)| kept(n)).map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            );
             let name = labels.to_string();
             let e = sums.entry(name).or_insert_with(|| (labels, vec![0; bks.len()]));
             e.1.iter_mut().zip(&per_bucket).for_each(|(a, b)| *a += b);
@@ -126,7 +130,11 @@ fn rows(sums: BTreeMap<String, (Labels, Vec<u64>)>, bks: &[(Nanos, Nanos)], limi
         vols.truncate(limit);
         for (name, bytes) in vols {
             out.entry(name.clone())
-                .or_insert_with(|| VolumeSeries { name: name.clone(), labels: sums[name].0.clone(), samples: Vec::new() })
+                .or_insert_with(|| VolumeSeries {
+                    name: name.clone(),
+                    labels: sums[name].0.clone(),
+                    samples: Vec::new(),
+                })
                 .samples
                 .push((to.div_euclid(1_000_000), bytes));
         }

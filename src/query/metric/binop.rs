@@ -91,7 +91,12 @@ fn result_labels(many: &Labels, one: &Labels, m: &BinOpModifier) -> Labels {
 }
 
 /// `vector op vector`.
-pub(super) fn vectors(op: BinOp, m: &BinOpModifier, lhs: StepVector, rhs: StepVector) -> Result<StepVector, QueryError> {
+pub(super) fn vectors(
+    op: BinOp,
+    m: &BinOpModifier,
+    lhs: StepVector,
+    rhs: StepVector,
+) -> Result<StepVector, QueryError> {
     match op {
         BinOp::And | BinOp::Or | BinOp::Unless => return Ok(set_op(op, m, lhs, rhs)),
         _ => {}
@@ -117,7 +122,8 @@ pub(super) fn vectors(op: BinOp, m: &BinOpModifier, lhs: StepVector, rhs: StepVe
         if m.group.is_none() {
             if matched.insert(sig, HashSet::new()).is_some() {
                 return Err(QueryError::Execution(
-                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
+                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
+                        .into(),
                 ));
             }
         } else if !matched.entry(sig).or_default().insert(labels.clone()) {
@@ -184,10 +190,16 @@ mod tests {
     fn vector_scalar_comparisons_filter_or_bool() {
         let v = sv(&[(&[("a", "1")], 1.0), (&[("a", "2")], 5.0)]);
         assert_eq!(show(with_scalar(BinOp::Gt, false, v.clone(), 2.0, false)), vec![("{a=\"2\"}".into(), 5.0)]);
-        assert_eq!(show(with_scalar(BinOp::Gt, true, v.clone(), 2.0, false)), vec![("{a=\"1\"}".into(), 0.0), ("{a=\"2\"}".into(), 1.0)]);
+        assert_eq!(
+            show(with_scalar(BinOp::Gt, true, v.clone(), 2.0, false)),
+            vec![("{a=\"1\"}".into(), 0.0), ("{a=\"2\"}".into(), 1.0)]
+        );
         // 2 > v keeps the vector's value.
         assert_eq!(show(with_scalar(BinOp::Gt, false, v.clone(), 2.0, true)), vec![("{a=\"1\"}".into(), 1.0)]);
-        assert_eq!(show(with_scalar(BinOp::Sub, false, v, 10.0, true)), vec![("{a=\"1\"}".into(), 9.0), ("{a=\"2\"}".into(), 5.0)]);
+        assert_eq!(
+            show(with_scalar(BinOp::Sub, false, v, 10.0, true)),
+            vec![("{a=\"1\"}".into(), 9.0), ("{a=\"2\"}".into(), 5.0)]
+        );
     }
 
     #[test]
@@ -203,19 +215,29 @@ mod tests {
         // Comparison keeps the left value; bool yields 0/1.
         assert_eq!(show(vectors(BinOp::Gt, &on, l.clone(), r.clone()).unwrap()), vec![("{app=\"a\"}".into(), 10.0)]);
         let on_bool = modifier(Some((true, &["app"])), None, true);
-        assert_eq!(show(vectors(BinOp::Lt, &on_bool, l.clone(), r.clone()).unwrap()), vec![("{app=\"a\"}".into(), 0.0)]);
+        assert_eq!(
+            show(vectors(BinOp::Lt, &on_bool, l.clone(), r.clone()).unwrap()),
+            vec![("{app=\"a\"}".into(), 0.0)]
+        );
         // Errors: duplicate right side, many-to-one without group_left.
         let on_none = modifier(Some((true, &[])), None, false);
         let err = vectors(BinOp::Add, &on_none, l.clone(), r).unwrap_err();
         assert!(matches!(err, QueryError::Execution(_)));
         assert_eq!(err.to_string(), "found duplicate series on the right hand-side;many-to-many matching not allowed: matching labels must be unique on one side");
         let err = vectors(BinOp::Add, &on_none, l, sv(&[(&[], 1.0)])).unwrap_err();
-        assert_eq!(err.to_string(), "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
+        assert_eq!(
+            err.to_string(),
+            "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
+        );
     }
 
     #[test]
     fn group_left_and_group_right() {
-        let many = sv(&[(&[("app", "a"), ("pod", "1")], 10.0), (&[("app", "a"), ("pod", "2")], 30.0), (&[("app", "b"), ("pod", "1")], 5.0)]);
+        let many = sv(&[
+            (&[("app", "a"), ("pod", "1")], 10.0),
+            (&[("app", "a"), ("pod", "2")], 30.0),
+            (&[("app", "b"), ("pod", "1")], 5.0),
+        ]);
         let one = sv(&[(&[("app", "a"), ("team", "t1")], 40.0), (&[("app", "b"), ("team", "")], 5.0)]);
         let gl = modifier(Some((true, &["app"])), Some((true, &["team"])), false);
         let r = show(vectors(BinOp::Div, &gl, many.clone(), one.clone()).unwrap());
@@ -234,7 +256,13 @@ mod tests {
         assert_eq!(r.len(), 3);
         // Comparison without bool keeps the left (one-side) value under group_right.
         let r = show(vectors(BinOp::Gt, &gr, one.clone(), many.clone()).unwrap());
-        assert_eq!(r, vec![("{app=\"a\", pod=\"1\", team=\"t1\"}".into(), 40.0), ("{app=\"a\", pod=\"2\", team=\"t1\"}".into(), 40.0)]);
+        assert_eq!(
+            r,
+            vec![
+                ("{app=\"a\", pod=\"1\", team=\"t1\"}".into(), 40.0),
+                ("{app=\"a\", pod=\"2\", team=\"t1\"}".into(), 40.0)
+            ]
+        );
         // Duplicate "one" side under group_right is reported on the left.
         let err = vectors(BinOp::Sub, &gr, many.clone(), one.clone()).unwrap_err();
         assert!(err.to_string().starts_with("found duplicate series on the left hand-side"));

@@ -16,12 +16,8 @@ use crate::query::QueryError;
 /// Where `unwrap` (conversions and post-filters) differs from Go: quoting escapes only ASCII
 /// control characters (as label sets print); `_` is not a digit separator; hexadecimal floats
 /// (`0x1p4`) are not accepted.
-pub(super) const UNWRAP: Dialect = Dialect {
-    escapes: Escapes::AsciiControls,
-    underscores: false,
-    hex_floats: false,
-    signed_nan: false,
-};
+pub(super) const UNWRAP: Dialect =
+    Dialect { escapes: Escapes::AsciiControls, underscores: false, hex_floats: false, signed_nan: false };
 
 /// The value of an unwrapped label, converted as `unwrap [conv(]label[)]` asks.
 pub(super) fn convert(conv: Option<UnwrapConv>, v: &str) -> Result<f64, String> {

@@ -236,9 +236,8 @@ impl Extractor {
     }
 
     fn group<'l>(&self, lbs: Cow<'l, Labels>) -> Cow<'l, Labels> {
-        let filtered = |keep: &dyn Fn(&str) -> bool| {
-            Cow::Owned(Labels(lbs.0.iter().filter(|(n, _)| keep(n)).cloned().collect()))
-        };
+        let filtered =
+            |keep: &dyn Fn(&str) -> bool| Cow::Owned(Labels(lbs.0.iter().filter(|(n, _)| keep(n)).cloned().collect()));
         match &self.grouping {
             SampleGrouping::All => lbs,
             SampleGrouping::NoLabels => Cow::Owned(Labels::default()),
@@ -251,7 +250,7 @@ impl Extractor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logql::{CmpOp, LabelFilter, LogExpr, Matcher, MatchOp, Unwrap};
+    use crate::logql::{CmpOp, LabelFilter, LogExpr, MatchOp, Matcher, Unwrap};
 
     fn labels(p: &[(&str, &str)]) -> Labels {
         Labels::from_pairs(p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect())
@@ -278,8 +277,8 @@ mod tests {
             .unwrap();
         let (v, g) = e.extract("héllo", &l).unwrap();
         assert_eq!((v, g.into_owned()), (6.0, labels(&[("host", "h")])));
-        let e = Extractor::new(RangeOp::Rate, &range(vec![], None), Some(&Grouping::Without(vec!["host".into()])))
-            .unwrap();
+        let e =
+            Extractor::new(RangeOp::Rate, &range(vec![], None), Some(&Grouping::Without(vec!["host".into()]))).unwrap();
         assert_eq!(e.extract("", &l).unwrap().1.into_owned(), labels(&[("app", "a")]));
         let e = Extractor::new(RangeOp::AbsentOverTime, &range(vec![], None), None).unwrap();
         assert_eq!(e.extract("", &l).unwrap().1.into_owned(), Labels::default());
@@ -294,8 +293,8 @@ mod tests {
         assert_eq!(e.extract("", &labels(&[("app", "a")])), None);
         assert_eq!(e.extract("", &labels(&[("app", "a"), ("latency", "")])), None);
         // `by` keeps exactly the listed labels.
-        let e = Extractor::new(RangeOp::AvgOverTime, &r, Some(&Grouping::By(vec!["latency".into(), "x".into()])))
-            .unwrap();
+        let e =
+            Extractor::new(RangeOp::AvgOverTime, &r, Some(&Grouping::By(vec!["latency".into(), "x".into()]))).unwrap();
         assert_eq!(e.extract("", &l).unwrap().1.into_owned(), labels(&[("latency", "2.5")]));
         let r = range(vec![], unwrap("d", Some(UnwrapConv::Duration), vec![]));
         let e = Extractor::new(RangeOp::SumOverTime, &r, None).unwrap();
@@ -329,8 +328,8 @@ mod tests {
         let json = vec![Stage::Json(vec![])];
         let l = labels(&[("__error__", "JSONParserErr"), ("__error_details__", "bad"), ("app", "a")]);
         // sum(count_over_time({…} | json [1m])): nothing needed → parser never ran.
-        let e = Extractor::new(RangeOp::CountOverTime, &range(json.clone(), None), Some(&Grouping::By(vec![])))
-            .unwrap();
+        let e =
+            Extractor::new(RangeOp::CountOverTime, &range(json.clone(), None), Some(&Grouping::By(vec![]))).unwrap();
         assert_eq!(e.mode, ErrorMode::IgnoreParser);
         assert_eq!(e.extract("", &l).unwrap().1.into_owned(), Labels::default());
         // count_over_time({…} | json [1m]): all labels needed → error surfaces.
@@ -350,8 +349,9 @@ mod tests {
         assert!(!is_fatal(&got));
         // A label filter makes a label needed, even under sum().
         let f = Stage::LabelFilter(LabelFilter::Number { name: "status".into(), op: CmpOp::Gt, value: 1.0 });
-        let e = Extractor::new(RangeOp::CountOverTime, &range(vec![json[0].clone(), f], None), Some(&Grouping::By(vec![])))
-            .unwrap();
+        let e =
+            Extractor::new(RangeOp::CountOverTime, &range(vec![json[0].clone(), f], None), Some(&Grouping::By(vec![])))
+                .unwrap();
         assert_eq!(e.mode, ErrorMode::Raise);
         // A sample-extraction error is never a parser error.
         let r = range(json, unwrap("x", None, vec![]));

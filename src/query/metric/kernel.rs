@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use super::extract::{is_fatal, Extractor};
-use super::{pipeline_error, Steps, StepVector};
+use super::{pipeline_error, StepVector, Steps};
 use crate::logql::go::seconds as go_seconds;
 use crate::logql::{LogExpr, LogRange, RangeOp, Stage};
 use crate::model::{Labels, Nanos};
@@ -74,11 +74,7 @@ impl Kernel {
         sink: &mut dyn FnMut(usize, StepVector) -> Result<(), QueryError>,
     ) -> Result<(), QueryError> {
         let (r, o) = (range.range, range.offset);
-        let chunk = if steps.step == 0 {
-            1
-        } else {
-            CHUNK_STEPS.max((4 * r / steps.step.max(1)) as usize + 1)
-        };
+        let chunk = if steps.step == 0 { 1 } else { CHUNK_STEPS.max((4 * r / steps.step.max(1)) as usize + 1) };
         let workers = crate::query::workers();
         let secs = go_seconds(r);
         let mut c0 = 0;
@@ -264,7 +260,9 @@ impl StreamSink for Acc<'_> {
                 Some(&g) => g,
                 None => {
                     let pairs: Vec<(String, String)> = MetaIter::new(metadata)
-                        .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), String::from_utf8_lossy(v).into_owned()))
+                        .map(|(k, v)| {
+                            (String::from_utf8_lossy(k).into_owned(), String::from_utf8_lossy(v).into_owned())
+                        })
                         .collect();
                     let labels = self.extractor.group_of(&with_metadata(&self.stream, &pairs));
                     let g = self.group_id(labels);
@@ -342,11 +340,16 @@ mod tests {
     #[test]
     fn spans_match_the_window_definition() {
         // Brute force: step k holds ts iff t_k - o - r < ts <= t_k - o.
-        for (start, step, n, r, o) in [(100, 10, 7, 25, 0), (100, 10, 7, 10, 3), (100, 30, 4, 10, -5), (0, 7, 9, 3, 0)] {
+        for (start, step, n, r, o) in [(100, 10, 7, 25, 0), (100, 10, 7, 10, 3), (100, 30, 4, 10, -5), (0, 7, 9, 3, 0)]
+        {
             let w = Windows { start, step, n, range: r, offset: o };
             for ts in start - 60..start + step * n as i64 + 20 {
-                let want: Vec<usize> =
-                    (0..n).filter(|&k| { let t = start + k as i64 * step; t - o - r < ts && ts <= t - o }).collect();
+                let want: Vec<usize> = (0..n)
+                    .filter(|&k| {
+                        let t = start + k as i64 * step;
+                        t - o - r < ts && ts <= t - o
+                    })
+                    .collect();
                 let got: Vec<usize> = w.span(ts).map_or(vec![], |(a, b)| (a..=b).collect());
                 assert_eq!(got, want, "ts {ts} in {w:?}");
             }

@@ -109,7 +109,9 @@ pub fn run(q: &MetricQuery, src: &dyn LogSource, max_series: usize) -> Result<Qu
             result.sort_by(|a, b| a.0.cmp(&b.0));
         }
         let ts_ms = ms(q.start);
-        return Ok(QueryResult::Vector(result.into_iter().map(|(labels, value)| Sample { labels, ts_ms, value }).collect()));
+        return Ok(QueryResult::Vector(
+            result.into_iter().map(|(labels, value)| Sample { labels, ts_ms, value }).collect(),
+        ));
     }
     let mut series: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
     ev.eval(&plan, &mut |k, val| {
@@ -179,7 +181,10 @@ enum Plan<'a> {
 
 /// Range operations into which Loki pushes an enclosing `sum`'s grouping.
 fn sum_pushes_down(op: RangeOp) -> bool {
-    matches!(op, RangeOp::BytesOverTime | RangeOp::BytesRate | RangeOp::SumOverTime | RangeOp::Rate | RangeOp::CountOverTime)
+    matches!(
+        op,
+        RangeOp::BytesOverTime | RangeOp::BytesRate | RangeOp::SumOverTime | RangeOp::Rate | RangeOp::CountOverTime
+    )
 }
 
 impl<'a> Plan<'a> {
@@ -204,12 +209,9 @@ impl<'a> Plan<'a> {
                 };
                 Plan::VectorAgg { op: *op, param: *param, grouping: grouping.as_ref(), child: Box::new(child) }
             }
-            MetricExpr::BinOp { op, modifier, lhs, rhs } => Plan::BinOp {
-                op: *op,
-                modifier,
-                lhs: Box::new(Plan::build(lhs)?),
-                rhs: Box::new(Plan::build(rhs)?),
-            },
+            MetricExpr::BinOp { op, modifier, lhs, rhs } => {
+                Plan::BinOp { op: *op, modifier, lhs: Box::new(Plan::build(lhs)?), rhs: Box::new(Plan::build(rhs)?) }
+            }
             MetricExpr::LabelReplace { expr, dst, replacement, src, regex } => Plan::LabelReplace {
                 child: Box::new(Plan::build(expr)?),
                 replace: LabelReplace::new(dst, replacement, src, regex)?,
@@ -242,7 +244,9 @@ impl Eval<'_> {
         }
         match plan {
             Plan::Literal(_) => unreachable!("constant"),
-            Plan::Vector(v) => (0..self.steps.n).try_for_each(|k| sink(k, Value::Vector(vec![(Labels::default(), *v)]))),
+            Plan::Vector(v) => {
+                (0..self.steps.n).try_for_each(|k| sink(k, Value::Vector(vec![(Labels::default(), *v)])))
+            }
             Plan::Range(r) => r.scan(self.steps, self.src, &mut |k, v| sink(k, Value::Vector(v))),
             Plan::VectorAgg { op, param, grouping, child } => self.eval(child, &mut |k, val| {
                 sink(k, Value::Vector(vector::aggregate(*op, *param, *grouping, expect_vector(val)?)))
@@ -287,7 +291,11 @@ mod tests {
     fn src() -> MemSource {
         let mut e = Vec::new();
         for i in 0..6i64 {
-            e.push((i * 10 * S + S, labels(&[("app", "a"), ("level", if i % 2 == 0 { "info" } else { "error" })]), "x"));
+            e.push((
+                i * 10 * S + S,
+                labels(&[("app", "a"), ("level", if i % 2 == 0 { "info" } else { "error" })]),
+                "x",
+            ));
             e.push((i * 10 * S + 2 * S, labels(&[("app", "b"), ("level", "info")]), "yy"));
         }
         e.push((33 * S, labels(&[("app", "c"), ("level", "warn")]), "zzz"));
@@ -300,7 +308,10 @@ mod tests {
         let r = run_q("2 * 3", &s, T, T, 0).unwrap();
         assert_eq!(r, QueryResult::Scalar(4_000_000_000_000, 6.0));
         let r = run_q("vector(1)+vector(1)", &s, T, T, 0).unwrap();
-        assert_eq!(r, QueryResult::Vector(vec![Sample { labels: Labels::default(), ts_ms: 4_000_000_000_000, value: 2.0 }]));
+        assert_eq!(
+            r,
+            QueryResult::Vector(vec![Sample { labels: Labels::default(), ts_ms: 4_000_000_000_000, value: 2.0 }])
+        );
         let r = run_q("6", &s, 0, 120 * S, 60 * S).unwrap();
         assert_eq!(points(r), vec![("{}".into(), vec![(0, 6.0), (60_000, 6.0), (120_000, 6.0)])]);
         let r = run_q("vector(2) * 3", &s, 0, 60 * S, 60 * S).unwrap();
@@ -355,7 +366,8 @@ mod tests {
         let r = inst(run_q(&format!("{} * 2", q("sort")), &s, 60 * S, 60 * S, 0).unwrap());
         assert_eq!(labels_only(r), vec!["{app=\"c\"}", "{app=\"a\"}", "{app=\"b\"}"]);
         // topk comes back sorted by labels.
-        let r = inst(run_q(r#"topk(2, sum by (app) (bytes_over_time({app=~".+"}[60s])))"#, &s, 60 * S, 60 * S, 0).unwrap());
+        let r =
+            inst(run_q(r#"topk(2, sum by (app) (bytes_over_time({app=~".+"}[60s])))"#, &s, 60 * S, 60 * S, 0).unwrap());
         assert_eq!(r, v(&[("{app=\"a\"}", 6.0), ("{app=\"b\"}", 12.0)]));
     }
 
@@ -375,15 +387,24 @@ mod tests {
             ])
         );
         let q = r#"count_over_time({app="a"}[60s]) > 2"#;
-        assert_eq!(inst(run_q(q, &s, t, t, 0).unwrap()), v(&[("{app=\"a\", level=\"error\"}", 3.0), ("{app=\"a\", level=\"info\"}", 3.0)]));
+        assert_eq!(
+            inst(run_q(q, &s, t, t, 0).unwrap()),
+            v(&[("{app=\"a\", level=\"error\"}", 3.0), ("{app=\"a\", level=\"info\"}", 3.0)])
+        );
         let q = r#"sum(count_over_time({app="zz"}[60s])) or vector(0)"#;
         assert_eq!(inst(run_q(q, &s, t, t, 0).unwrap()), v(&[("{}", 0.0)]));
         let q = r#"count_over_time({app=~".+"}[60s]) unless on (app) count_over_time({level="error"}[60s])"#;
         let r = inst(run_q(q, &s, t, t, 0).unwrap());
-        assert_eq!(r.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(), vec!["{app=\"b\", level=\"info\"}", "{app=\"c\", level=\"warn\"}"]);
+        assert_eq!(
+            r.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
+            vec!["{app=\"b\", level=\"info\"}", "{app=\"c\", level=\"warn\"}"]
+        );
         let q = r#"sum by (app) (count_over_time({app=~".+"}[60s])) + on () count_over_time({app="c"}[60s])"#;
         let err = run_q(q, &s, t, t, 0).unwrap_err();
-        assert_eq!(err.to_string(), "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
+        assert_eq!(
+            err.to_string(),
+            "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
+        );
         let q = r#"label_replace(sum by (app) (count_over_time({app="c"}[60s])), "svc", "$1-svc", "app", "(.*)")"#;
         assert_eq!(inst(run_q(q, &s, t, t, 0).unwrap()), v(&[("{app=\"c\", svc=\"c-svc\"}", 1.0)]));
     }

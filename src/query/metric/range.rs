@@ -11,7 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use super::extract::{is_fatal, Extractor};
 use super::kernel::Kernel;
 use super::samples::PerStream;
-use super::{pipeline_error, Steps, StepVector};
+use super::{pipeline_error, StepVector, Steps};
 use crate::logql::go::seconds as go_seconds;
 use crate::logql::{Grouping, LogRange, MatchOp, RangeOp};
 use crate::model::{Labels, Nanos};
@@ -113,7 +113,10 @@ impl Windows<'_, '_> {
         self.steps.t(k) - self.agg.range.offset
     }
 
-    fn finish_step(&mut self, sink: &mut dyn FnMut(usize, StepVector) -> Result<(), QueryError>) -> Result<(), QueryError> {
+    fn finish_step(
+        &mut self,
+        sink: &mut dyn FnMut(usize, StepVector) -> Result<(), QueryError>,
+    ) -> Result<(), QueryError> {
         let k = self.next;
         self.next += 1;
         let hi = self.hi(k);
@@ -137,7 +140,9 @@ impl Windows<'_, '_> {
             let mut out: StepVector = self
                 .series
                 .iter_mut()
-                .map(|(l, buf)| (l.clone(), window_value(self.agg.op, self.agg.param, self.agg.range, buf.make_contiguous(), hi)))
+                .map(|(l, buf)| {
+                    (l.clone(), window_value(self.agg.op, self.agg.param, self.agg.range, buf.make_contiguous(), hi))
+                })
                 .collect();
             out.sort_by(|a, b| a.0.cmp(&b.0));
             out
@@ -320,11 +325,14 @@ mod tests {
     fn offset_shifts_windows_not_timestamps() {
         // t=60s offset 20s → (20s, 40s].
         let r = run_q(r#"count_over_time({app="a"}[20s] offset 20s)"#, &src(), 60 * S, 60 * S, 0).unwrap();
-        assert_eq!(r, crate::query::QueryResult::Vector(vec![crate::query::Sample {
-            labels: labels(&[("app", "a")]),
-            ts_ms: 60_000,
-            value: 1.0
-        }]));
+        assert_eq!(
+            r,
+            crate::query::QueryResult::Vector(vec![crate::query::Sample {
+                labels: labels(&[("app", "a")]),
+                ts_ms: 60_000,
+                value: 1.0
+            }])
+        );
         // Negative offset looks into the future: t=30s offset -20s → (35s, 50s].
         let r = run_q(r#"count_over_time({app="a"}[15s] offset -20s)"#, &src(), 30 * S, 30 * S, 0).unwrap();
         assert_eq!(inst(r), v(&[("{app=\"a\"}", 1.0)]));
@@ -455,7 +463,10 @@ mod tests {
         );
         let ok = |q: &str, t: i64| inst(run_q(q, &s, t, t, 0).unwrap());
         // Filtered out explicitly.
-        assert_eq!(ok(r#"count_over_time({app="a"} | json | __error__="" [10s])"#, 10 * S), v(&[("{app=\"a\", x=\"1\"}", 1.0)]));
+        assert_eq!(
+            ok(r#"count_over_time({app="a"} | json | __error__="" [10s])"#, 10 * S),
+            v(&[("{app=\"a\", x=\"1\"}", 1.0)])
+        );
         // No label needed: Loki's parser never runs (parser hints), so no error.
         assert_eq!(ok(r#"sum(count_over_time({app="a"} | json [10s]))"#, 10 * S), v(&[("{}", 2.0)]));
         // The bad entry is outside every evaluated window.

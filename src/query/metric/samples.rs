@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use super::extract::{is_fatal, Extractor};
 use super::kernel::Windows;
 use super::range::window_value;
-use super::{pipeline_error, Steps, StepVector};
+use super::{pipeline_error, StepVector, Steps};
 use crate::logql::{LogExpr, LogRange, RangeOp, Stage};
 use crate::model::{Labels, Nanos};
 use crate::query::pipeline::{key_needle, LogPipeline};
@@ -71,11 +71,11 @@ impl PerStream {
         while c0 < steps.n {
             let n = chunk.min(steps.n - c0);
             let win = Windows { start: steps.t(c0), step: steps.step, n, range: r, offset: o };
-            let mut workers: Vec<Collect> = (0..workers)
-                .map(|_| Collect::new(&range.log.stages, extractor, win))
-                .collect::<Result<_, _>>()?;
+            let mut workers: Vec<Collect> =
+                (0..workers).map(|_| Collect::new(&range.log.stages, extractor, win)).collect::<Result<_, _>>()?;
             {
-                let mut sinks: Vec<&mut dyn StreamSink> = workers.iter_mut().map(|w| w as &mut dyn StreamSink).collect();
+                let mut sinks: Vec<&mut dyn StreamSink> =
+                    workers.iter_mut().map(|w| w as &mut dyn StreamSink).collect();
                 src.scan_streams(&self.prefilter, win.start - r - o, steps.t(c0 + n - 1) - o + 1, &mut sinks)?;
             }
             let mut series = merge(workers);
@@ -197,7 +197,9 @@ impl<'e> Collect<'e> {
         let pipeline = LogPipeline::compile_for(stages, extractor.wanted.clone())?;
         let lean = pipeline.keeps_stream_labels();
         let needle = match extractor.unwrap_label() {
-            Some(label) if pipeline.labels_only_from_line_keys() && !no_needle() => key_needle(label).map(|n| memchr::memmem::Finder::new(n).into_owned()),
+            Some(label) if pipeline.labels_only_from_line_keys() && !no_needle() => {
+                key_needle(label).map(|n| memchr::memmem::Finder::new(n).into_owned())
+            }
             _ => None,
         };
         Ok(Collect {
@@ -260,7 +262,9 @@ impl Collect<'_> {
         let (Some(needle), Some(label)) = (&self.needle, self.extractor.unwrap_label()) else {
             return false;
         };
-        !self.metadata.iter().any(|(n, _)| n == label) && memchr::memchr(b'\\', line).is_none() && needle.find(line).is_none()
+        !self.metadata.iter().any(|(n, _)| n == label)
+            && memchr::memchr(b'\\', line).is_none()
+            && needle.find(line).is_none()
     }
 }
 
@@ -268,7 +272,8 @@ impl StreamSink for Collect<'_> {
     fn begin(&mut self, stream: &Labels) {
         self.streams.push(stream.clone());
         self.fixed = None;
-        self.needle_applies = self.needle.is_some() && self.extractor.unwrap_label().is_some_and(|l| stream.get(l).is_none());
+        self.needle_applies =
+            self.needle.is_some() && self.extractor.unwrap_label().is_some_and(|l| stream.get(l).is_none());
         if self.lean && self.extractor.ignores_metadata(stream) {
             let labels = self.extractor.group_of(stream);
             self.fixed = Some(self.series_id(std::borrow::Cow::Owned(labels)));
@@ -286,7 +291,10 @@ impl StreamSink for Collect<'_> {
         let stream = self.streams.len() - 1;
         if let Some(id) = self.fixed {
             let extractor = self.extractor;
-            match self.pipeline.process_lean(ts, line, &self.streams[stream], &self.metadata, |b, l| extractor.lean_value(b, l)) {
+            match self
+                .pipeline
+                .process_lean(ts, line, &self.streams[stream], &self.metadata, |b, l| extractor.lean_value(b, l))
+            {
                 None | Some(Some(None)) => return, // dropped by the pipeline, or no sample
                 Some(Some(Some(value))) => {
                     self.series[id].1.push((ts, stream as u32, value));
@@ -391,7 +399,11 @@ mod tests {
             // One stream carries the label itself: every one of its entries yields a sample
             // (its lines are all the first one, valid JSON).
             let app = ["a", "b"][(i % 2) as usize];
-            let l = if i % lines.len() as i64 == 0 { labels(&[("app", app), ("latency_ms", "23")]) } else { labels(&[("app", app)]) };
+            let l = if i % lines.len() as i64 == 0 {
+                labels(&[("app", app), ("latency_ms", "23")])
+            } else {
+                labels(&[("app", app)])
+            };
             e.push((i * 2 * S, l, line.to_string()));
         }
         let src = MemSource::new(e);
@@ -416,14 +428,21 @@ mod tests {
             }
         }
         // The escaped and the nested keys do yield values (so the test can fail).
-        let MetricExpr::RangeAgg { op, param, range, .. } = metric(r#"max_over_time({app=~".+"} | json | unwrap latency_ms [1h])"#) else { panic!() };
+        let MetricExpr::RangeAgg { op, param, range, .. } =
+            metric(r#"max_over_time({app=~".+"} | json | unwrap latency_ms [1h])"#)
+        else {
+            panic!()
+        };
         let agg = RangeAgg::new(op, param, &range, None).unwrap();
         let all = collect(&agg, &Steps { start: 440 * S, step: 0, n: 1 }, &src, true);
         let max = all[0].1.iter().map(|(_, v)| *v).fold(f64::MIN, f64::max);
         assert_eq!(max, 23.0);
 
         // Metadata with the label's name keeps an entry in.
-        let MetricExpr::RangeAgg { range, .. } = metric(r#"sum_over_time({app="a"} | json | unwrap trace [1m])"#) else { panic!() };
+        let MetricExpr::RangeAgg { range, .. } = metric(r#"sum_over_time({app="a"} | json | unwrap trace [1m])"#)
+        else {
+            panic!()
+        };
         let ex = Extractor::new(RangeOp::SumOverTime, &range, None).unwrap();
         let win = Windows { start: 0, step: S, n: 1, range: S, offset: 0 };
         let mut c = Collect::new(&range.log.stages, &ex, win).unwrap();

@@ -4,8 +4,8 @@
 use std::cell::Cell;
 
 use super::convert::PostFilter;
-use crate::logql::{LineFilterOp, LineFilterValue, LogExpr, MatchOp, MetricExpr, Stage};
 use crate::logql::{parse_expr, Expr};
+use crate::logql::{LineFilterOp, LineFilterValue, LogExpr, MatchOp, MetricExpr, Stage};
 use crate::model::{Labels, Nanos};
 use crate::query::source::{LogSource, ProcessedEntry, StreamScan, StreamSink};
 use crate::query::{QueryError, QueryResult};

@@ -52,8 +52,14 @@ struct Group {
 
 /// Aggregates one step's vector. Groups come out in order of first appearance; `topk` keeps
 /// the `k` largest original samples per group (ties: earlier input first), `sort*` keep all.
-pub(super) fn aggregate(op: VectorOp, param: Option<f64>, grouping: Option<&Grouping>, input: StepVector) -> StepVector {
-    let keeps_members = matches!(op, VectorOp::Topk | VectorOp::Bottomk | VectorOp::ApproxTopk | VectorOp::Sort | VectorOp::SortDesc);
+pub(super) fn aggregate(
+    op: VectorOp,
+    param: Option<f64>,
+    grouping: Option<&Grouping>,
+    input: StepVector,
+) -> StepVector {
+    let keeps_members =
+        matches!(op, VectorOp::Topk | VectorOp::Bottomk | VectorOp::ApproxTopk | VectorOp::Sort | VectorOp::SortDesc);
     let mut groups: Vec<Group> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for (labels, v) in input {
@@ -70,7 +76,9 @@ pub(super) fn aggregate(op: VectorOp, param: Option<f64>, grouping: Option<&Grou
             VectorOp::Sum => g.value += v,
             VectorOp::Avg => {
                 g.count += 1;
-                if g.mean.is_infinite() && ((v.is_infinite() && (g.mean > 0.0) == (v > 0.0)) || (!v.is_infinite() && !v.is_nan())) {
+                if g.mean.is_infinite()
+                    && ((v.is_infinite() && (g.mean > 0.0) == (v > 0.0)) || (!v.is_infinite() && !v.is_nan()))
+                {
                     continue;
                 }
                 g.mean += (v - g.mean) / g.count as f64;
@@ -222,7 +230,10 @@ mod tests {
         let app = by(&["app"]);
         let g = Some(&app);
         let r = |op| show(aggregate(op, None, g, input()));
-        assert_eq!(r(VectorOp::Sum), vec![("{app=\"a\"}".into(), 9.0), ("{app=\"b\"}".into(), 3.0), ("{}".into(), 7.0)]);
+        assert_eq!(
+            r(VectorOp::Sum),
+            vec![("{app=\"a\"}".into(), 9.0), ("{app=\"b\"}".into(), 3.0), ("{}".into(), 7.0)]
+        );
         assert_eq!(r(VectorOp::Avg)[0].1, 3.0);
         assert_eq!(r(VectorOp::Min)[0].1, 1.0);
         assert_eq!(r(VectorOp::Max)[0].1, 5.0);
@@ -250,7 +261,8 @@ mod tests {
         );
         let r = show(aggregate(VectorOp::Bottomk, Some(1.0), None, input()));
         assert_eq!(r, vec![("{app=\"a\", pod=\"1\"}".into(), 1.0)]);
-        let r = show(aggregate(VectorOp::Topk, Some(10.0), None, sv(&[(&[("a", "1")], f64::NAN), (&[("a", "2")], 1.0)])));
+        let r =
+            show(aggregate(VectorOp::Topk, Some(10.0), None, sv(&[(&[("a", "1")], f64::NAN), (&[("a", "2")], 1.0)])));
         assert_eq!(r[0], ("{a=\"2\"}".into(), 1.0), "NaN is never preferred");
     }
 

@@ -9,12 +9,8 @@ pub use crate::logql::go::{format_float, parse_bytes, parse_int_base0};
 /// Where the pipeline differs from Go: quoting escapes only control characters (Go also escapes
 /// other non-printable runes, e.g. U+00AD); `_` is not a digit separator in decimal numbers
 /// (and is ignored in hexadecimal ones); a sign is accepted in front of `NaN`.
-pub const DIALECT: Dialect = Dialect {
-    escapes: Escapes::Controls,
-    underscores: false,
-    hex_floats: true,
-    signed_nan: true,
-};
+pub const DIALECT: Dialect =
+    Dialect { escapes: Escapes::Controls, underscores: false, hex_floats: true, signed_nan: true };
 
 /// Go `strconv.Quote` (pipeline dialect).
 pub fn go_quote(s: &str) -> String {
@@ -49,38 +45,20 @@ mod tests {
 
     #[test]
     fn go_parse_errors() {
-        assert_eq!(
-            parse_float("").unwrap_err(),
-            "strconv.ParseFloat: parsing \"\": invalid syntax"
-        );
+        assert_eq!(parse_float("").unwrap_err(), "strconv.ParseFloat: parsing \"\": invalid syntax");
         assert_eq!(parse_float("30.37").unwrap(), 30.37);
         assert_eq!(parse_float("1e3").unwrap(), 1000.0);
         assert!(parse_float("1_000").is_err());
         assert_eq!(parse_float("0x1p-2").unwrap(), 0.25);
         assert_eq!(parse_duration("3s").unwrap(), 3_000_000_000);
         assert_eq!(parse_duration("1.5h").unwrap(), 5_400_000_000_000);
-        assert_eq!(
-            parse_duration("1d").unwrap_err(),
-            "time: unknown unit \"d\" in duration \"1d\""
-        );
-        assert_eq!(
-            parse_duration("1").unwrap_err(),
-            "time: missing unit in duration \"1\""
-        );
-        assert_eq!(
-            parse_duration("").unwrap_err(),
-            "time: invalid duration \"\""
-        );
+        assert_eq!(parse_duration("1d").unwrap_err(), "time: unknown unit \"d\" in duration \"1d\"");
+        assert_eq!(parse_duration("1").unwrap_err(), "time: missing unit in duration \"1\"");
+        assert_eq!(parse_duration("").unwrap_err(), "time: invalid duration \"\"");
         assert_eq!(parse_bytes("20kB").unwrap(), 20_000);
         assert_eq!(parse_bytes("3 KiB").unwrap(), 3072);
-        assert_eq!(
-            parse_bytes("").unwrap_err(),
-            "strconv.ParseFloat: parsing \"\": invalid syntax"
-        );
-        assert_eq!(
-            parse_bytes("3 foo").unwrap_err(),
-            "unhandled size name: foo"
-        );
+        assert_eq!(parse_bytes("").unwrap_err(), "strconv.ParseFloat: parsing \"\": invalid syntax");
+        assert_eq!(parse_bytes("3 foo").unwrap_err(), "unhandled size name: foo");
         assert_eq!(parse_int_base0("0x10"), Some(16));
         assert_eq!(parse_int_base0("2.5"), None);
     }

@@ -24,9 +24,7 @@ impl DropKeep {
         let items = items
             .iter()
             .map(|i| match &i.matcher {
-                Some(m) => CompiledMatcher::new(m)
-                    .map(Item::Matcher)
-                    .map_err(QueryError::BadRegex),
+                Some(m) => CompiledMatcher::new(m).map(Item::Matcher).map_err(QueryError::BadRegex),
                 None => Ok(Item::Name(i.name.clone())),
             })
             .collect::<Result<_, _>>()?;
@@ -76,10 +74,7 @@ impl DropKeep {
         }
         let mut gone = Vec::new();
         lbs.for_each(|name, value| {
-            if matches!(
-                name,
-                ERROR_LABEL | ERROR_DETAILS_LABEL | PRESERVE_ERROR_LABEL
-            ) {
+            if matches!(name, ERROR_LABEL | ERROR_DETAILS_LABEL | PRESERVE_ERROR_LABEL) {
                 return;
             }
             let kept = self.items.iter().any(|i| match i {

@@ -73,10 +73,7 @@ impl CompiledLineFilter {
                 }
             });
         }
-        Ok(CompiledLineFilter {
-            negative: f.op.is_negative(),
-            alternatives,
-        })
+        Ok(CompiledLineFilter { negative: f.op.is_negative(), alternatives })
     }
 
     pub fn matches(&self, line: &[u8]) -> bool {
@@ -101,20 +98,14 @@ mod tests {
     fn f(op: LineFilterOp, vals: &[&str]) -> CompiledLineFilter {
         CompiledLineFilter::new(&LineFilter {
             op,
-            values: vals
-                .iter()
-                .map(|v| LineFilterValue::Str(v.to_string()))
-                .collect(),
+            values: vals.iter().map(|v| LineFilterValue::Str(v.to_string())).collect(),
         })
         .unwrap()
     }
 
     #[test]
     fn substring_and_or_semantics() {
-        let or = f(
-            LineFilterOp::Contains,
-            &["payment failed", "seat already taken"],
-        );
+        let or = f(LineFilterOp::Contains, &["payment failed", "seat already taken"]);
         assert!(or.matches(b"x seat already taken y"));
         assert!(!or.matches(b"nothing"));
         let not = f(LineFilterOp::NotContains, &["a", "b"]);
@@ -126,8 +117,7 @@ mod tests {
 
     #[test]
     fn regex_is_unanchored() {
-        assert!(f(LineFilterOp::Match, &["(?i)out of MEMORY"])
-            .matches(b"kernel: Out of memory: Killed"));
+        assert!(f(LineFilterOp::Match, &["(?i)out of MEMORY"]).matches(b"kernel: Out of memory: Killed"));
         assert!(f(LineFilterOp::NotMatch, &["sshd|CRON"]).matches(b"kernel: x"));
         assert!(f(LineFilterOp::Match, &["\" 5[0-9]{2} "]).matches(b"\"GET / HTTP/1.1\" 502 10"));
     }
@@ -152,23 +142,13 @@ mod tests {
         let ipf = |op, vals: &[&str]| {
             CompiledLineFilter::new(&LineFilter {
                 op,
-                values: vals
-                    .iter()
-                    .map(|v| LineFilterValue::Ip(v.to_string()))
-                    .collect(),
+                values: vals.iter().map(|v| LineFilterValue::Ip(v.to_string())).collect(),
             })
         };
         let f = ipf(LineFilterOp::Contains, &["10.0.1.0/24"]).unwrap();
         assert!(f.matches(b"10.0.1.174 - - [02/Feb/2026:13:59:55 +0000]"));
         assert!(!f.matches(b"10.0.2.174 - -"));
-        assert!(ipf(LineFilterOp::NotContains, &["10.0.1.0/24"])
-            .unwrap()
-            .matches(b"10.0.2.174 - -"));
-        assert_eq!(
-            ipf(LineFilterOp::Match, &["10.0.1.0/24"])
-                .unwrap_err()
-                .to_string(),
-            "ip: invalid operation"
-        );
+        assert!(ipf(LineFilterOp::NotContains, &["10.0.1.0/24"]).unwrap().matches(b"10.0.2.174 - -"));
+        assert_eq!(ipf(LineFilterOp::Match, &["10.0.1.0/24"]).unwrap_err().to_string(), "ip: invalid operation");
     }
 }

@@ -31,8 +31,8 @@ pub struct LineFormatter {
 
 impl LineFormatter {
     pub fn new(src: &str) -> Result<LineFormatter, QueryError> {
-        let tmpl = Template::parse("line", src)
-            .map_err(|e| QueryError::Pipeline(format!("invalid line template: {e}")))?;
+        let tmpl =
+            Template::parse("line", src).map_err(|e| QueryError::Pipeline(format!("invalid line template: {e}")))?;
         let simple_key = tmpl.simple_key().map(str::to_string);
         Ok(LineFormatter { tmpl, simple_key })
     }
@@ -45,11 +45,7 @@ impl LineFormatter {
         let text = String::from_utf8_lossy(line);
         let mut out = String::with_capacity(line.len());
         let res = {
-            let env = Env {
-                data: &*lbs,
-                line: &text,
-                ts,
-            };
+            let env = Env { data: &*lbs, line: &text, ts };
             self.tmpl.execute(&env, &mut out)
         };
         match res {
@@ -93,15 +89,11 @@ impl LabelsFormatter {
             }
             seen.push(dst);
             out.push(match f {
-                LabelFmt::Rename { dst, src } => Fmt::Rename {
-                    dst: dst.clone(),
-                    src: src.clone(),
-                },
+                LabelFmt::Rename { dst, src } => Fmt::Rename { dst: dst.clone(), src: src.clone() },
                 LabelFmt::Template { dst, template } => Fmt::Template {
                     dst: dst.clone(),
-                    tmpl: Template::parse("label", template).map_err(|e| {
-                        QueryError::Pipeline(format!("invalid template for label '{dst}': {e}"))
-                    })?,
+                    tmpl: Template::parse("label", template)
+                        .map_err(|e| QueryError::Pipeline(format!("invalid template for label '{dst}': {e}")))?,
                 },
             });
         }
@@ -122,14 +114,9 @@ impl LabelsFormatter {
                 }
                 Fmt::Template { dst, tmpl } => {
                     let snap = snapshot.get_or_insert_with(|| lbs.snapshot());
-                    let text =
-                        text.get_or_insert_with(|| String::from_utf8_lossy(line).into_owned());
+                    let text = text.get_or_insert_with(|| String::from_utf8_lossy(line).into_owned());
                     let data = PairsData(snap);
-                    let env = Env {
-                        data: &data,
-                        line: text,
-                        ts,
-                    };
+                    let env = Env { data: &data, line: text, ts };
                     let mut out = String::new();
                     match tmpl.execute(&env, &mut out) {
                         Ok(()) => lbs.set_parsed(dst, out),
@@ -149,9 +136,7 @@ const ANSI: &str = "[\u{1b}\u{9b}][\\[\\]()#;?]*(?:(?:(?:[a-zA-Z\\d]*(?:;[a-zA-Z
 
 /// `| decolorize`: the line without ANSI escape sequences (None when there are none).
 pub fn decolorize(line: &[u8]) -> Option<Vec<u8>> {
-    if memchr::memchr(0x1b, line).is_none()
-        && memchr::memmem::find(line, "\u{9b}".as_bytes()).is_none()
-    {
+    if memchr::memchr(0x1b, line).is_none() && memchr::memmem::find(line, "\u{9b}".as_bytes()).is_none() {
         return None;
     }
     static RE: OnceLock<Regex> = OnceLock::new();

@@ -12,10 +12,7 @@ pub struct GoTime {
 }
 
 /// Go's zero `time.Time` (January 1, year 1, 00:00:00 UTC).
-pub const ZERO: GoTime = GoTime {
-    secs: -62_135_596_800,
-    nsec: 0,
-};
+pub const ZERO: GoTime = GoTime { secs: -62_135_596_800, nsec: 0 };
 
 const MONTHS: [&str; 12] = [
     "January",
@@ -31,15 +28,7 @@ const MONTHS: [&str; 12] = [
     "November",
     "December",
 ];
-const DAYS: [&str; 7] = [
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-];
+const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Std {
@@ -86,14 +75,8 @@ fn next_chunk(l: &str) -> (usize, Std, usize) {
             b'M' if starts(i, "MST") => Some((Std::Tz, 3)),
             b'0' if starts(i, "002") => Some((Std::ZeroYearDay, 3)),
             b'0' if i + 1 < b.len() && (b'1'..=b'6').contains(&b[i + 1]) => Some((
-                [
-                    Std::ZeroMonth,
-                    Std::ZeroDay,
-                    Std::ZeroHour12,
-                    Std::ZeroMinute,
-                    Std::ZeroSecond,
-                    Std::Year,
-                ][(b[i + 1] - b'1') as usize],
+                [Std::ZeroMonth, Std::ZeroDay, Std::ZeroHour12, Std::ZeroMinute, Std::ZeroSecond, Std::Year]
+                    [(b[i + 1] - b'1') as usize],
                 2,
             )),
             b'1' if starts(i, "15") => Some((Std::Hour, 2)),
@@ -134,10 +117,7 @@ fn next_chunk(l: &str) -> (usize, Std, usize) {
 
 impl GoTime {
     pub fn from_nanos(ns: i64) -> GoTime {
-        GoTime {
-            secs: ns.div_euclid(1_000_000_000),
-            nsec: ns.rem_euclid(1_000_000_000) as u32,
-        }
+        GoTime { secs: ns.div_euclid(1_000_000_000), nsec: ns.rem_euclid(1_000_000_000) as u32 }
     }
 
     pub fn unix_nanos(&self) -> i128 {
@@ -171,9 +151,7 @@ impl GoTime {
                 Std::NumMonth => out.push_str(&t.month().to_string()),
                 Std::ZeroMonth => out.push_str(&format!("{:02}", t.month())),
                 Std::LongWeekDay => out.push_str(DAYS[t.weekday().num_days_from_sunday() as usize]),
-                Std::WeekDay => {
-                    out.push_str(&DAYS[t.weekday().num_days_from_sunday() as usize][..3])
-                }
+                Std::WeekDay => out.push_str(&DAYS[t.weekday().num_days_from_sunday() as usize][..3]),
                 Std::Day => out.push_str(&t.day().to_string()),
                 Std::UnderDay => out.push_str(&format!("{:>2}", t.day())),
                 Std::ZeroDay => out.push_str(&format!("{:02}", t.day())),
@@ -229,9 +207,7 @@ impl GoTime {
         let (mut l, mut v) = (layout, value);
         fn num(v: &str, min: usize, max: usize) -> Option<(u32, &str)> {
             let n = v.bytes().take(max).take_while(u8::is_ascii_digit).count();
-            (n >= min)
-                .then(|| (v[..n].parse().ok(), &v[n..]))
-                .and_then(|(a, b)| a.map(|a| (a, b)))
+            (n >= min).then(|| (v[..n].parse().ok(), &v[n..])).and_then(|(a, b)| a.map(|a| (a, b)))
         }
         while !l.is_empty() {
             let (pre, std, len) = next_chunk(l);
@@ -248,56 +224,31 @@ impl GoTime {
                 }
                 Std::Year => {
                     let (y, r) = num(v, 2, 2)?;
-                    (year, rest) = (
-                        if y >= 69 {
-                            1900 + y as i32
-                        } else {
-                            2000 + y as i32
-                        },
-                        r,
-                    );
+                    (year, rest) = (if y >= 69 { 1900 + y as i32 } else { 2000 + y as i32 }, r);
                 }
-                Std::ZeroMonth | Std::NumMonth => {
-                    (month, rest) = num(v, if std == Std::ZeroMonth { 2 } else { 1 }, 2)?
-                }
+                Std::ZeroMonth | Std::NumMonth => (month, rest) = num(v, if std == Std::ZeroMonth { 2 } else { 1 }, 2)?,
                 Std::LongMonth | Std::Month => {
                     let i = MONTHS.iter().position(|m| {
                         let m = if std == Std::Month { &m[..3] } else { m };
                         v.len() >= m.len() && v[..m.len()].eq_ignore_ascii_case(m)
                     })?;
                     month = i as u32 + 1;
-                    rest = &v[if std == Std::Month {
-                        3
-                    } else {
-                        MONTHS[i].len()
-                    }..];
+                    rest = &v[if std == Std::Month { 3 } else { MONTHS[i].len() }..];
                 }
                 Std::LongWeekDay | Std::WeekDay => {
                     let i = DAYS.iter().position(|d| {
                         let d = if std == Std::WeekDay { &d[..3] } else { d };
                         v.len() >= d.len() && v[..d.len()].eq_ignore_ascii_case(d)
                     })?;
-                    rest = &v[if std == Std::WeekDay {
-                        3
-                    } else {
-                        DAYS[i].len()
-                    }..];
+                    rest = &v[if std == Std::WeekDay { 3 } else { DAYS[i].len() }..];
                 }
                 Std::Day | Std::ZeroDay | Std::UnderDay => {
-                    let t = if std == Std::UnderDay {
-                        v.strip_prefix(' ').unwrap_or(v)
-                    } else {
-                        v
-                    };
+                    let t = if std == Std::UnderDay { v.strip_prefix(' ').unwrap_or(v) } else { v };
                     (day, rest) = num(t, if std == Std::ZeroDay { 2 } else { 1 }, 2)?;
                 }
                 Std::Hour => (hour, rest) = num(v, 2, 2)?,
-                Std::Hour12 | Std::ZeroHour12 => {
-                    (hour, rest) = num(v, if std == Std::ZeroHour12 { 2 } else { 1 }, 2)?
-                }
-                Std::Minute | Std::ZeroMinute => {
-                    (min, rest) = num(v, if std == Std::ZeroMinute { 2 } else { 1 }, 2)?
-                }
+                Std::Hour12 | Std::ZeroHour12 => (hour, rest) = num(v, if std == Std::ZeroHour12 { 2 } else { 1 }, 2)?,
+                Std::Minute | Std::ZeroMinute => (min, rest) = num(v, if std == Std::ZeroMinute { 2 } else { 1 }, 2)?,
                 Std::Second | Std::ZeroSecond => {
                     let (s, mut r) = num(v, if std == Std::ZeroSecond { 2 } else { 1 }, 2)?;
                     sec = s;
@@ -352,9 +303,7 @@ impl GoTime {
                 }
                 Std::Frac(n, trim, _) => {
                     let b = v.as_bytes();
-                    if trim
-                        && (b.len() < 2 || !matches!(b[0], b'.' | b',') || !b[1].is_ascii_digit())
-                    {
+                    if trim && (b.len() < 2 || !matches!(b[0], b'.' | b',') || !b[1].is_ascii_digit()) {
                         rest = v;
                     } else {
                         if !matches!(b.first(), Some(b'.') | Some(b',')) {
@@ -407,24 +356,12 @@ mod tests {
         assert_eq!(t.go_string(), "2022-06-27 12:00:00 +0000 UTC");
         let t2 = GoTime::from_nanos(1_770_039_524_452_000_000);
         assert_eq!(t2.go_string(), "2026-02-02 13:38:44.452 +0000 UTC");
-        assert_eq!(
-            t2.format("Mon Jan _2 3:04PM .000 Z07:00"),
-            "Mon Feb  2 1:38PM .452 Z"
-        );
-        let p = GoTime::parse(
-            "2006-01-02T15:04:05.999999999Z",
-            "2023-03-10T01:32:40.340485723Z",
-        )
-        .unwrap();
+        assert_eq!(t2.format("Mon Jan _2 3:04PM .000 Z07:00"), "Mon Feb  2 1:38PM .452 Z");
+        let p = GoTime::parse("2006-01-02T15:04:05.999999999Z", "2023-03-10T01:32:40.340485723Z").unwrap();
         assert_eq!(p.unix_nanos(), 1_678_411_960_340_485_723);
+        assert_eq!(GoTime::parse("2006-01-02", "2021-11-02").unwrap().secs, 1_635_811_200);
         assert_eq!(
-            GoTime::parse("2006-01-02", "2021-11-02").unwrap().secs,
-            1_635_811_200
-        );
-        assert_eq!(
-            GoTime::parse("2006-01-02 15:04:05 -0700", "2021-11-02 10:00:00 +0200")
-                .unwrap()
-                .secs,
+            GoTime::parse("2006-01-02 15:04:05 -0700", "2021-11-02 10:00:00 +0200").unwrap().secs,
             1_635_840_000
         );
         assert!(GoTime::parse("2006-01-02", "nope").is_none());

@@ -37,48 +37,26 @@ impl IpMatcher {
         }
         if let Some((addr, bits)) = pattern.split_once('/') {
             let a = parse_addr(addr).ok_or_else(invalid)?;
-            if bits.is_empty()
-                || !bits.bytes().all(|c| c.is_ascii_digit())
-                || (bits.len() > 1 && bits.starts_with('0'))
+            if bits.is_empty() || !bits.bytes().all(|c| c.is_ascii_digit()) || (bits.len() > 1 && bits.starts_with('0'))
             {
                 return Err(invalid());
             }
             let bits: u32 = bits.parse().map_err(|_| invalid())?;
             return match a {
                 Addr::V4(v) if bits <= 32 => {
-                    let mask = if bits == 0 {
-                        0
-                    } else {
-                        u32::MAX << (32 - bits)
-                    };
-                    Ok(IpMatcher {
-                        lo: Addr::V4(v & mask),
-                        hi: Addr::V4(v | !mask),
-                    })
+                    let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+                    Ok(IpMatcher { lo: Addr::V4(v & mask), hi: Addr::V4(v | !mask) })
                 }
                 Addr::V6(v) if bits <= 128 => {
-                    let mask = if bits == 0 {
-                        0
-                    } else {
-                        u128::MAX << (128 - bits)
-                    };
-                    Ok(IpMatcher {
-                        lo: Addr::V6(v & mask),
-                        hi: Addr::V6(v | !mask),
-                    })
+                    let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+                    Ok(IpMatcher { lo: Addr::V6(v & mask), hi: Addr::V6(v | !mask) })
                 }
                 _ => Err(invalid()),
             };
         }
         if let Some((from, to)) = pattern.split_once('-') {
-            let (lo, hi) = (
-                parse_addr(from).ok_or_else(invalid)?,
-                parse_addr(to).ok_or_else(invalid)?,
-            );
-            let same_family = matches!(
-                (lo, hi),
-                (Addr::V4(_), Addr::V4(_)) | (Addr::V6(_), Addr::V6(_))
-            );
+            let (lo, hi) = (parse_addr(from).ok_or_else(invalid)?, parse_addr(to).ok_or_else(invalid)?);
+            let same_family = matches!((lo, hi), (Addr::V4(_), Addr::V4(_)) | (Addr::V6(_), Addr::V6(_)));
             if same_family && lo <= hi {
                 return Ok(IpMatcher { lo, hi });
             }
@@ -108,9 +86,7 @@ impl IpMatcher {
                 None
             };
             if let Some(len) = span {
-                let found = std::str::from_utf8(&line[i..i + len])
-                    .ok()
-                    .and_then(parse_addr);
+                let found = std::str::from_utf8(&line[i..i + len]).ok().and_then(parse_addr);
                 if found.is_some_and(|a| self.contains(a)) {
                     return true;
                 }
@@ -156,10 +132,7 @@ mod tests {
         let v6 = IpMatcher::new("2001:db8::/32").unwrap();
         assert!(v6.matches(b"x 2001:db8::68 y"));
         assert!(!v6.matches(b"192.168.1.1"));
-        assert_eq!(
-            IpMatcher::new("nope").unwrap_err(),
-            "ip: invalid pattern: \"nope\""
-        );
+        assert_eq!(IpMatcher::new("nope").unwrap_err(), "ip: invalid pattern: \"nope\"");
         assert!(IpMatcher::new("10.0.0.5-10.0.0.1").is_err());
         assert!(!IpMatcher::new("1.2.3.4").unwrap().matches(b""));
     }

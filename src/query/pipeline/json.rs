@@ -31,14 +31,11 @@ pub enum Stop {
 }
 
 fn next_token(d: &[u8]) -> Option<usize> {
-    d.iter()
-        .position(|c| !matches!(c, b' ' | b'\n' | b'\r' | b'\t'))
+    d.iter().position(|c| !matches!(c, b' ' | b'\n' | b'\r' | b'\t'))
 }
 
 fn token_end(d: &[u8]) -> usize {
-    d.iter()
-        .position(|c| matches!(c, b' ' | b'\n' | b'\r' | b'\t' | b',' | b'}' | b']'))
-        .unwrap_or(d.len())
+    d.iter().position(|c| matches!(c, b' ' | b'\n' | b'\r' | b'\t' | b',' | b'}' | b']')).unwrap_or(d.len())
 }
 
 /// Offset just past the closing quote of a string whose opening quote was already consumed, and
@@ -122,10 +119,7 @@ pub fn get(d: &[u8]) -> Result<(&[u8], JType, usize), &'static str> {
 }
 
 /// `jsonparser.ObjectEach`: calls `f(key, value, type)` for each member of the object `d`.
-pub fn object_each<'d>(
-    d: &'d [u8],
-    mut f: impl FnMut(&[u8], &'d [u8], JType) -> Result<(), Stop>,
-) -> Result<(), Stop> {
+pub fn object_each<'d>(d: &'d [u8], mut f: impl FnMut(&[u8], &'d [u8], JType) -> Result<(), Stop>) -> Result<(), Stop> {
     let err = |m| Err(Stop::Err(m));
     let mut off = match next_token(d) {
         Some(o) if d[o] == b'{' => o + 1,
@@ -221,10 +215,7 @@ pub enum PathStep {
 
 /// Finds the value at `path` (first occurrence of duplicated keys). Structural problems mean
 /// "not found" (the scan is lenient); an error is reported only for an unreadable matched value.
-pub fn lookup<'d>(
-    d: &'d [u8],
-    path: &[PathStep],
-) -> Result<Option<(&'d [u8], JType)>, &'static str> {
+pub fn lookup<'d>(d: &'d [u8], path: &[PathStep]) -> Result<Option<(&'d [u8], JType)>, &'static str> {
     let Some((step, rest)) = path.split_first() else {
         return Ok(None);
     };
@@ -323,10 +314,7 @@ pub fn unescape_into(s: &[u8], out: &mut Vec<u8>) -> bool {
             if r2 < 0xDC00 {
                 return false;
             }
-            (
-                char::from_u32(0x10000 + ((r - 0xD800) << 10) + (r2.wrapping_sub(0xDC00))),
-                12,
-            )
+            (char::from_u32(0x10000 + ((r - 0xD800) << 10) + (r2.wrapping_sub(0xDC00))), 12)
         };
         let mut buf = [0u8; 4];
         out.extend_from_slice(c.unwrap_or('\u{FFFD}').encode_utf8(&mut buf).as_bytes());
@@ -376,11 +364,7 @@ mod tests {
     fn members(d: &str) -> (Members, Result<(), Stop>) {
         let mut out = Vec::new();
         let r = object_each(d.as_bytes(), |k, v, t| {
-            out.push((
-                String::from_utf8_lossy(k).into_owned(),
-                String::from_utf8_lossy(v).into_owned(),
-                t,
-            ));
+            out.push((String::from_utf8_lossy(k).into_owned(), String::from_utf8_lossy(v).into_owned(), t));
             Ok(())
         });
         (out, r)
@@ -388,9 +372,7 @@ mod tests {
 
     #[test]
     fn object_each_like_jsonparser() {
-        let (m, r) = members(
-            r#" {"a":"x\"y", "b" : 1.5e3, "c":{"d":[1,"]"]}, "e":null, "f":true} trailing"#,
-        );
+        let (m, r) = members(r#" {"a":"x\"y", "b" : 1.5e3, "c":{"d":[1,"]"]}, "e":null, "f":true} trailing"#);
         assert_eq!(r, Ok(()));
         assert_eq!(m.len(), 5);
         assert_eq!(m[0], ("a".into(), r#"x\"y"#.into(), JType::String));
@@ -399,10 +381,7 @@ mod tests {
         assert_eq!(members("hello").1, Err(Stop::Err(MALFORMED_OBJECT)));
         assert_eq!(members(r#"{"a":"b""#).1, Err(Stop::Err(MALFORMED_ARRAY)));
         assert_eq!(members(r#"{"a":"b"#).1, Err(Stop::Err(MALFORMED_STRING)));
-        assert_eq!(
-            members(r#"{"a":xyz}"#).1,
-            Err(Stop::Err(UNKNOWN_VALUE_TYPE))
-        );
+        assert_eq!(members(r#"{"a":xyz}"#).1, Err(Stop::Err(UNKNOWN_VALUE_TYPE)));
     }
 
     #[test]
@@ -411,28 +390,10 @@ mod tests {
         assert_eq!(unescape_string(br#"bad\q"#), "");
         let d = br#"{"req":{"method":"POST","headers":{"User-Agent":"k6"}},"servers":["a","b"],"n":null}"#;
         let k = |s: &str| PathStep::Key(s.into());
-        assert_eq!(
-            lookup(d, &[k("req"), k("method")]).unwrap(),
-            Some((&b"POST"[..], JType::String))
-        );
-        assert_eq!(
-            lookup(d, &[k("req"), k("headers"), k("User-Agent")])
-                .unwrap()
-                .unwrap()
-                .0,
-            b"k6"
-        );
-        assert_eq!(
-            lookup(d, &[k("servers"), PathStep::Index(1)])
-                .unwrap()
-                .unwrap()
-                .0,
-            b"b"
-        );
-        assert_eq!(
-            lookup(d, &[k("servers")]).unwrap().unwrap().0,
-            br#"["a","b"]"#
-        );
+        assert_eq!(lookup(d, &[k("req"), k("method")]).unwrap(), Some((&b"POST"[..], JType::String)));
+        assert_eq!(lookup(d, &[k("req"), k("headers"), k("User-Agent")]).unwrap().unwrap().0, b"k6");
+        assert_eq!(lookup(d, &[k("servers"), PathStep::Index(1)]).unwrap().unwrap().0, b"b");
+        assert_eq!(lookup(d, &[k("servers")]).unwrap().unwrap().0, br#"["a","b"]"#);
         assert_eq!(lookup(d, &[k("missing")]).unwrap(), None);
         assert_eq!(lookup(d, &[k("n")]).unwrap().unwrap().1, JType::Null);
     }

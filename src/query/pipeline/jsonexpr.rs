@@ -44,9 +44,7 @@ pub fn parse_json_path(expr: &str) -> Result<Vec<PathStep>, String> {
             if i < chars.len() && chars[i] == '.' {
                 return Err("cannot use float as array index".into());
             }
-            toks.push(Tok::Index(n.parse().map_err(|_| {
-                format!("strconv.Atoi: parsing \"{n}\": value out of range")
-            })?));
+            toks.push(Tok::Index(n.parse().map_err(|_| format!("strconv.Atoi: parsing \"{n}\": value out of range"))?));
         } else if c == '[' {
             toks.push(Tok::Lsb);
             i += 1;
@@ -78,12 +76,7 @@ pub fn parse_json_path(expr: &str) -> Result<Vec<PathStep>, String> {
     }
     let mut steps = Vec::new();
     let mut t = toks.into_iter().peekable();
-    let unexpected = |t: Option<Tok>| {
-        format!(
-            "syntax error: unexpected {}",
-            t.as_ref().map_or("$end", name)
-        )
-    };
+    let unexpected = |t: Option<Tok>| format!("syntax error: unexpected {}", t.as_ref().map_or("$end", name));
     let mut first = true;
     while let Some(tok) = t.next() {
         match tok {
@@ -125,14 +118,10 @@ impl JsonExprParser {
         let mut ids = Vec::new();
         let mut paths = Vec::new();
         for e in exprs {
-            let p = parse_json_path(&e.expr).map_err(|m| {
-                QueryError::Pipeline(format!("cannot parse expression [{}]: {m}", e.expr))
-            })?;
+            let p = parse_json_path(&e.expr)
+                .map_err(|m| QueryError::Pipeline(format!("cannot parse expression [{}]: {m}", e.expr)))?;
             if e.name.is_empty() {
-                return Err(QueryError::Pipeline(format!(
-                    "invalid extracted label name '{}'",
-                    e.name
-                )));
+                return Err(QueryError::Pipeline(format!("invalid extracted label name '{}'", e.name)));
             }
             ids.push(e.name.clone());
             paths.push(p);
@@ -186,10 +175,7 @@ mod tests {
     #[test]
     fn json_paths() {
         let k = |s: &str| PathStep::Key(s.into());
-        assert_eq!(
-            parse_json_path("a.b[0]").unwrap(),
-            vec![k("a"), k("b"), PathStep::Index(0)]
-        );
+        assert_eq!(parse_json_path("a.b[0]").unwrap(), vec![k("a"), k("b"), PathStep::Index(0)]);
         assert_eq!(
             parse_json_path(r#"request.headers["User-Agent"]"#).unwrap(),
             vec![k("request"), k("headers"), k("User-Agent")]

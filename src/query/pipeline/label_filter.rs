@@ -53,28 +53,10 @@ pub enum CompiledLabelFilter {
     And(Box<CompiledLabelFilter>, Box<CompiledLabelFilter>),
     Or(Box<CompiledLabelFilter>, Box<CompiledLabelFilter>),
     Str(CompiledMatcher),
-    Ip {
-        name: String,
-        equal: bool,
-        m: IpMatcher,
-    },
-    Number {
-        name: String,
-        op: CmpOp,
-        value: f64,
-        dialect: &'static Dialect,
-    },
-    Duration {
-        name: String,
-        op: CmpOp,
-        value: i64,
-        dialect: &'static Dialect,
-    },
-    Bytes {
-        name: String,
-        op: CmpOp,
-        value: u64,
-    },
+    Ip { name: String, equal: bool, m: IpMatcher },
+    Number { name: String, op: CmpOp, value: f64, dialect: &'static Dialect },
+    Duration { name: String, op: CmpOp, value: i64, dialect: &'static Dialect },
+    Bytes { name: String, op: CmpOp, value: u64 },
 }
 
 fn cmp<T: PartialOrd>(op: CmpOp, a: T, b: T) -> bool {
@@ -95,43 +77,24 @@ impl CompiledLabelFilter {
     }
 
     /// A filter that converts numbers and durations in `dialect` (their error texts included).
-    pub fn with_dialect(
-        f: &LabelFilter,
-        dialect: &'static Dialect,
-    ) -> Result<CompiledLabelFilter, QueryError> {
+    pub fn with_dialect(f: &LabelFilter, dialect: &'static Dialect) -> Result<CompiledLabelFilter, QueryError> {
         let sub = |f| Self::with_dialect(f, dialect).map(Box::new);
         Ok(match f {
             LabelFilter::And(a, b) => Self::And(sub(a)?, sub(b)?),
             LabelFilter::Or(a, b) => Self::Or(sub(a)?, sub(b)?),
-            LabelFilter::Matcher(m) => {
-                Self::Str(CompiledMatcher::new(m).map_err(QueryError::BadRegex)?)
-            }
-            LabelFilter::Ip {
-                name,
-                equal,
-                pattern,
-            } => Self::Ip {
+            LabelFilter::Matcher(m) => Self::Str(CompiledMatcher::new(m).map_err(QueryError::BadRegex)?),
+            LabelFilter::Ip { name, equal, pattern } => Self::Ip {
                 name: name.clone(),
                 equal: *equal,
                 m: IpMatcher::new(pattern).map_err(QueryError::Pipeline)?,
             },
-            LabelFilter::Number { name, op, value } => Self::Number {
-                name: name.clone(),
-                op: *op,
-                value: *value,
-                dialect,
-            },
-            LabelFilter::Duration { name, op, value } => Self::Duration {
-                name: name.clone(),
-                op: *op,
-                value: *value,
-                dialect,
-            },
-            LabelFilter::Bytes { name, op, value } => Self::Bytes {
-                name: name.clone(),
-                op: *op,
-                value: *value,
-            },
+            LabelFilter::Number { name, op, value } => {
+                Self::Number { name: name.clone(), op: *op, value: *value, dialect }
+            }
+            LabelFilter::Duration { name, op, value } => {
+                Self::Duration { name: name.clone(), op: *op, value: *value, dialect }
+            }
+            LabelFilter::Bytes { name, op, value } => Self::Bytes { name: name.clone(), op: *op, value: *value },
         })
     }
 
@@ -166,21 +129,13 @@ impl CompiledLabelFilter {
                     Some(v) => m.matches(v.as_bytes()) == *equal,
                 }
             }
-            Self::Number {
-                name,
-                op,
-                value,
-                dialect,
-            } => convert(lbs, name, |v| dialect.parse_float(v)).test(|v| cmp(*op, v, *value)),
-            Self::Duration {
-                name,
-                op,
-                value,
-                dialect,
-            } => convert(lbs, name, |v| dialect.parse_duration(v)).test(|v| cmp(*op, v, *value)),
-            Self::Bytes { name, op, value } => {
-                convert(lbs, name, conv::parse_bytes).test(|v| cmp(*op, v, *value))
+            Self::Number { name, op, value, dialect } => {
+                convert(lbs, name, |v| dialect.parse_float(v)).test(|v| cmp(*op, v, *value))
             }
+            Self::Duration { name, op, value, dialect } => {
+                convert(lbs, name, |v| dialect.parse_duration(v)).test(|v| cmp(*op, v, *value))
+            }
+            Self::Bytes { name, op, value } => convert(lbs, name, conv::parse_bytes).test(|v| cmp(*op, v, *value)),
         }
     }
 }
@@ -204,11 +159,7 @@ impl<T> Converted<T> {
     }
 }
 
-fn convert<T, L: FilterLabels>(
-    lbs: &mut L,
-    name: &str,
-    parse: impl FnOnce(&str) -> Result<T, String>,
-) -> Converted<T> {
+fn convert<T, L: FilterLabels>(lbs: &mut L, name: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Converted<T> {
     let Some(v) = lbs.value(name) else {
         return Converted::Missing;
     };

@@ -103,11 +103,7 @@ impl<'a> LabelsBuilder<'a> {
     /// renamed `<name>_extracted`; `__error__` / `__error_details__` set the error pair.
     pub fn add_metadata(&mut self, md: &[(String, String)]) {
         for (n, v) in md {
-            let name = if self.base_has(n) {
-                format!("{n}{DUPLICATE_SUFFIX}")
-            } else {
-                pooled_string(n)
-            };
+            let name = if self.base_has(n) { format!("{n}{DUPLICATE_SUFFIX}") } else { pooled_string(n) };
             match name.as_str() {
                 ERROR_LABEL => self.err = v.clone(),
                 ERROR_DETAILS_LABEL => self.err_details = v.clone(),
@@ -249,10 +245,7 @@ impl<'a> LabelsBuilder<'a> {
     /// Visits the current output labels (Loki's `UnsortedLabels`), error labels included.
     pub fn for_each(&self, mut f: impl FnMut(&str, &str)) {
         for (n, v) in self.base.iter() {
-            if self.del.iter().any(|d| d == n)
-                || self.has_meta(n)
-                || position(&self.parsed, n).is_some()
-            {
+            if self.del.iter().any(|d| d == n) || self.has_meta(n) || position(&self.parsed, n).is_some() {
                 continue;
             }
             f(n, v);
@@ -278,9 +271,7 @@ impl<'a> LabelsBuilder<'a> {
     pub fn template_get(&self, name: &str) -> Option<&str> {
         match name {
             ERROR_LABEL if !self.err.is_empty() => Some(&self.err),
-            ERROR_DETAILS_LABEL if !self.err_details.is_empty() && !self.unchanged() => {
-                Some(&self.err_details)
-            }
+            ERROR_DETAILS_LABEL if !self.err_details.is_empty() && !self.unchanged() => Some(&self.err_details),
             _ => self.get(name),
         }
     }
@@ -302,10 +293,7 @@ impl<'a> LabelsBuilder<'a> {
         }
         let mut all = Vec::with_capacity(self.base.len() + self.meta.len() + self.parsed.len() + 2);
         for (n, v) in self.base.iter() {
-            if self.del.iter().any(|d| d == n)
-                || self.has_meta(n)
-                || position(&self.parsed, n).is_some()
-            {
+            if self.del.iter().any(|d| d == n) || self.has_meta(n) || position(&self.parsed, n).is_some() {
                 continue;
             }
             all.push((n.to_string(), v.to_string()));
@@ -343,13 +331,7 @@ pub fn sanitize_key(key: &str) -> String {
     if key.as_bytes().first().is_some_and(u8::is_ascii_digit) {
         out.push('_');
     }
-    out.extend(key.chars().map(|c| {
-        if c.is_ascii_alphanumeric() || c == '_' {
-            c
-        } else {
-            '_'
-        }
-    }));
+    out.extend(key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }));
     out
 }
 
@@ -367,11 +349,7 @@ mod tests {
     use super::*;
 
     fn labels(p: &[(&str, &str)]) -> Labels {
-        Labels::from_pairs(
-            p.iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect(),
-        )
+        Labels::from_pairs(p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect())
     }
 
     #[test]
@@ -388,10 +366,7 @@ mod tests {
         assert_eq!(b.get("app"), None);
         b.set_err("JSONParserErr");
         let (all, meta, parsed) = b.finish(true);
-        assert_eq!(
-            all.to_string(),
-            r#"{__error__="JSONParserErr", level="debug", level_extracted="x", trace="p"}"#
-        );
+        assert_eq!(all.to_string(), r#"{__error__="JSONParserErr", level="debug", level_extracted="x", trace="p"}"#);
         assert_eq!(meta, vec![("level_extracted".to_string(), "x".to_string())]);
         assert_eq!(parsed.len(), 2);
     }

@@ -15,13 +15,7 @@ pub struct Decoder<'l> {
 
 impl<'l> Decoder<'l> {
     pub fn new(line: &'l [u8]) -> Decoder<'l> {
-        Decoder {
-            line,
-            pos: 0,
-            key: b"",
-            value: Cow::Borrowed(b""),
-            err: None,
-        }
+        Decoder { line, pos: 0, key: b"", value: Cow::Borrowed(b""), err: None }
     }
 
     pub fn eol(&self) -> bool {
@@ -42,22 +36,12 @@ impl<'l> Decoder<'l> {
     }
 
     fn syntax_error(&mut self, msg: &str) {
-        self.err = Some(format!(
-            "logfmt syntax error at pos {} : {msg}",
-            self.pos + 1
-        ));
+        self.err = Some(format!("logfmt syntax error at pos {} : {msg}", self.pos + 1));
     }
 
     fn unexpected(&mut self, c: u8) {
-        let shown = if c == b'\'' {
-            "'\\''".to_string()
-        } else {
-            format!("'{}'", c as char)
-        };
-        self.err = Some(format!(
-            "logfmt syntax error at pos {} : unexpected {shown}",
-            self.pos + 1
-        ));
+        let shown = if c == b'\'' { "'\\''".to_string() } else { format!("'{}'", c as char) };
+        self.err = Some(format!("logfmt syntax error at pos {} : unexpected {shown}", self.pos + 1));
     }
 
     fn skip_value(&mut self) -> bool {
@@ -225,11 +209,7 @@ fn unquote(s: &[u8]) -> Option<Vec<u8>> {
         let r = hex(&s[i + 1..])?;
         i += 5;
         let ch = if (0xD800..0xE000).contains(&r) {
-            let r2 = if s.get(i) == Some(&b'\\') && s.get(i + 1) == Some(&b'u') {
-                hex(&s[i + 2..])
-            } else {
-                None
-            };
+            let r2 = if s.get(i) == Some(&b'\\') && s.get(i + 1) == Some(&b'u') { hex(&s[i + 2..]) } else { None };
             match r2 {
                 Some(r2) if (0xDC00..0xE000).contains(&r2) && r < 0xDC00 => {
                     i += 6;
@@ -277,13 +257,7 @@ mod tests {
         let (p, e) = pairs("foo=bar=buzz a=b");
         assert_eq!(p, vec![("a".into(), "b".into())]);
         assert_eq!(e.unwrap(), "logfmt syntax error at pos 8 : unexpected '='");
-        assert_eq!(
-            pairs(r#"a="open"#).1.unwrap(),
-            "logfmt syntax error at pos 8 : unterminated quoted value"
-        );
-        assert_eq!(
-            pairs(r#"a"b=c"#).1.unwrap(),
-            "logfmt syntax error at pos 2 : unexpected '\"'"
-        );
+        assert_eq!(pairs(r#"a="open"#).1.unwrap(), "logfmt syntax error at pos 8 : unterminated quoted value");
+        assert_eq!(pairs(r#"a"b=c"#).1.unwrap(), "logfmt syntax error at pos 2 : unexpected '\"'");
     }
 }

@@ -155,11 +155,7 @@ pub struct Processed {
 
 /// Loki's `reorderStages`: line filters move forward past stages that do not rewrite the line.
 fn reorder(stages: &[Stage]) -> Vec<&Stage> {
-    fn flush<'s>(
-        result: &mut Vec<&'s Stage>,
-        filters: &mut Vec<&'s Stage>,
-        others: &mut Vec<&'s Stage>,
-    ) {
+    fn flush<'s>(result: &mut Vec<&'s Stage>, filters: &mut Vec<&'s Stage>, others: &mut Vec<&'s Stage>) {
         result.append(filters);
         result.append(others);
     }
@@ -200,28 +196,19 @@ impl LogPipeline {
                 Stage::LineFilter(f) => Compiled::LineFilter(CompiledLineFilter::new(f)?),
                 Stage::Json(ex) if ex.is_empty() => Compiled::Json(JsonParser),
                 Stage::Json(ex) => Compiled::JsonExpr(JsonExprParser::new(ex)?),
-                Stage::Logfmt {
-                    strict,
-                    keep_empty,
-                    extractions,
-                } if extractions.is_empty() => Compiled::Logfmt(LogfmtParser {
-                    strict: *strict,
-                    keep_empty: *keep_empty,
-                }),
-                Stage::Logfmt {
-                    strict,
-                    extractions,
-                    ..
-                } => Compiled::LogfmtExpr(LogfmtExprParser::new(extractions, *strict)?),
+                Stage::Logfmt { strict, keep_empty, extractions } if extractions.is_empty() => {
+                    Compiled::Logfmt(LogfmtParser { strict: *strict, keep_empty: *keep_empty })
+                }
+                Stage::Logfmt { strict, extractions, .. } => {
+                    Compiled::LogfmtExpr(LogfmtExprParser::new(extractions, *strict)?)
+                }
                 Stage::Regexp(re) => Compiled::Regexp(RegexpParser::new(re)?),
                 Stage::Pattern(p) => Compiled::Pattern(PatternParser::new(p)?),
                 Stage::Unpack => Compiled::Unpack,
                 Stage::LabelFilter(f) => {
                     let c = CompiledLabelFilter::new(f)?;
                     if let Some(name) = c.single_label() {
-                        hints
-                            .filters
-                            .push((name.to_string(), CompiledLabelFilter::new(f)?));
+                        hints.filters.push((name.to_string(), CompiledLabelFilter::new(f)?));
                     }
                     Compiled::LabelFilter(c)
                 }
@@ -262,9 +249,7 @@ impl LogPipeline {
 
     /// True when every stage is a line filter (the engine then uses a fast path).
     pub fn line_filters_only(&self) -> bool {
-        self.stages
-            .iter()
-            .all(|s| matches!(s, Compiled::LineFilter(_)))
+        self.stages.iter().all(|s| matches!(s, Compiled::LineFilter(_)))
     }
 
     /// Whether no stage can change the stream's own labels or the line (only filters and
@@ -294,7 +279,11 @@ impl LogPipeline {
         self.stages.iter().all(|s| {
             matches!(
                 s,
-                Compiled::LineFilter(_) | Compiled::Json(_) | Compiled::Logfmt(_) | Compiled::LabelFilter(_) | Compiled::DropKeep(_)
+                Compiled::LineFilter(_)
+                    | Compiled::Json(_)
+                    | Compiled::Logfmt(_)
+                    | Compiled::LabelFilter(_)
+                    | Compiled::DropKeep(_)
             )
         })
     }
@@ -336,13 +325,7 @@ impl LogPipeline {
     }
 
     /// Runs the whole pipeline on one entry. None = dropped.
-    pub fn process(
-        &self,
-        ts: Nanos,
-        line: &[u8],
-        stream: &Labels,
-        metadata: &[(String, String)],
-    ) -> Option<Processed> {
+    pub fn process(&self, ts: Nanos, line: &[u8], stream: &Labels, metadata: &[(String, String)]) -> Option<Processed> {
         self.run(ts, line, stream, metadata, true)
     }
 
@@ -452,15 +435,8 @@ impl LogPipeline {
     ) -> Option<Processed> {
         let (b, owned) = self.run_stages(ts, line, stream, metadata)?;
         let (labels, metadata, parsed) = b.finish(categorize);
-        let line = owned.map(|v| {
-            String::from_utf8(v)
-                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-        });
-        Some(Processed {
-            line,
-            labels,
-            metadata,
-            parsed,
-        })
+        let line =
+            owned.map(|v| String::from_utf8(v).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()));
+        Some(Processed { line, labels, metadata, parsed })
     }
 }

@@ -9,9 +9,7 @@ use regex::bytes::Regex;
 pub const MAX_JSON_NESTING: usize = 256;
 
 use super::json::{self, JType, Stop};
-use super::labels::{
-    clean_value, sanitize_key, LabelsBuilder, DUPLICATE_SUFFIX, ERROR_LABEL, ERR_JSON, ERR_LOGFMT,
-};
+use super::labels::{clean_value, sanitize_key, LabelsBuilder, DUPLICATE_SUFFIX, ERROR_LABEL, ERR_JSON, ERR_LOGFMT};
 use super::logfmt::Decoder;
 use super::pattern::Pattern;
 use super::Hints;
@@ -138,13 +136,7 @@ impl JsonWalk<'_> {
         })
     }
 
-    fn leaf(
-        &mut self,
-        key: &[u8],
-        value: &[u8],
-        ty: JType,
-        lbs: &mut LabelsBuilder,
-    ) -> Result<(), Stop> {
+    fn leaf(&mut self, key: &[u8], value: &[u8], ty: JType, lbs: &mut LabelsBuilder) -> Result<(), Stop> {
         if self.ends.is_empty() {
             if !may_want_key(self.hints, key, &mut self.name) {
                 return Ok(());
@@ -268,9 +260,8 @@ impl LogfmtExprParser {
     pub fn new(exprs: &[LabelExtraction], strict: bool) -> Result<LogfmtExprParser, QueryError> {
         let mut ids = Vec::new();
         for e in exprs {
-            let key = parse_logfmt_key(&e.expr).map_err(|m| {
-                QueryError::Pipeline(format!("cannot parse expression [{}]: {m}", e.expr))
-            })?;
+            let key = parse_logfmt_key(&e.expr)
+                .map_err(|m| QueryError::Pipeline(format!("cannot parse expression [{}]: {m}", e.expr)))?;
             ids.push((e.name.clone(), key));
         }
         Ok(LogfmtExprParser { strict, ids })
@@ -331,15 +322,10 @@ fn parse_logfmt_key(expr: &str) -> Result<String, String> {
     if let Some(inner) = t.strip_prefix('"') {
         return Ok(inner.split(['"', ']']).next().unwrap_or("").to_string());
     }
-    match t
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
-    {
+    match t.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_')) {
         _ if t.is_empty() => Err("syntax error: unexpected $end".into()),
         Some(c) => Err(format!("unexpected char {c}")),
-        None if t.starts_with(|c: char| c.is_ascii_digit()) => {
-            Err(format!("unexpected char {}", &t[..1]))
-        }
+        None if t.starts_with(|c: char| c.is_ascii_digit()) => Err(format!("unexpected char {}", &t[..1])),
         None => Ok(t.to_string()),
     }
 }
@@ -360,21 +346,14 @@ impl RegexpParser {
         for (i, n) in g.names.iter().enumerate() {
             let Some(n) = n else { continue };
             if groups.iter().any(|(_, x)| x == n) {
-                return Err(QueryError::Pipeline(format!(
-                    "duplicate extracted label name '{n}'"
-                )));
+                return Err(QueryError::Pipeline(format!("duplicate extracted label name '{n}'")));
             }
             groups.push((i + 1, sanitize_key(n)));
         }
         if groups.is_empty() {
-            return Err(QueryError::Pipeline(
-                "at least one named capture must be supplied".into(),
-            ));
+            return Err(QueryError::Pipeline("at least one named capture must be supplied".into()));
         }
-        Ok(RegexpParser {
-            re: compiled,
-            groups,
-        })
+        Ok(RegexpParser { re: compiled, groups })
     }
 
     pub fn process(&self, line: &[u8], lbs: &mut LabelsBuilder, hints: &Hints) -> bool {
@@ -408,9 +387,7 @@ pub struct PatternParser {
 
 impl PatternParser {
     pub fn new(p: &str) -> Result<PatternParser, QueryError> {
-        Ok(PatternParser {
-            pattern: Pattern::new(p).map_err(QueryError::Pipeline)?,
-        })
+        Ok(PatternParser { pattern: Pattern::new(p).map_err(QueryError::Pipeline)? })
     }
 
     pub fn process(&self, line: &[u8], lbs: &mut LabelsBuilder, hints: &Hints) -> bool {
@@ -441,10 +418,7 @@ pub fn unpack(line: &[u8], lbs: &mut LabelsBuilder, hints: &Hints) -> (bool, Opt
         return (true, None);
     }
     if line[0] != b'{' {
-        lbs.add_err(
-            ERR_JSON,
-            Some("expecting json object(6), but it is not".into()),
-        );
+        lbs.add_err(ERR_JSON, Some("expecting json object(6), but it is not".into()));
         return (true, None);
     }
     let mut found: Vec<(String, String)> = Vec::new();

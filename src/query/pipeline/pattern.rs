@@ -24,9 +24,7 @@ fn capture_at(s: &str) -> Option<&str> {
     let name = &inner[..end];
     let mut chars = name.chars();
     let first = chars.next()?;
-    if !(first.is_ascii_alphabetic() || first == '_')
-        || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
+    if !(first.is_ascii_alphabetic() || first == '_') || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return None;
     }
     Some(name)
@@ -100,15 +98,9 @@ impl Pattern {
         let nodes = parse_nodes(p);
         check_consecutive(&nodes)?;
         if let Some(n) = nodes.iter().find(|n| matches!(n, Node::Cap(c) if c != "_")) {
-            return Err(format!(
-                "named captures are not allowed: found '{}'",
-                cap_str(n)
-            ));
+            return Err(format!("named captures are not allowed: found '{}'", cap_str(n)));
         }
-        Ok(Pattern {
-            nodes,
-            names: Vec::new(),
-        })
+        Ok(Pattern { nodes, names: Vec::new() })
     }
 
     /// Names of the named captures, in order.
@@ -187,19 +179,14 @@ mod tests {
         let p = Pattern::new(p).unwrap();
         let mut out = Vec::new();
         p.matches(line.as_bytes(), &mut out);
-        out.iter()
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-            .collect()
+        out.iter().map(|v| String::from_utf8_lossy(v).into_owned()).collect()
     }
 
     #[test]
     fn extraction_follows_loki() {
         let nginx = r#"10.0.1.174 - - [02/Feb/2026:13:59:55 +0000] "POST /api/captcha HTTP/1.1" 200 10075 "-" "Mozilla/5.0" 0.012"#;
         assert_eq!(
-            extract(
-                r#"<ip> - - [<_>] "<method> <path> <_>" <status> <size> <_>"#,
-                nginx
-            ),
+            extract(r#"<ip> - - [<_>] "<method> <path> <_>" <status> <size> <_>"#, nginx),
             vec!["10.0.1.174", "POST", "/api/captcha", "200", "10075"]
         );
         assert_eq!(extract("foo <a>", "bar foo x"), Vec::<String>::new());
@@ -209,26 +196,11 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(
-            Pattern::new("foo").unwrap_err(),
-            "at least one capture is required"
-        );
-        assert_eq!(
-            Pattern::new("<_> x").unwrap_err(),
-            "at least one capture is required"
-        );
-        assert_eq!(
-            Pattern::new("<a><b>").unwrap_err(),
-            "found consecutive capture '<a><b>': invalid expression"
-        );
-        assert_eq!(
-            Pattern::new("<a> <a>").unwrap_err(),
-            "duplicate capture name (a): invalid expression"
-        );
-        assert_eq!(
-            Pattern::new_line_filter("<a> x").unwrap_err(),
-            "named captures are not allowed: found '<a>'"
-        );
+        assert_eq!(Pattern::new("foo").unwrap_err(), "at least one capture is required");
+        assert_eq!(Pattern::new("<_> x").unwrap_err(), "at least one capture is required");
+        assert_eq!(Pattern::new("<a><b>").unwrap_err(), "found consecutive capture '<a><b>': invalid expression");
+        assert_eq!(Pattern::new("<a> <a>").unwrap_err(), "duplicate capture name (a): invalid expression");
+        assert_eq!(Pattern::new_line_filter("<a> x").unwrap_err(), "named captures are not allowed: found '<a>'");
     }
 
     #[test]
@@ -236,9 +208,7 @@ mod tests {
         let p = Pattern::new_line_filter("<_> level=error <_>").unwrap();
         assert!(p.test(b"ts=1 level=error msg=x"));
         assert!(!p.test(b"ts=1 level=info msg=x"));
-        assert!(Pattern::new_line_filter("foo <_>")
-            .unwrap()
-            .test(b"xx foo bar"));
+        assert!(Pattern::new_line_filter("foo <_>").unwrap().test(b"xx foo bar"));
         assert!(!Pattern::new_line_filter("foo").unwrap().test(b"foo bar"));
         assert!(Pattern::new_line_filter("").unwrap().test(b""));
     }

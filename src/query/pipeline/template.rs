@@ -117,10 +117,7 @@ pub const MAX_NESTING: usize = 256;
 #[derive(Debug)]
 pub(super) enum Item {
     Text(String),
-    Action {
-        pos: usize,
-        toks: Vec<(Tok, usize, usize)>,
-    },
+    Action { pos: usize, toks: Vec<(Tok, usize, usize)> },
 }
 
 impl<'s> Parser<'s> {
@@ -132,7 +129,9 @@ impl<'s> Parser<'s> {
     fn parse_list(&mut self, stop: &[&str]) -> Result<(Vec<Node>, Option<Stop>), String> {
         self.depth += 1;
         if self.depth > MAX_NESTING {
-            return Err(self.err(self.src.len(), &format!("template nests too deeply (more than {MAX_NESTING} levels)")));
+            return Err(
+                self.err(self.src.len(), &format!("template nests too deeply (more than {MAX_NESTING} levels)"))
+            );
         }
         let res = self.parse_list_inner(stop);
         self.depth -= 1;
@@ -158,18 +157,12 @@ impl<'s> Parser<'s> {
                             }
                             return Err(self.err(pos, &format!("unexpected {{{{{kw}}}}}")));
                         }
-                        "if" | "with" | "range" => {
-                            nodes.push(self.parse_control(&kw, pos, &toks[1..])?)
+                        "if" | "with" | "range" => nodes.push(self.parse_control(&kw, pos, &toks[1..])?),
+                        "break" | "continue" if toks.len() == 1 => {
+                            nodes.push(if kw == "break" { Node::Break } else { Node::Continue })
                         }
-                        "break" | "continue" if toks.len() == 1 => nodes.push(if kw == "break" {
-                            Node::Break
-                        } else {
-                            Node::Continue
-                        }),
                         "define" | "template" | "block" => {
-                            return Err(
-                                self.err(pos, &format!("{{{{{kw}}}}} is not supported by lokid"))
-                            );
+                            return Err(self.err(pos, &format!("{{{{{kw}}}}} is not supported by lokid")));
                         }
                         _ => nodes.push(Node::Action(self.parse_pipe(pos, &toks, true)?)),
                     }
@@ -183,21 +176,14 @@ impl<'s> Parser<'s> {
         }
     }
 
-    fn parse_control(
-        &mut self,
-        kw: &str,
-        pos: usize,
-        toks: &[(Tok, usize, usize)],
-    ) -> Result<Node, String> {
+    fn parse_control(&mut self, kw: &str, pos: usize, toks: &[(Tok, usize, usize)]) -> Result<Node, String> {
         let pipe = self.parse_pipe(pos, toks, kw == "range")?;
         let (list, end) = self.parse_list(&["end", "else"])?;
         let (_, epos, etoks) = end.expect("stop token");
         let else_list = if matches!(etoks.first(), Some((Tok::Ident(k), _, _)) if k == "else") {
             match etoks.get(1) {
                 // `else if …` / `else with …`: a nested control whose `end` closes both.
-                Some((Tok::Ident(k2), _, _))
-                    if (k2 == "if" && kw == "if") || (k2 == "with" && kw == "with") =>
-                {
+                Some((Tok::Ident(k2), _, _)) if (k2 == "if" && kw == "if") || (k2 == "with" && kw == "with") => {
                     vec![self.parse_control(&k2.clone(), epos, &etoks[2..])?]
                 }
                 None => {
@@ -220,39 +206,16 @@ impl<'s> Parser<'s> {
         })
     }
 
-    fn parse_pipe(
-        &self,
-        pos: usize,
-        toks: &[(Tok, usize, usize)],
-        allow_decl: bool,
-    ) -> Result<Pipe, String> {
+    fn parse_pipe(&self, pos: usize, toks: &[(Tok, usize, usize)], allow_decl: bool) -> Result<Pipe, String> {
         let mut decl = Vec::new();
         let mut assign = false;
         let mut t = toks;
         // `$x :=` / `$x =` / `$i, $e :=`
-        let decl_end = t
-            .iter()
-            .position(|(k, _, _)| matches!(k, Tok::Declare | Tok::Assign));
+        let decl_end = t.iter().position(|(k, _, _)| matches!(k, Tok::Declare | Tok::Assign));
         if let Some(d) = decl_end {
-            let vars: Vec<&Tok> = t[..d]
-                .iter()
-                .map(|(k, _, _)| k)
-                .filter(|k| **k != Tok::Comma)
-                .collect();
-            if !vars.is_empty()
-                && vars.iter().all(|k| matches!(k, Tok::Var(_)))
-                && (vars.len() == 1 || allow_decl)
-            {
-                decl = vars
-                    .iter()
-                    .map(|k| {
-                        if let Tok::Var(n) = k {
-                            n.clone()
-                        } else {
-                            unreachable!()
-                        }
-                    })
-                    .collect();
+            let vars: Vec<&Tok> = t[..d].iter().map(|(k, _, _)| k).filter(|k| **k != Tok::Comma).collect();
+            if !vars.is_empty() && vars.iter().all(|k| matches!(k, Tok::Var(_))) && (vars.len() == 1 || allow_decl) {
+                decl = vars.iter().map(|k| if let Tok::Var(n) = k { n.clone() } else { unreachable!() }).collect();
                 assign = matches!(t[d].0, Tok::Assign);
                 t = &t[d + 1..];
             }
@@ -272,12 +235,7 @@ impl<'s> Parser<'s> {
         Ok(Pipe { decl, assign, cmds })
     }
 
-    fn parse_cmd(
-        &self,
-        pos: usize,
-        t: &[(Tok, usize, usize)],
-        mut i: usize,
-    ) -> Result<(Cmd, usize), String> {
+    fn parse_cmd(&self, pos: usize, t: &[(Tok, usize, usize)], mut i: usize) -> Result<(Cmd, usize), String> {
         let mut args = Vec::new();
         while i < t.len() {
             match &t[i].0 {
@@ -295,11 +253,7 @@ impl<'s> Parser<'s> {
         Ok((Cmd { args }, i))
     }
 
-    fn parse_operand(
-        &self,
-        t: &[(Tok, usize, usize)],
-        i: usize,
-    ) -> Result<(Operand, usize), String> {
+    fn parse_operand(&self, t: &[(Tok, usize, usize)], i: usize) -> Result<(Operand, usize), String> {
         let (tok, p, _) = &t[i];
         let p = *p;
         let mut next = i + 1;
@@ -308,20 +262,17 @@ impl<'s> Parser<'s> {
             Tok::Dot => Kind::Dot,
             Tok::Var(v) => Kind::Var(v.clone(), Vec::new()),
             Tok::Str(s) => Kind::Str(s.clone()),
-            Tok::Char(c) => Kind::Num {
-                int: Some(*c as i64),
-                float: *c as u32 as f64,
-                is_float: false,
-            },
-            Tok::Num(n) => parse_number(n)
-                .ok_or_else(|| self.err(p, &format!("bad number syntax: {}", go_quote_s(n))))?,
+            Tok::Char(c) => Kind::Num { int: Some(*c as i64), float: *c as u32 as f64, is_float: false },
+            Tok::Num(n) => {
+                parse_number(n).ok_or_else(|| self.err(p, &format!("bad number syntax: {}", go_quote_s(n))))?
+            }
             Tok::Ident(id) => match id.as_str() {
                 "true" => Kind::Bool(true),
                 "false" => Kind::Bool(false),
                 "nil" => Kind::Nil,
-                _ => Kind::Func(lookup_func(id).ok_or_else(|| {
-                    self.err(p, &format!("function {} not defined", go_quote_s(id)))
-                })?),
+                _ => Kind::Func(
+                    lookup_func(id).ok_or_else(|| self.err(p, &format!("function {} not defined", go_quote_s(id))))?,
+                ),
             },
             Tok::LParen => {
                 let mut depth = 0;
@@ -343,10 +294,7 @@ impl<'s> Parser<'s> {
                     return Err(self.err(p, "unclosed left paren"));
                 }
                 next = j + 1;
-                Kind::Sub(
-                    Box::new(self.parse_pipe(p, &t[i + 1..j], false)?),
-                    Vec::new(),
-                )
+                Kind::Sub(Box::new(self.parse_pipe(p, &t[i + 1..j], false)?), Vec::new())
             }
             Tok::RParen => return Err(self.err(p, "unexpected right paren")),
             other => return Err(self.err(p, &format!("unexpected {other:?} in operand"))),
@@ -371,13 +319,7 @@ impl<'s> Parser<'s> {
 impl Template {
     /// Parses `src`; `name` is `"line"` or `"label"` (it appears in error messages).
     pub fn parse(name: &'static str, src: &str) -> Result<Template, String> {
-        let mut p = Parser {
-            name,
-            src,
-            items: Vec::new(),
-            at: 0,
-            depth: 0,
-        };
+        let mut p = Parser { name, src, items: Vec::new(), at: 0, depth: 0 };
         p.lex()?;
         // Parenthesised sub-pipelines recurse once per level: refuse deep ones up front.
         for item in &p.items {
@@ -388,7 +330,10 @@ impl Template {
                         Tok::LParen => {
                             depth += 1;
                             if depth > MAX_NESTING {
-                                return Err(p.err(*pos, &format!("expression nests too deeply (more than {MAX_NESTING} levels)")));
+                                return Err(p.err(
+                                    *pos,
+                                    &format!("expression nests too deeply (more than {MAX_NESTING} levels)"),
+                                ));
                             }
                         }
                         Tok::RParen => depth = depth.saturating_sub(1),
@@ -398,19 +343,13 @@ impl Template {
             }
         }
         let (root, _) = p.parse_list(&[])?;
-        Ok(Template {
-            name,
-            src: src.to_string(),
-            root,
-        })
+        Ok(Template { name, src: src.to_string(), root })
     }
 
     /// `Some(key)` when the template is exactly one `{{.key}}` action (Loki's fast path).
     pub fn simple_key(&self) -> Option<&str> {
         match self.root.as_slice() {
-            [Node::Action(p)]
-                if p.decl.is_empty() && p.cmds.len() == 1 && p.cmds[0].args.len() == 1 =>
-            {
+            [Node::Action(p)] if p.decl.is_empty() && p.cmds.len() == 1 && p.cmds[0].args.len() == 1 => {
                 match &p.cmds[0].args[0].kind {
                     Kind::Field(f) if f.len() == 1 => Some(&f[0]),
                     _ => None,
@@ -427,10 +366,7 @@ mod tests {
 
     #[test]
     fn parse_errors_follow_go() {
-        assert_eq!(
-            Template::parse("line", "{{ x .a }}").unwrap_err(),
-            r#"template: line:1: function "x" not defined"#
-        );
+        assert_eq!(Template::parse("line", "{{ x .a }}").unwrap_err(), r#"template: line:1: function "x" not defined"#);
         assert_eq!(
             Template::parse("line", "a\n{{ .a | nope }}").unwrap_err(),
             r#"template: line:2: function "nope" not defined"#
@@ -442,27 +378,9 @@ mod tests {
 
     #[test]
     fn simple_keys() {
-        assert_eq!(
-            Template::parse("line", "{{.message}}")
-                .unwrap()
-                .simple_key(),
-            Some("message")
-        );
-        assert_eq!(
-            Template::parse("line", "{{ .message }}")
-                .unwrap()
-                .simple_key(),
-            Some("message")
-        );
-        assert_eq!(
-            Template::parse("line", "{{.message}}  ")
-                .unwrap()
-                .simple_key(),
-            None
-        );
-        assert_eq!(
-            Template::parse("line", "{{.a.b}}").unwrap().simple_key(),
-            None
-        );
+        assert_eq!(Template::parse("line", "{{.message}}").unwrap().simple_key(), Some("message"));
+        assert_eq!(Template::parse("line", "{{ .message }}").unwrap().simple_key(), Some("message"));
+        assert_eq!(Template::parse("line", "{{.message}}  ").unwrap().simple_key(), None);
+        assert_eq!(Template::parse("line", "{{.a.b}}").unwrap().simple_key(), None);
     }
 }

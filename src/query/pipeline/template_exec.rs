@@ -145,30 +145,18 @@ struct State<'a, 't> {
 }
 
 fn err<T>(op: &Operand, msg: String) -> R<T> {
-    Err(ExecErr {
-        pos: op.pos,
-        node: op.text.clone(),
-        msg,
-    })
+    Err(ExecErr { pos: op.pos, node: op.text.clone(), msg })
 }
 
 impl Template {
     /// Renders into `out`; on error returns Go's message (`template: line:1:2: executing …`).
     pub fn execute(&self, env: &Env, out: &mut String) -> Result<(), String> {
-        let mut st = State {
-            env,
-            vars: vec![(String::new(), Value::Labels)],
-        };
+        let mut st = State { env, vars: vec![(String::new(), Value::Labels)] };
         match st.list(&self.root, &Value::Labels, out) {
             Ok(_) => Ok(()),
             Err(e) => {
                 let (line, col) = line_col(&self.src, e.pos);
-                Err(format!(
-                    "template: {n}:{line}:{col}: executing \"{n}\" at <{}>: {}",
-                    e.node,
-                    e.msg,
-                    n = self.name
-                ))
+                Err(format!("template: {n}:{line}:{col}: executing \"{n}\" at <{}>: {}", e.node, e.msg, n = self.name))
             }
         }
     }
@@ -190,11 +178,7 @@ impl<'a> State<'a, '_> {
                     let v = self.pipe(p, dot)?;
                     let truth = v.truth(self.env);
                     let flow = if truth {
-                        let d = if matches!(n, Node::With(..)) {
-                            v
-                        } else {
-                            dot.clone()
-                        };
+                        let d = if matches!(n, Node::With(..)) { v } else { dot.clone() };
                         self.list(then, &d, out)?
                     } else {
                         self.list(els, dot, out)?
@@ -217,20 +201,9 @@ impl<'a> State<'a, '_> {
         Ok(Flow::Normal)
     }
 
-    fn range(
-        &mut self,
-        p: &Pipe,
-        body: &[Node],
-        els: &[Node],
-        dot: &Value<'a>,
-        out: &mut String,
-    ) -> R<Flow> {
+    fn range(&mut self, p: &Pipe, body: &[Node], els: &[Node], dot: &Value<'a>, out: &mut String) -> R<Flow> {
         let mark = self.vars.len();
-        let plain = Pipe {
-            decl: Vec::new(),
-            assign: false,
-            cmds: p.cmds.clone(),
-        };
+        let plain = Pipe { decl: Vec::new(), assign: false, cmds: p.cmds.clone() };
         let v = self.pipe(&plain, dot)?;
         let items: Vec<(Value<'a>, Value<'a>)> = match &v {
             Value::Labels => self
@@ -240,23 +213,11 @@ impl<'a> State<'a, '_> {
                 .into_iter()
                 .map(|(k, v)| (Value::Str(Cow::Owned(k)), Value::Str(Cow::Owned(v))))
                 .collect(),
-            Value::Map(m) => m
-                .iter()
-                .map(|(k, v)| (Value::Str(Cow::Owned(k.clone())), v.clone()))
-                .collect(),
-            Value::List(l) => l
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (Value::Int(i as i64), v.clone()))
-                .collect(),
+            Value::Map(m) => m.iter().map(|(k, v)| (Value::Str(Cow::Owned(k.clone())), v.clone())).collect(),
+            Value::List(l) => l.iter().enumerate().map(|(i, v)| (Value::Int(i as i64), v.clone())).collect(),
             Value::Int(n) => (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect(),
             Value::Nil => Vec::new(),
-            other => {
-                return err(
-                    &p.cmds[0].args[0],
-                    format!("range can't iterate over {}", other.to_text(self.env)),
-                )
-            }
+            other => return err(&p.cmds[0].args[0], format!("range can't iterate over {}", other.to_text(self.env))),
         };
         if items.is_empty() {
             let f = self.list(els, dot, out)?;
@@ -304,21 +265,10 @@ impl<'a> State<'a, '_> {
         let has_args = c.args.len() > 1 || fin.is_some();
         match &first.kind {
             Kind::Func(f) => self.call_func(*f, first, &c.args[1..], dot, fin),
-            Kind::Field(fields) | Kind::Var(_, fields) | Kind::Sub(_, fields)
-                if has_args && !fields.is_empty() =>
-            {
-                err(
-                    first,
-                    format!(
-                        "{} is not a method but has arguments",
-                        fields.last().expect("non-empty")
-                    ),
-                )
+            Kind::Field(fields) | Kind::Var(_, fields) | Kind::Sub(_, fields) if has_args && !fields.is_empty() => {
+                err(first, format!("{} is not a method but has arguments", fields.last().expect("non-empty")))
             }
-            _ if has_args => err(
-                first,
-                format!("can't give argument to non-function {}", first.text),
-            ),
+            _ if has_args => err(first, format!("can't give argument to non-function {}", first.text)),
             _ => self.operand(first, dot),
         }
     }
@@ -335,10 +285,7 @@ impl<'a> State<'a, '_> {
         if matches!(f, Func::And | Func::Or) {
             let n = args.len() + usize::from(fin.is_some());
             if n < 1 {
-                return err(
-                    node,
-                    format!("wrong number of args for {name}: want at least 1 got 0"),
-                );
+                return err(node, format!("wrong number of args for {name}: want at least 1 got 0"));
             }
             let mut last = Value::Nil;
             for a in args {
@@ -362,33 +309,19 @@ impl<'a> State<'a, '_> {
         let (min, max) = f.arity();
         if vals.len() < min || max.is_some_and(|m| vals.len() > m) {
             let msg = match max {
-                Some(m) if m == min => format!(
-                    "wrong number of args for {name}: want {m} got {}",
-                    vals.len()
-                ),
-                _ => format!(
-                    "wrong number of args for {name}: want at least {min} got {}",
-                    vals.len()
-                ),
+                Some(m) if m == min => format!("wrong number of args for {name}: want {m} got {}", vals.len()),
+                _ => format!("wrong number of args for {name}: want at least {min} got {}", vals.len()),
             };
             return err(node, msg);
         }
-        call(f, vals, self.env).map_err(|m| ExecErr {
-            pos: node.pos,
-            node: node.text.clone(),
-            msg: m,
-        })
+        call(f, vals, self.env).map_err(|m| ExecErr { pos: node.pos, node: node.text.clone(), msg: m })
     }
 
     fn operand(&mut self, op: &Operand, dot: &Value<'a>) -> R<Value<'a>> {
         match &op.kind {
             Kind::Dot => Ok(dot.clone()),
             Kind::Str(s) => Ok(Value::Str(Cow::Owned(s.clone()))),
-            Kind::Num {
-                int,
-                float,
-                is_float,
-            } => Ok(match (int, is_float) {
+            Kind::Num { int, float, is_float } => Ok(match (int, is_float) {
                 (Some(i), false) => Value::Int(*i),
                 _ => Value::Float(*float),
             }),
@@ -413,23 +346,10 @@ impl<'a> State<'a, '_> {
     fn fields(&self, op: &Operand, mut v: Value<'a>, fields: &[String]) -> R<Value<'a>> {
         for f in fields {
             v = match v {
-                Value::Labels => Value::Str(
-                    self.env
-                        .data
-                        .get(f)
-                        .map_or(Cow::Borrowed(""), Cow::Borrowed),
-                ),
-                Value::Map(m) => m
-                    .iter()
-                    .find(|(k, _)| k == f)
-                    .map_or(Value::Nil, |(_, x)| x.clone()),
+                Value::Labels => Value::Str(self.env.data.get(f).map_or(Cow::Borrowed(""), Cow::Borrowed)),
+                Value::Map(m) => m.iter().find(|(k, _)| k == f).map_or(Value::Nil, |(_, x)| x.clone()),
                 Value::Nil => return err(op, format!("nil pointer evaluating interface {{}}.{f}")),
-                other => {
-                    return err(
-                        op,
-                        format!("can't evaluate field {f} in type {}", other.type_name()),
-                    )
-                }
+                other => return err(op, format!("can't evaluate field {f} in type {}", other.type_name())),
             };
         }
         Ok(v)
@@ -441,10 +361,7 @@ pub struct PairsData<'p>(pub &'p [(String, String)]);
 
 impl Data for PairsData<'_> {
     fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|(n, _)| n.as_str().cmp(name))
-            .ok()
-            .map(|i| self.0[i].1.as_str())
+        self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)).ok().map(|i| self.0[i].1.as_str())
     }
 
     fn pairs(&self) -> Vec<(String, String)> {
@@ -457,17 +374,10 @@ mod tests {
     use super::*;
 
     fn render(t: &str, pairs: &[(&str, &str)]) -> Result<String, String> {
-        let mut p: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
+        let mut p: Vec<(String, String)> = pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
         p.sort();
         let data = PairsData(&p);
-        let env = Env {
-            data: &data,
-            line: "the line",
-            ts: 1_656_331_200_000_000_000,
-        };
+        let env = Env { data: &data, line: "the line", ts: 1_656_331_200_000_000_000 };
         let t = Template::parse("line", t)?;
         let mut out = String::new();
         t.execute(&env, &mut out)?;
@@ -477,59 +387,21 @@ mod tests {
     #[test]
     fn control_flow_and_values() {
         let l = [("foo", "blip"), ("bar", "blop"), ("n", "5")];
+        assert_eq!(render("foo{{.foo}}buzz{{  .bar  }}", &l).unwrap(), "fooblipbuzzblop");
+        assert_eq!(render("{{.missing}}|{{ if .foo }}y{{ else }}n{{ end }}", &l).unwrap(), "|y");
+        assert_eq!(render("{{ if eq .foo \"x\" }}a{{ else if eq .foo \"blip\" }}b{{ end }}", &l).unwrap(), "b");
         assert_eq!(
-            render("foo{{.foo}}buzz{{  .bar  }}", &l).unwrap(),
-            "fooblipbuzzblop"
-        );
-        assert_eq!(
-            render("{{.missing}}|{{ if .foo }}y{{ else }}n{{ end }}", &l).unwrap(),
-            "|y"
-        );
-        assert_eq!(
-            render(
-                "{{ if eq .foo \"x\" }}a{{ else if eq .foo \"blip\" }}b{{ end }}",
-                &l
-            )
-            .unwrap(),
-            "b"
-        );
-        assert_eq!(
-            render(
-                "{{ with .bar }}[{{ . }}]{{ end }}{{ with .zz }}x{{ else }}none{{ end }}",
-                &l
-            )
-            .unwrap(),
+            render("{{ with .bar }}[{{ . }}]{{ end }}{{ with .zz }}x{{ else }}none{{ end }}", &l).unwrap(),
             "[blop]none"
         );
-        assert_eq!(
-            render("{{ $x := .foo }}{{ $x | upper }}", &l).unwrap(),
-            "BLIP"
-        );
-        assert_eq!(
-            render("{{ range $k, $v := . }}{{ $k }}={{ $v }};{{ end }}", &l).unwrap(),
-            "bar=blop;foo=blip;n=5;"
-        );
-        assert_eq!(
-            render("{{- \"a\" }}  \n {{- \"b\" -}}  c", &l).unwrap(),
-            "abc"
-        );
+        assert_eq!(render("{{ $x := .foo }}{{ $x | upper }}", &l).unwrap(), "BLIP");
+        assert_eq!(render("{{ range $k, $v := . }}{{ $k }}={{ $v }};{{ end }}", &l).unwrap(), "bar=blop;foo=blip;n=5;");
+        assert_eq!(render("{{- \"a\" }}  \n {{- \"b\" -}}  c", &l).unwrap(), "abc");
         assert_eq!(render("{{/* note */}}x", &l).unwrap(), "x");
-        assert_eq!(
-            render("{{ and .foo .zz }}|{{ or .zz .bar }}|{{ not .zz }}", &l).unwrap(),
-            "|blop|true"
-        );
-        assert_eq!(
-            render("{{ len .foo }} {{ 1.5 }} {{ 3 }} {{ true }}", &l).unwrap(),
-            "4 1.5 3 true"
-        );
-        assert_eq!(
-            render("{{ __line__ }} {{ __timestamp__ }}", &l).unwrap(),
-            "the line 2022-06-27 12:00:00 +0000 UTC"
-        );
-        assert_eq!(
-            render(r#"{{ (fromJson "{\"a\":{\"b\":1}}").a.b }}"#, &l).unwrap(),
-            "1"
-        );
+        assert_eq!(render("{{ and .foo .zz }}|{{ or .zz .bar }}|{{ not .zz }}", &l).unwrap(), "|blop|true");
+        assert_eq!(render("{{ len .foo }} {{ 1.5 }} {{ 3 }} {{ true }}", &l).unwrap(), "4 1.5 3 true");
+        assert_eq!(render("{{ __line__ }} {{ __timestamp__ }}", &l).unwrap(), "the line 2022-06-27 12:00:00 +0000 UTC");
+        assert_eq!(render(r#"{{ (fromJson "{\"a\":{\"b\":1}}").a.b }}"#, &l).unwrap(), "1");
     }
 
     #[test]

@@ -6,9 +6,7 @@ use std::borrow::Cow;
 use super::conv::{self, go_quote};
 use super::gotime::{self, GoTime};
 use super::template_exec::{Env, Value};
-use super::template_util::{
-    align, b64dec, b64enc, bytes_slice, dec_op, from_json, go_title, url_escape, url_unescape,
-};
+use super::template_util::{align, b64dec, b64enc, bytes_slice, dec_op, from_json, go_title, url_escape, url_unescape};
 
 macro_rules! funcs {
     ($($v:ident = $name:literal ($min:expr, $max:expr)),* $(,)?) => {
@@ -72,10 +70,7 @@ fn s<'a>(v: String) -> Value<'a> {
 }
 
 fn wrong(expected: &str, v: &Value) -> String {
-    format!(
-        "wrong type for value; expected {expected}; got {}",
-        v.type_name()
-    )
+    format!("wrong type for value; expected {expected}; got {}", v.type_name())
 }
 
 fn want_str<'v>(v: &'v Value) -> Result<&'v str, String> {
@@ -178,28 +173,16 @@ pub fn call<'a>(f: Func, a: Vec<Value<'a>>, env: &Env<'a>) -> Res<'a> {
             let mut v = a[0].clone();
             for k in &a[1..] {
                 v = match (&v, k) {
-                    (Value::Labels, Value::Str(key)) => {
-                        s(env.data.get(key).unwrap_or("").to_string())
+                    (Value::Labels, Value::Str(key)) => s(env.data.get(key).unwrap_or("").to_string()),
+                    (Value::Map(m), Value::Str(key)) => {
+                        m.iter().find(|(n, _)| n == key).map_or(Value::Nil, |(_, x)| x.clone())
                     }
-                    (Value::Map(m), Value::Str(key)) => m
-                        .iter()
-                        .find(|(n, _)| n == key)
-                        .map_or(Value::Nil, |(_, x)| x.clone()),
                     (Value::List(l), Value::Int(i)) => match l.get(*i as usize) {
                         Some(x) if *i >= 0 => x.clone(),
-                        _ => {
-                            return Err(calling(format!(
-                                "error indexing slice: index out of range: {i}"
-                            )))
-                        }
+                        _ => return Err(calling(format!("error indexing slice: index out of range: {i}"))),
                     },
                     (Value::Nil, _) => return Err(calling("index of untyped nil".into())),
-                    (x, _) => {
-                        return Err(calling(format!(
-                            "can't index item of type {}",
-                            x.type_name()
-                        )))
-                    }
+                    (x, _) => return Err(calling(format!("can't index item of type {}", x.type_name()))),
                 };
             }
             v
@@ -207,8 +190,7 @@ pub fn call<'a>(f: Func, a: Vec<Value<'a>>, env: &Env<'a>) -> Res<'a> {
         Func::Print | Func::Println => {
             let mut out = String::new();
             for (i, v) in a.iter().enumerate() {
-                let both_non_str =
-                    i > 0 && !matches!(v, Value::Str(_)) && !matches!(a[i - 1], Value::Str(_));
+                let both_non_str = i > 0 && !matches!(v, Value::Str(_)) && !matches!(a[i - 1], Value::Str(_));
                 if i > 0 && (f == Func::Println || both_non_str) {
                     out.push(' ');
                 }
@@ -232,9 +214,7 @@ pub fn call<'a>(f: Func, a: Vec<Value<'a>>, env: &Env<'a>) -> Res<'a> {
             }
             Value::Bool(any)
         }
-        Func::Ne => {
-            Value::Bool(compare(&a[0], &a[1]).map_err(calling)? != std::cmp::Ordering::Equal)
-        }
+        Func::Ne => Value::Bool(compare(&a[0], &a[1]).map_err(calling)? != std::cmp::Ordering::Equal),
         Func::Lt | Func::Le | Func::Gt | Func::Ge => {
             if matches!(a[0], Value::Bool(_)) || matches!(a[1], Value::Bool(_)) {
                 return Err(calling("invalid type for comparison".into()));
@@ -253,71 +233,36 @@ pub fn call<'a>(f: Func, a: Vec<Value<'a>>, env: &Env<'a>) -> Res<'a> {
         Func::ToUpper | Func::Upper => s(str_at(0)?.to_uppercase()),
         Func::Replace => {
             let (x, old, new, n) = (str_at(0)?, str_at(1)?, str_at(2)?, want_int(&a[3])?);
-            s(if n < 0 {
-                x.replace(old, new)
-            } else {
-                x.replacen(old, new, n as usize)
-            })
+            s(if n < 0 { x.replace(old, new) } else { x.replacen(old, new, n as usize) })
         }
         Func::Trim | Func::TrimAll => {
-            let (x, cut) = if f == Func::Trim {
-                (str_at(0)?, str_at(1)?)
-            } else {
-                (str_at(1)?, str_at(0)?)
-            };
+            let (x, cut) = if f == Func::Trim { (str_at(0)?, str_at(1)?) } else { (str_at(1)?, str_at(0)?) };
             s(x.trim_matches(|c| cut.contains(c)).to_string())
         }
-        Func::TrimLeft => s(str_at(0)?
-            .trim_start_matches(|c| str_at(1).unwrap_or("").contains(c))
-            .to_string()),
-        Func::TrimRight => s(str_at(0)?
-            .trim_end_matches(|c| str_at(1).unwrap_or("").contains(c))
-            .to_string()),
-        Func::TrimPrefix => s(str_at(0)?
-            .strip_prefix(str_at(1)?)
-            .unwrap_or(str_at(0)?)
-            .to_string()),
-        Func::TrimSuffix => s(str_at(0)?
-            .strip_suffix(str_at(1)?)
-            .unwrap_or(str_at(0)?)
-            .to_string()),
-        Func::STrimPrefix => s(str_at(1)?
-            .strip_prefix(str_at(0)?)
-            .unwrap_or(str_at(1)?)
-            .to_string()),
-        Func::STrimSuffix => s(str_at(1)?
-            .strip_suffix(str_at(0)?)
-            .unwrap_or(str_at(1)?)
-            .to_string()),
+        Func::TrimLeft => s(str_at(0)?.trim_start_matches(|c| str_at(1).unwrap_or("").contains(c)).to_string()),
+        Func::TrimRight => s(str_at(0)?.trim_end_matches(|c| str_at(1).unwrap_or("").contains(c)).to_string()),
+        Func::TrimPrefix => s(str_at(0)?.strip_prefix(str_at(1)?).unwrap_or(str_at(0)?).to_string()),
+        Func::TrimSuffix => s(str_at(0)?.strip_suffix(str_at(1)?).unwrap_or(str_at(0)?).to_string()),
+        Func::STrimPrefix => s(str_at(1)?.strip_prefix(str_at(0)?).unwrap_or(str_at(1)?).to_string()),
+        Func::STrimSuffix => s(str_at(1)?.strip_suffix(str_at(0)?).unwrap_or(str_at(1)?).to_string()),
         Func::TrimSpace | Func::STrim => s(str_at(0)?.trim().to_string()),
-        Func::RegexReplaceAll => s(regex(str_at(0)?)
-            .map_err(calling)?
-            .replace_all(str_at(1)?, str_at(2)?)
-            .into_owned()),
-        Func::RegexReplaceAllLiteral => s(regex(str_at(0)?)
-            .map_err(calling)?
-            .replace_all(str_at(1)?, regex::NoExpand(str_at(2)?))
-            .into_owned()),
-        Func::Count => Value::Int(
-            regex(str_at(0)?)
-                .map_err(calling)?
-                .find_iter(str_at(1)?)
-                .count() as i64,
-        ),
+        Func::RegexReplaceAll => {
+            s(regex(str_at(0)?).map_err(calling)?.replace_all(str_at(1)?, str_at(2)?).into_owned())
+        }
+        Func::RegexReplaceAllLiteral => {
+            s(regex(str_at(0)?).map_err(calling)?.replace_all(str_at(1)?, regex::NoExpand(str_at(2)?)).into_owned())
+        }
+        Func::Count => Value::Int(regex(str_at(0)?).map_err(calling)?.find_iter(str_at(1)?).count() as i64),
         Func::Urldecode => s(url_unescape(str_at(0)?).map_err(calling)?),
         Func::Urlencode => s(url_escape(str_at(0)?)),
         Func::Bytes => Value::Float(conv::parse_bytes(str_at(0)?).map_err(calling)? as f64),
         Func::Duration | Func::DurationSeconds => {
             Value::Float(conv::parse_duration(str_at(0)?).map_err(calling)? as f64 / 1e9)
         }
-        Func::UnixEpochMillis => {
-            s((want_time(&a[0])?.unix_nanos().div_euclid(1_000_000)).to_string())
-        }
+        Func::UnixEpochMillis => s((want_time(&a[0])?.unix_nanos().div_euclid(1_000_000)).to_string()),
         Func::UnixEpochNanos => s(want_time(&a[0])?.unix_nanos().to_string()),
         Func::UnixEpoch => s(want_time(&a[0])?.secs.to_string()),
-        Func::ToDateInZone => {
-            Value::Time(GoTime::parse(str_at(0)?, str_at(2)?).unwrap_or(gotime::ZERO))
-        }
+        Func::ToDateInZone => Value::Time(GoTime::parse(str_at(0)?, str_at(2)?).unwrap_or(gotime::ZERO)),
         Func::ToDate => Value::Time(GoTime::parse(str_at(0)?, str_at(1)?).unwrap_or(gotime::ZERO)),
         Func::UnixToTime => {
             let e = str_at(0)?;
@@ -328,10 +273,7 @@ pub fn call<'a>(f: Func, a: Vec<Value<'a>>, env: &Env<'a>) -> Res<'a> {
                 ))
             })?;
             Value::Time(match e.len() {
-                5 => GoTime {
-                    secs: i * 86400,
-                    nsec: 0,
-                },
+                5 => GoTime { secs: i * 86400, nsec: 0 },
                 10 => GoTime { secs: i, nsec: 0 },
                 13 => GoTime::from_nanos(i.saturating_mul(1_000_000)),
                 16 => GoTime::from_nanos(i.saturating_mul(1_000)),
@@ -339,9 +281,7 @@ pub fn call<'a>(f: Func, a: Vec<Value<'a>>, env: &Env<'a>) -> Res<'a> {
                 _ => return Err(calling(format!("unable to parse time '{e}': %!w(<nil>)"))),
             })
         }
-        Func::AlignLeft | Func::AlignRight => {
-            s(align(want_int(&a[0])?, str_at(1)?, f == Func::AlignLeft))
-        }
+        Func::AlignLeft | Func::AlignRight => s(align(want_int(&a[0])?, str_at(1)?, f == Func::AlignLeft)),
         Func::B64dec => s(b64dec(str_at(0)?)),
         Func::B64enc => s(b64enc(str_at(0)?.as_bytes())),
         Func::Title => s(go_title(str_at(0)?)),
@@ -359,11 +299,7 @@ pub fn call<'a>(f: Func, a: Vec<Value<'a>>, env: &Env<'a>) -> Res<'a> {
         Func::Substr => {
             let (st, en, x) = (want_int(&a[0])?, want_int(&a[1])?, str_at(2)?);
             let l = x.len() as i64;
-            let oob = |a: i64, b: i64| {
-                calling(format!(
-                    "runtime error: slice bounds out of range [{a}:{b}]"
-                ))
-            };
+            let oob = |a: i64, b: i64| calling(format!("runtime error: slice bounds out of range [{a}:{b}]"));
             s(if st < 0 {
                 if en < 0 || en > l {
                     return Err(oob(0, en));
@@ -387,11 +323,7 @@ pub fn call<'a>(f: Func, a: Vec<Value<'a>>, env: &Env<'a>) -> Res<'a> {
         Func::Indent | Func::Nindent => {
             let pad = " ".repeat(want_int(&a[0])?.max(0) as usize);
             let body = format!("{pad}{}", str_at(1)?.replace('\n', &format!("\n{pad}")));
-            s(if f == Func::Nindent {
-                format!("\n{body}")
-            } else {
-                body
-            })
+            s(if f == Func::Nindent { format!("\n{body}") } else { body })
         }
         Func::SReplace => s(str_at(2)?.replace(str_at(0)?, str_at(1)?)),
         Func::Repeat => {
@@ -405,22 +337,13 @@ pub fn call<'a>(f: Func, a: Vec<Value<'a>>, env: &Env<'a>) -> Res<'a> {
         Func::Float64 => Value::Float(to_f64(&a[0])),
         Func::Add => Value::Int(a.iter().map(to_i64).fold(0i64, i64::wrapping_add)),
         Func::Sub => Value::Int(to_i64(&a[0]).wrapping_sub(to_i64(&a[1]))),
-        Func::Mul => Value::Int(
-            a[1..]
-                .iter()
-                .map(to_i64)
-                .fold(to_i64(&a[0]), i64::wrapping_mul),
-        ),
+        Func::Mul => Value::Int(a[1..].iter().map(to_i64).fold(to_i64(&a[0]), i64::wrapping_mul)),
         Func::Div | Func::Mod => {
             let (x, y) = (to_i64(&a[0]), to_i64(&a[1]));
             if y == 0 {
                 return Err(calling("runtime error: integer divide by zero".into()));
             }
-            Value::Int(if f == Func::Div {
-                x.wrapping_div(y)
-            } else {
-                x.wrapping_rem(y)
-            })
+            Value::Int(if f == Func::Div { x.wrapping_div(y) } else { x.wrapping_rem(y) })
         }
         Func::Addf | Func::Subf | Func::Mulf | Func::Divf => {
             let op = match f {
@@ -429,11 +352,7 @@ pub fn call<'a>(f: Func, a: Vec<Value<'a>>, env: &Env<'a>) -> Res<'a> {
                 Func::Mulf => b'*',
                 _ => b'/',
             };
-            let (first, rest) = if f == Func::Addf {
-                (0.0, &a[..])
-            } else {
-                (to_f64(&a[0]), &a[1..])
-            };
+            let (first, rest) = if f == Func::Addf { (0.0, &a[..]) } else { (to_f64(&a[0]), &a[1..]) };
             Value::Float(rest.iter().fold(first, |acc, v| dec_op(acc, to_f64(v), op)))
         }
         Func::Max => Value::Int(a.iter().map(to_i64).max().unwrap_or(0)),
@@ -452,11 +371,7 @@ pub fn call<'a>(f: Func, a: Vec<Value<'a>>, env: &Env<'a>) -> Res<'a> {
             };
             let pow = 10f64.powf(places as f64);
             let digit = pow * to_f64(&a[0]);
-            let r = if digit - digit.trunc() >= round_on {
-                digit.ceil()
-            } else {
-                digit.floor()
-            };
+            let r = if digit - digit.trunc() >= round_on { digit.ceil() } else { digit.floor() };
             Value::Float(r / pow)
         }
         Func::FromJson => from_json(str_at(0)?),

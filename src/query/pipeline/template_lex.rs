@@ -38,11 +38,7 @@ impl Parser<'_> {
             let trimmed = src[j..].trim_start_matches([' ', '\t', '\r', '\n']);
             if trimmed.starts_with("/*") {
                 let c = src.len() - trimmed.len();
-                let end = src[c..]
-                    .find("*/")
-                    .ok_or_else(|| self.err(open, "unclosed comment"))?
-                    + c
-                    + 2;
+                let end = src[c..].find("*/").ok_or_else(|| self.err(open, "unclosed comment"))? + c + 2;
                 let rest = &src[end..];
                 let rest_t = rest.trim_start_matches([' ', '\t', '\r', '\n']);
                 if let Some(r) = rest_t.strip_prefix("-}}") {
@@ -79,8 +75,7 @@ impl Parser<'_> {
                 return Ok((toks, i + 2, false));
             }
             if matches!(c, b' ' | b'\t' | b'\r' | b'\n') {
-                let ws_end =
-                    i + src[i..].len() - src[i..].trim_start_matches([' ', '\t', '\r', '\n']).len();
+                let ws_end = i + src[i..].len() - src[i..].trim_start_matches([' ', '\t', '\r', '\n']).len();
                 if src[ws_end..].starts_with("-}}") {
                     return Ok((toks, ws_end + 3, true));
                 }
@@ -89,9 +84,7 @@ impl Parser<'_> {
             }
             let start = i;
             let ident_len = |from: usize| {
-                src[from..]
-                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-                    .unwrap_or(src.len() - from)
+                src[from..].find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(src.len() - from)
             };
             let tok = match c {
                 b'|' => {
@@ -122,33 +115,25 @@ impl Parser<'_> {
                     let mut j = i + 1;
                     loop {
                         match b.get(j) {
-                            None | Some(b'\n') => {
-                                return Err(self.err(i, "unterminated quoted string"))
-                            }
+                            None | Some(b'\n') => return Err(self.err(i, "unterminated quoted string")),
                             Some(b'\\') => j += 2,
                             Some(b'"') => break,
                             _ => j += 1,
                         }
                     }
-                    let s =
-                        unquote_go(&src[i + 1..j]).ok_or_else(|| self.err(i, "invalid syntax"))?;
+                    let s = unquote_go(&src[i + 1..j]).ok_or_else(|| self.err(i, "invalid syntax"))?;
                     i = j + 1;
                     Tok::Str(s)
                 }
                 b'`' => {
-                    let end = src[i + 1..]
-                        .find('`')
-                        .ok_or_else(|| self.err(i, "unterminated raw quoted string"))?;
+                    let end = src[i + 1..].find('`').ok_or_else(|| self.err(i, "unterminated raw quoted string"))?;
                     let s = src[i + 1..i + 1 + end].to_string();
                     i += end + 2;
                     Tok::Str(s)
                 }
                 b'\'' => {
-                    let end = src[i + 1..]
-                        .find('\'')
-                        .ok_or_else(|| self.err(i, "unterminated character constant"))?;
-                    let s = unquote_go(&src[i + 1..i + 1 + end])
-                        .ok_or_else(|| self.err(i, "invalid syntax"))?;
+                    let end = src[i + 1..].find('\'').ok_or_else(|| self.err(i, "unterminated character constant"))?;
+                    let s = unquote_go(&src[i + 1..i + 1 + end]).ok_or_else(|| self.err(i, "invalid syntax"))?;
                     i += end + 2;
                     Tok::Char(s.chars().next().unwrap_or('\0'))
                 }
@@ -246,11 +231,7 @@ pub fn parse_number(n: &str) -> Option<Kind> {
         _ => super::conv::parse_float(n).ok()?,
     };
     let int = if is_float { None } else { int };
-    Some(Kind::Num {
-        int,
-        float,
-        is_float,
-    })
+    Some(Kind::Num { int, float, is_float })
 }
 
 /// Go `strconv.Unquote` of a double-quoted literal's inside (escapes `\n`, `\x41`, `\u00e9`, …).
@@ -308,14 +289,8 @@ mod tests {
         assert_eq!(number_len("12 x"), 2);
         assert_eq!(number_len(".2}}"), 2);
         assert_eq!(number_len("-1.5e3)"), 6);
-        assert!(matches!(
-            parse_number("1e3"),
-            Some(Kind::Num { is_float: true, .. })
-        ));
-        assert!(matches!(
-            parse_number("0x10"),
-            Some(Kind::Num { int: Some(16), .. })
-        ));
+        assert!(matches!(parse_number("1e3"), Some(Kind::Num { is_float: true, .. })));
+        assert!(matches!(parse_number("0x10"), Some(Kind::Num { int: Some(16), .. })));
         assert_eq!(
             unquote_go(
                 r"a

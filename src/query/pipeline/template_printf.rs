@@ -76,11 +76,7 @@ fn one(verb: char, v: &Value, sp: &Spec, env: &Env, out: &mut String) {
             let s = match sp.prec {
                 Some(p) => {
                     let p = p.max(1);
-                    let e = if *f == 0.0 {
-                        0
-                    } else {
-                        f.abs().log10().floor() as i32
-                    };
+                    let e = if *f == 0.0 { 0 } else { f.abs().log10().floor() as i32 };
                     if e < -4 || e >= p as i32 {
                         exp_form(*f, p - 1, verb == 'G')
                     } else {
@@ -121,14 +117,8 @@ fn one(verb: char, v: &Value, sp: &Spec, env: &Env, out: &mut String) {
         }
         ('c', Value::Int(i)) => char::from_u32(*i as u32).unwrap_or('\u{FFFD}').to_string(),
         ('q', Value::Int(i)) => format!("'{}'", char::from_u32(*i as u32).unwrap_or('\u{FFFD}')),
-        ('f' | 'F', Value::Float(f)) => {
-            signed(format!("{:.*}", sp.prec.unwrap_or(6), f), sp, *f < 0.0)
-        }
-        ('e' | 'E', Value::Float(f)) => signed(
-            exp_form(*f, sp.prec.unwrap_or(6), verb == 'E'),
-            sp,
-            *f < 0.0,
-        ),
+        ('f' | 'F', Value::Float(f)) => signed(format!("{:.*}", sp.prec.unwrap_or(6), f), sp, *f < 0.0),
+        ('e' | 'E', Value::Float(f)) => signed(exp_form(*f, sp.prec.unwrap_or(6), verb == 'E'), sp, *f < 0.0),
         ('v' | 's', Value::Str(x)) => match sp.prec {
             Some(p) => x.chars().take(p).collect(),
             None => x.to_string(),
@@ -137,9 +127,7 @@ fn one(verb: char, v: &Value, sp: &Spec, env: &Env, out: &mut String) {
         ('x', Value::Str(x)) => x.bytes().map(|b| format!("{b:02x}")).collect(),
         ('X', Value::Str(x)) => x.bytes().map(|b| format!("{b:02X}")).collect(),
         ('v' | 't', Value::Bool(b)) => b.to_string(),
-        ('v' | 's', Value::Time(_) | Value::Labels | Value::Map(_) | Value::List(_)) => {
-            v.to_text(env)
-        }
+        ('v' | 's', Value::Time(_) | Value::Labels | Value::Map(_) | Value::List(_)) => v.to_text(env),
         ('v', Value::Nil) => "<nil>".into(),
         _ => {
             out.push_str(&bad(verb, v, env));
@@ -160,15 +148,8 @@ pub fn sprintf(format: &str, args: &[Value], env: &Env) -> String {
             out.push(c);
             continue;
         }
-        let mut sp = Spec {
-            minus: false,
-            plus: false,
-            sharp: false,
-            zero: false,
-            space: false,
-            width: None,
-            prec: None,
-        };
+        let mut sp =
+            Spec { minus: false, plus: false, sharp: false, zero: false, space: false, width: None, prec: None };
         while let Some(&f) = chars.peek() {
             match f {
                 '-' => sp.minus = true,
@@ -180,24 +161,23 @@ pub fn sprintf(format: &str, args: &[Value], env: &Env) -> String {
             }
             chars.next();
         }
-        let num =
-            |chars: &mut std::iter::Peekable<std::str::Chars>, argi: &mut usize| -> Option<usize> {
-                if chars.peek() == Some(&'*') {
-                    chars.next();
-                    let v = match args.get(*argi) {
-                        Some(Value::Int(i)) => Some((*i).max(0) as usize),
-                        _ => None,
-                    };
-                    *argi += 1;
-                    return v;
-                }
-                let mut n: Option<usize> = None;
-                while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
-                    n = Some(n.unwrap_or(0) * 10 + d as usize);
-                    chars.next();
-                }
-                n
-            };
+        let num = |chars: &mut std::iter::Peekable<std::str::Chars>, argi: &mut usize| -> Option<usize> {
+            if chars.peek() == Some(&'*') {
+                chars.next();
+                let v = match args.get(*argi) {
+                    Some(Value::Int(i)) => Some((*i).max(0) as usize),
+                    _ => None,
+                };
+                *argi += 1;
+                return v;
+            }
+            let mut n: Option<usize> = None;
+            while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+                n = Some(n.unwrap_or(0) * 10 + d as usize);
+                chars.next();
+            }
+            n
+        };
         sp.width = num(&mut chars, &mut argi);
         if chars.peek() == Some(&'.') {
             chars.next();
@@ -238,45 +218,19 @@ mod tests {
     #[test]
     fn printf_like_go() {
         let data = PairsData(&[]);
-        let env = Env {
-            data: &data,
-            line: "",
-            ts: 0,
-        };
+        let env = Env { data: &data, line: "", ts: 0 };
         let f = |fmt: &str, a: &[Value]| sprintf(fmt, a, &env);
+        assert_eq!(f("%s-%s", &[Value::Str("a".into()), Value::Str("b".into())]), "a-b");
+        assert_eq!(f("%5.2f|%-4d|%04d", &[Value::Float(1.23456), Value::Int(7), Value::Int(-7)]), " 1.23|7   |-007");
         assert_eq!(
-            f("%s-%s", &[Value::Str("a".into()), Value::Str("b".into())]),
-            "a-b"
-        );
-        assert_eq!(
-            f(
-                "%5.2f|%-4d|%04d",
-                &[Value::Float(1.23456), Value::Int(7), Value::Int(-7)]
-            ),
-            " 1.23|7   |-007"
-        );
-        assert_eq!(
-            f(
-                "%q %v %t",
-                &[
-                    Value::Str("x\"y".into()),
-                    Value::Float(1e6),
-                    Value::Bool(true)
-                ]
-            ),
+            f("%q %v %t", &[Value::Str("x\"y".into()), Value::Float(1e6), Value::Bool(true)]),
             r#""x\"y" 1e+06 true"#
         );
         assert_eq!(f("%d", &[Value::Str("x".into())]), "%!d(string=x)");
         assert_eq!(f("%s %s", &[Value::Str("x".into())]), "x %!s(MISSING)");
+        assert_eq!(f("%s", &[Value::Str("x".into()), Value::Int(1)]), "x%!(EXTRA int=1)");
         assert_eq!(
-            f("%s", &[Value::Str("x".into()), Value::Int(1)]),
-            "x%!(EXTRA int=1)"
-        );
-        assert_eq!(
-            f(
-                "%x %e %.3g",
-                &[Value::Int(255), Value::Float(1234.5), Value::Float(1.23456)]
-            ),
+            f("%x %e %.3g", &[Value::Int(255), Value::Float(1234.5), Value::Float(1.23456)]),
             "ff 1.234500e+03 1.23"
         );
     }

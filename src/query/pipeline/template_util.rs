@@ -35,14 +35,7 @@ pub fn dec_op(a: f64, b: f64, op: u8) -> f64 {
             let sc = sa.max(sb);
             let x = ma.checked_mul(p(sc - sa)?)?;
             let y = mb.checked_mul(p(sc - sb)?)?;
-            Some((
-                if op == b'+' {
-                    x.checked_add(y)?
-                } else {
-                    x.checked_sub(y)?
-                },
-                sc,
-            ))
+            Some((if op == b'+' { x.checked_add(y)? } else { x.checked_sub(y)? }, sc))
         }
         b'*' => Some((ma.checked_mul(mb)?, sa + sb)),
         _ => {
@@ -53,14 +46,7 @@ pub fn dec_op(a: f64, b: f64, op: u8) -> f64 {
             let num = ma.checked_mul(p(17 + sb)?)?;
             let q = num / mb.checked_mul(p(sa)?)?;
             let (q, last) = (q / 10, q % 10);
-            Some((
-                if last.abs() >= 5 {
-                    q + last.signum()
-                } else {
-                    q
-                },
-                16,
-            ))
+            Some((if last.abs() >= 5 { q + last.signum() } else { q }, 16))
         }
     })();
     match r {
@@ -68,9 +54,7 @@ pub fn dec_op(a: f64, b: f64, op: u8) -> f64 {
             let neg = m < 0;
             let digits = format!("{:0>width$}", m.unsigned_abs(), width = sc as usize + 1);
             let (i, f) = digits.split_at(digits.len() - sc as usize);
-            format!("{}{i}.{f}0", if neg { "-" } else { "" })
-                .parse()
-                .unwrap_or(fallback)
+            format!("{}{i}.{f}0", if neg { "-" } else { "" }).parse().unwrap_or(fallback)
         }
         None => fallback,
     }
@@ -81,11 +65,8 @@ pub fn go_title(x: &str) -> String {
     let mut prev = ' ';
     x.chars()
         .map(|c| {
-            let sep = if prev.is_ascii() {
-                !(prev.is_ascii_alphanumeric() || prev == '_')
-            } else {
-                prev.is_whitespace()
-            };
+            let sep =
+                if prev.is_ascii() { !(prev.is_ascii_alphanumeric() || prev == '_') } else { prev.is_whitespace() };
             prev = c;
             if sep {
                 c.to_uppercase().next().unwrap_or(c)
@@ -152,9 +133,8 @@ pub const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 pub fn b64enc(x: &[u8]) -> String {
     let mut out = String::with_capacity(x.len().div_ceil(3) * 4);
     for ch in x.chunks(3) {
-        let n = (u32::from(ch[0]) << 16)
-            | (u32::from(*ch.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*ch.get(2).unwrap_or(&0));
+        let n =
+            (u32::from(ch[0]) << 16) | (u32::from(*ch.get(1).unwrap_or(&0)) << 8) | u32::from(*ch.get(2).unwrap_or(&0));
         for k in 0..4 {
             if k <= ch.len() {
                 out.push(B64[((n >> (18 - 6 * k)) & 63) as usize] as char);
@@ -240,10 +220,7 @@ pub fn from_json(x: &str) -> Value<'static> {
             }
         })
     }
-    super::json::get(x.as_bytes())
-        .ok()
-        .and_then(|(v, t, _)| conv_v(v, t))
-        .unwrap_or(Value::Nil)
+    super::json::get(x.as_bytes()).ok().and_then(|(v, t, _)| conv_v(v, t)).unwrap_or(Value::Nil)
 }
 
 pub fn align(count: i64, src: &str, left: bool) -> String {
@@ -254,11 +231,7 @@ pub fn align(count: i64, src: &str, left: bool) -> String {
     }
     if count > l {
         let pad = " ".repeat((count - l) as usize);
-        return if left {
-            format!("{src}{pad}")
-        } else {
-            format!("{pad}{src}")
-        };
+        return if left { format!("{src}{pad}") } else { format!("{pad}{src}") };
     }
     let c = count as usize;
     if left {
@@ -277,10 +250,7 @@ mod tests {
         assert_eq!(dec_op(20.2, 5.25, b'/'), 3.8476190476190477);
         assert_eq!(dec_op(0.1, 0.2, b'+'), 0.3);
         assert_eq!(dec_op(1.5, 2.0, b'*'), 3.0);
-        assert_eq!(
-            b64enc(b"i'm a string, encode me!"),
-            "aSdtIGEgc3RyaW5nLCBlbmNvZGUgbWUh"
-        );
+        assert_eq!(b64enc(b"i'm a string, encode me!"), "aSdtIGEgc3RyaW5nLCBlbmNvZGUgbWUh");
         assert_eq!(b64dec("Zm9vYmE"), "fooba");
         assert_eq!(b64dec("Zm9vYg"), "foob");
         assert_eq!(go_title("hello wor_ld x-y"), "Hello Wor_ld X-Y");

@@ -6,8 +6,8 @@
 //! hex (the OTLP exception to proto3's base64); `bytesValue` as base64; unknown fields
 //! ignored, as the spec requires of receivers.
 
-use serde::Deserializer;
 use serde::Deserialize;
+use serde::Deserializer;
 
 use super::schema::*;
 
@@ -194,7 +194,8 @@ impl JRequest {
                         name: s.name,
                         version: s.version,
                         attributes: key_values(s.attributes)?,
-                        dropped_attributes_count: opt_u64(&s.dropped_attributes_count, "droppedAttributesCount")? as u32,
+                        dropped_attributes_count: opt_u64(&s.dropped_attributes_count, "droppedAttributesCount")?
+                            as u32,
                     }),
                 };
                 let log_records = sl.log_records.into_iter().map(log_record).collect::<Result<_, _>>()?;
@@ -209,8 +210,9 @@ impl JRequest {
 fn log_record(r: JLogRecord) -> Result<LogRecord, String> {
     let severity_number = match &r.severity_number {
         None => 0,
-        Some(Num::S(name)) if name.starts_with("SEVERITY_NUMBER_") => severity_by_name(name)
-            .ok_or_else(|| format!("severityNumber: unknown value {name:?}"))?,
+        Some(Num::S(name)) if name.starts_with("SEVERITY_NUMBER_") => {
+            severity_by_name(name).ok_or_else(|| format!("severityNumber: unknown value {name:?}"))?
+        }
         Some(n) => n.as_i64("severityNumber")? as i32,
     };
     Ok(LogRecord {
@@ -255,9 +257,7 @@ fn hex_id(s: &str, len: usize, what: &str) -> Result<Vec<u8>, String> {
 }
 
 fn key_values(kvs: Vec<JKeyValue>) -> Result<Vec<KeyValue>, String> {
-    kvs.into_iter()
-        .map(|kv| Ok(KeyValue { key: kv.key, value: kv.value.map(any_value).transpose()? }))
-        .collect()
+    kvs.into_iter().map(|kv| Ok(KeyValue { key: kv.key, value: kv.value.map(any_value).transpose()? })).collect()
 }
 
 fn any_value(v: JAnyValue) -> Result<AnyValue, String> {
@@ -287,7 +287,8 @@ mod tests {
 
     #[test]
     fn sdk_style_json() {
-        let body = br#"{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"api"}}]},
+        let body =
+            br#"{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"api"}}]},
           "scopeLogs":[{"scope":{"name":"s","version":"1"},"logRecords":[{"timeUnixNano":"1700000000000000001",
           "severityNumber":"SEVERITY_NUMBER_WARN2","severityText":"WARN","body":{"stringValue":"hi"},
           "attributes":[{"key":"n","value":{"intValue":"42"}},{"key":"d","value":{"doubleValue":1.5}},
@@ -302,7 +303,10 @@ mod tests {
         assert_eq!(lr.attributes[0].value.as_ref().unwrap().value, Some(Value::Int(42)));
         assert_eq!(lr.attributes[2].value.as_ref().unwrap().value, Some(Value::Bytes(b"hi".to_vec())));
         // snake_case names and plain numbers work too.
-        let r = decode(br#"{"resource_logs":[{"scope_logs":[{"log_records":[{"time_unix_nano":5,"severity_number":9}]}]}]}"#).unwrap();
+        let r = decode(
+            br#"{"resource_logs":[{"scope_logs":[{"log_records":[{"time_unix_nano":5,"severity_number":9}]}]}]}"#,
+        )
+        .unwrap();
         assert_eq!(r.resource_logs[0].scope_logs[0].log_records[0].time_unix_nano, 5);
         assert!(decode(br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"zz"}]}]}]}"#).is_err());
         assert!(decode(b"{").is_err());

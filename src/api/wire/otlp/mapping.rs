@@ -88,7 +88,8 @@ pub fn to_push_streams(
                     scope_md.push(("scope_version".into(), scope.version.clone()));
                 }
                 if scope.dropped_attributes_count != 0 {
-                    scope_md.push(("scope_dropped_attributes_count".into(), scope.dropped_attributes_count.to_string()));
+                    scope_md
+                        .push(("scope_dropped_attributes_count".into(), scope.dropped_attributes_count.to_string()));
                 }
             }
             for lr in sl.log_records {

@@ -84,7 +84,11 @@ fn default_mapping() {
 #[test]
 fn fallbacks_service_name_and_timestamps() {
     let recs = vec![
-        LogRecord { observed_time_unix_nano: 20, body: Some(AnyValue { value: Some(Value::Int(7)) }), ..Default::default() },
+        LogRecord {
+            observed_time_unix_nano: 20,
+            body: Some(AnyValue { value: Some(Value::Int(7)) }),
+            ..Default::default()
+        },
         LogRecord { ..Default::default() },
     ];
     let streams = to_push_streams(request(vec![], recs.clone()), &OtlpConfig::default(), &discover(), 99).unwrap();
@@ -102,7 +106,8 @@ fn fallbacks_service_name_and_timestamps() {
         vec![],
         false,
     );
-    let streams = to_push_streams(request(vec![KeyValue::new("app", s("web"))], recs.clone()), &cfg, &discover(), 0).unwrap();
+    let streams =
+        to_push_streams(request(vec![KeyValue::new("app", s("web"))], recs.clone()), &cfg, &discover(), 0).unwrap();
     assert_eq!(streams[0].labels.to_string(), r#"{app="web", service_name="web"}"#);
     // Discovery off: no service_name at all.
     let streams = to_push_streams(request(vec![KeyValue::new("app", s("web"))], recs), &cfg, &[], 0).unwrap();
@@ -130,7 +135,8 @@ fn log_attribute_index_label_and_drop() {
         },
         LogRecord { time_unix_nano: 2, ..Default::default() },
     ];
-    let streams = to_push_streams(request(vec![KeyValue::new("service.name", s("a"))], recs), &cfg, &discover(), 0).unwrap();
+    let streams =
+        to_push_streams(request(vec![KeyValue::new("service.name", s("a"))], recs), &cfg, &discover(), 0).unwrap();
     let mut names: Vec<String> = streams.iter().map(|s| s.labels.to_string()).collect();
     names.sort();
     assert_eq!(names, [r#"{service_name="a", severity_text="INFO", tenant_tier="gold"}"#, r#"{service_name="a"}"#]);
@@ -159,12 +165,17 @@ fn label_names_and_values_like_loki() {
     assert_eq!(as_string(&kv(Value::Bytes(b"hi".to_vec()))), "aGk=");
     let map = Value::Kvlist(KeyValueList {
         values: vec![
-            KeyValue::new("z", Value::Array(ArrayValue { values: vec![kv(Value::Int(1)), AnyValue::string("<a&b>\n")] })),
+            KeyValue::new(
+                "z",
+                Value::Array(ArrayValue { values: vec![kv(Value::Int(1)), AnyValue::string("<a&b>\n")] }),
+            ),
             KeyValue::new("a", Value::Bool(false)),
         ],
     });
     assert_eq!(as_string(&kv(map)), r#"{"a":false,"z":[1,"<a&b>\n"]}"#);
     // A bad attribute name fails the request.
     let req = request(vec![KeyValue::new("...", s("x"))], vec![LogRecord::default()]);
-    assert!(to_push_streams(req, &OtlpConfig::default(), &[], 0).unwrap_err().starts_with("symbolizer lookup: normalization"));
+    assert!(to_push_streams(req, &OtlpConfig::default(), &[], 0)
+        .unwrap_err()
+        .starts_with("symbolizer lookup: normalization"));
 }
