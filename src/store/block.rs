@@ -35,9 +35,19 @@ use crate::model::{Entry, Nanos};
 const V1: u8 = 1;
 const V2: u8 = 2;
 pub(super) const V3: u8 = 3;
+/// Version 4: the layout of version 3, and pages after the first may be
+/// [`CODEC_ZSTD_PAGE0`] (older readers refuse the version instead of the codec).
+pub(super) const V4: u8 = 4;
 const CODEC_RAW: u8 = 0;
 const CODEC_LZ4: u8 = 1;
 const CODEC_ZSTD: u8 = 2;
+/// A zstd frame compressed with the raw lines of the block's page 0 as its dictionary
+/// (raw content, no dictionary id): small pages compress nearly as well as one large
+/// frame, and a reader of page `p` decompresses page 0 and page `p` only.
+const CODEC_ZSTD_PAGE0: u8 = 3;
+/// What a zstd dictionary starts with; raw content that does would be read as a
+/// formatted dictionary, so a block whose page 0 starts so does not use page 0.
+const ZSTD_DICT_MAGIC: [u8; 4] = 0xEC30_A437u32.to_le_bytes();
 const V1_HEADER: usize = 10;
 const V3_HEADER: usize = 9;
 const SECTION_HEADER: usize = 9;
@@ -46,7 +56,7 @@ const MIN_COMPRESS: usize = 512;
 /// Raw line bytes per page of a sealed block: small enough that a needle found in few lines
 /// decompresses few pages, large enough that zstd still compresses well (see
 /// docs/storage-format.md for the measurements).
-pub const PAGE_BYTES: usize = 48 << 10;
+pub const PAGE_BYTES: usize = 16 << 10;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("corrupt block: {0}")]
@@ -86,14 +96,18 @@ pub struct Encoder {
     line_lens: Vec<u8>,
     meta_lens: Vec<u8>,
     metas: Vec<u8>,
-    /// Finished pages: `u32 first_entry | u32 filter_len | filter | section lines`.
-    pages: Vec<u8>,
+    /// Finished pages: first entry, distinct filter items (sealed blocks), `section lines`.
+    /// Their filters are built at the end, when the items common to every page are known.
+    pages: Vec<(u32, Vec<u32>, Vec<u8>)>,
     npages: u32,
     builder: filter::Builder,
     lines: Vec<u8>,
     ends: Vec<usize>,
     page_first: usize,
     raw: usize,
+    /// Sealed blocks: page 0's lines as a zstd dictionary for the pages after it (`None`
+    /// before page 0 is cut, or when page 0 cannot serve as one).
+    page0: Option<zstd::zstd_safe::CDict<'static>>,
 }
 
 impl Encoder {
@@ -119,6 +133,7 @@ impl Encoder {
             ends: Vec::new(),
             page_first: 0,
             raw: 0,
+            page0: None,
         }
     }
 
@@ -160,14 +175,21 @@ impl Encoder {
     }
 
     fn cut_page(&mut self) {
-        let f = match self.codec {
+        let items = match self.codec {
             Codec::Lz4 => Vec::new(),
-            Codec::Zstd(_) => self.builder.page(&self.lines, self.ends.iter().copied()),
+            Codec::Zstd(_) => self.builder.items(&self.lines, self.ends.iter().copied()),
         };
-        self.pages.extend_from_slice(&(self.page_first as u32).to_le_bytes());
-        self.pages.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        self.pages.extend_from_slice(&f);
-        put_section(&mut self.pages, &self.lines, self.codec);
+        let mut section = Vec::new();
+        match (&self.page0, self.codec) {
+            (Some(dict), Codec::Zstd(_)) => put_section_page0(&mut section, &self.lines, dict),
+            _ => put_section(&mut section, &self.lines, self.codec),
+        }
+        self.pages.push((self.page_first as u32, items, section));
+        if let (0, Codec::Zstd(level)) = (self.npages, self.codec) {
+            if !self.lines.starts_with(&ZSTD_DICT_MAGIC) {
+                self.page0 = Some(zstd::zstd_safe::CDict::create(&self.lines, level));
+            }
+        }
         self.npages += 1;
         self.page_first = self.n;
         self.lines.clear();
@@ -202,13 +224,27 @@ impl Encoder {
         index.extend_from_slice(&self.line_lens);
         index.extend_from_slice(&self.meta_lens);
         index.extend_from_slice(&self.metas);
-        let mut out = Vec::with_capacity(16 + index.len() / 2 + self.pages.len());
-        out.push(V3);
+        let v4 = self.page0.is_some();
+        let items: Vec<Vec<u32>> = self.pages.iter_mut().map(|p| std::mem::take(&mut p.1)).collect();
+        let filters = match self.codec {
+            Codec::Lz4 => vec![Vec::new(); items.len()],
+            // Common items go to page 0's filter in v4 only: v3 readers probe pages alone.
+            Codec::Zstd(_) if v4 => filter::block_filters(&items),
+            Codec::Zstd(_) => items.iter().map(|i| filter::filter_of(i)).collect(),
+        };
+        let body: usize = self.pages.iter().zip(&filters).map(|(p, f)| 8 + f.len() + p.2.len()).sum();
+        let mut out = Vec::with_capacity(16 + index.len() / 2 + body);
+        out.push(if v4 { V4 } else { V3 });
         out.extend_from_slice(&(self.n as u32).to_le_bytes());
         out.extend_from_slice(&(self.metas.len() as u32).to_le_bytes());
         put_section(&mut out, &index, self.codec);
         out.extend_from_slice(&self.npages.to_le_bytes());
-        out.extend_from_slice(&self.pages);
+        for ((first, _, section), f) in self.pages.iter().zip(&filters) {
+            out.extend_from_slice(&first.to_le_bytes());
+            out.extend_from_slice(&(f.len() as u32).to_le_bytes());
+            out.extend_from_slice(f);
+            out.extend_from_slice(section);
+        }
         out
     }
 }
@@ -240,11 +276,70 @@ fn put_section(out: &mut Vec<u8>, raw: &[u8], codec: Codec) {
     out.extend_from_slice(payload);
 }
 
+/// [`put_section`] for a page after page 0 of a sealed block: compressed with page 0's
+/// lines as the dictionary.
+fn put_section_page0(out: &mut Vec<u8>, raw: &[u8], dict: &zstd::zstd_safe::CDict<'static>) {
+    let compressed = if raw.len() < MIN_COMPRESS { None } else { zstd_compress_page0(raw, dict) };
+    let (codec, payload) = match &compressed {
+        Some(p) if p.len() < raw.len() => (CODEC_ZSTD_PAGE0, p.as_slice()),
+        _ => (CODEC_RAW, raw),
+    };
+    out.push(codec);
+    out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
 thread_local! {
     /// One zstd compression context per thread and level (creating one costs more than
     /// compressing a page).
     static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+    /// The contexts for [`CODEC_ZSTD_PAGE0`] frames (they never keep a dictionary
+    /// between calls).
+    static PAGE0_CCTX: RefCell<Option<zstd::zstd_safe::CCtx<'static>>> = const { RefCell::new(None) };
+    static PAGE0_DCTX: RefCell<Option<zstd::zstd_safe::DCtx<'static>>> = const { RefCell::new(None) };
+}
+
+/// A zstd frame (with its content checksum) of `raw` against the dictionary `dict`.
+fn zstd_compress_page0(raw: &[u8], dict: &zstd::zstd_safe::CDict<'static>) -> Option<Vec<u8>> {
+    use zstd::zstd_safe::{CCtx, CParameter};
+    PAGE0_CCTX.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.is_none() {
+            let mut z = CCtx::try_create()?;
+            z.set_parameter(CParameter::ChecksumFlag(true)).ok()?;
+            *c = Some(z);
+        }
+        let z = c.as_mut().expect("set above");
+        let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(raw.len()));
+        // The context refers to `dict` only for this one frame: the reference is dropped
+        // before `dict` can be.
+        z.ref_cdict(dict).ok()?;
+        let done = z.compress2(&mut out, raw);
+        z.disable_dictionary().ok()?;
+        done.ok().map(|_| out)
+    })
+}
+
+/// Decompresses a [`CODEC_ZSTD_PAGE0`] frame (checksums not verified, as in
+/// [`zstd_decompress`]).
+fn zstd_decompress_page0(payload: &[u8], raw_len: usize, dict: &[u8]) -> Option<Vec<u8>> {
+    use zstd::zstd_safe::{DCtx, DParameter};
+    if dict.starts_with(&ZSTD_DICT_MAGIC) {
+        return None;
+    }
+    PAGE0_DCTX.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.is_none() {
+            let mut z = DCtx::try_create()?;
+            z.set_parameter(DParameter::ForceIgnoreChecksum(true)).ok()?;
+            *d = Some(z);
+        }
+        let mut out = Vec::with_capacity(raw_len);
+        d.as_mut().expect("set above").decompress_using_dict(&mut out, payload, dict).ok()?;
+        Some(out)
+    })
 }
 
 /// A zstd frame with its content checksum, so a damaged sealed block is an error, not
@@ -332,7 +427,7 @@ pub fn peek(value: &[u8]) -> Result<(usize, usize), CorruptBlock> {
             let (_, lines_raw, _, _) = section(&value[5 + used..])?;
             Ok((n, index_raw + lines_raw))
         }
-        Some(&V3) if value.len() >= V3_HEADER => {
+        Some(&(V3 | V4)) if value.len() >= V3_HEADER => {
             let n = read_u32(value, 1) as usize;
             let metas = read_u32(value, 5) as usize;
             let (mut at, pages) = v3_pages_at(value)?;
@@ -358,8 +453,10 @@ struct Page {
     /// Range in [`Block::stored`].
     payload: Range<usize>,
     /// False when the probe the block was decoded with rules the page out: then its
-    /// payload was not even copied.
+    /// payload was not even copied (but for page 0 when a possible page needs it as its
+    /// dictionary).
     possible: bool,
+    copied: bool,
     lines: OnceCell<Vec<u8>>,
 }
 
@@ -409,7 +506,7 @@ impl Block {
         match value.first() {
             Some(&V1) => Self::decode_v1(value).map(Some),
             Some(&V2) => Self::decode_v2(value, probe),
-            Some(&V3) => Self::decode_v3(value, probe, possible),
+            Some(&(V3 | V4)) => Self::decode_v3(value, probe, possible),
             _ => Err(CorruptBlock("bad header")),
         }
     }
@@ -425,17 +522,23 @@ impl Block {
             return Err(CorruptBlock("head and body disagree on pages"));
         }
         let mut heads = Vec::with_capacity(npages);
+        let mut pages_probe = probe.pages();
         for p in 0..npages {
             let (first, filter, codec, raw_len, payload) = v3_page(value, &mut at)?;
             let possible = match mask {
                 Some(m) => m[p],
-                None => probe.may_match(filter),
+                None => pages_probe.may_match(filter),
             };
             heads.push((first, possible, codec, raw_len, payload));
         }
         if !probe.is_empty() && heads.iter().all(|h| !h.1) {
             return Ok(None);
         }
+        let with_page0 = |h: &(usize, bool, u8, usize, &[u8])| h.2 == CODEC_ZSTD_PAGE0;
+        if (value[0] != V4 && heads.iter().any(with_page0)) || heads.first().is_some_and(with_page0) {
+            return Err(CorruptBlock("unknown codec"));
+        }
+        let need_page0 = heads.iter().any(|h| h.1 && with_page0(h));
         let (codec, raw_len, payload, _) = section(&value[V3_HEADER..])?;
         let index = expand_index(n, &decompress(codec, raw_len, payload)?)?;
         if index.len() - 16 * n != read_u32(value, 5) as usize {
@@ -449,7 +552,8 @@ impl Block {
             }
             let start = b.line_start(first);
             let from = b.stored.len();
-            if possible {
+            let copied = possible || (p == 0 && need_page0);
+            if copied {
                 b.stored.extend_from_slice(payload);
             }
             let page = Page {
@@ -459,6 +563,7 @@ impl Block {
                 codec,
                 payload: from..b.stored.len(),
                 possible,
+                copied,
                 lines: OnceCell::new(),
             };
             b.pages.push(page);
@@ -497,6 +602,7 @@ impl Block {
             codec: lcodec,
             payload: 0..stored.len(),
             possible: true,
+            copied: true,
             lines: OnceCell::new(),
         };
         let b = Block { index, n, lines_len: lraw, pages: vec![page], stored };
@@ -523,6 +629,7 @@ impl Block {
             codec: CODEC_RAW,
             payload: 0..0,
             possible: true,
+            copied: true,
             lines: OnceCell::from(raw[lines_at..metas_at].to_vec()),
         };
         let b = Block { index, n, lines_len, pages: vec![page], stored: Vec::new() };
@@ -560,10 +667,20 @@ impl Block {
         if let Some(l) = page.lines.get() {
             return Ok(l);
         }
-        if !page.possible {
+        if !page.copied {
             return Err(CorruptBlock("page ruled out by the reader's filter was read"));
         }
-        let raw = decompress(page.codec, page.end - page.start, &self.stored[page.payload.clone()])?;
+        let (raw_len, payload) = (page.end - page.start, &self.stored[page.payload.clone()]);
+        let raw = if page.codec == CODEC_ZSTD_PAGE0 {
+            let dict = self.page_lines(0)?;
+            let raw = zstd_decompress_page0(payload, raw_len, dict).ok_or(CorruptBlock("zstd"))?;
+            if raw.len() != raw_len {
+                return Err(CorruptBlock("length"));
+            }
+            raw
+        } else {
+            decompress(page.codec, raw_len, payload)?
+        };
         Ok(page.lines.get_or_init(|| raw))
     }
 
@@ -909,15 +1026,20 @@ mod tests {
             next = r.end;
         }
         assert_eq!(next, 3000);
+        assert_eq!(sealed[0], V4, "pages after the first use page 0 as their dictionary");
+        assert!(b.pages[1..].iter().all(|p| p.codec == CODEC_ZSTD_PAGE0));
         assert_eq!(b.line(2999), entries[2999].line.as_bytes());
-        assert_eq!(b.decoded_len() - b.index.len(), b.line_offset(3000) - b.page_start(pages.end - 1));
+        // The last page, and page 0 (its dictionary).
+        let page0 = b.page_start(1);
+        assert_eq!(b.decoded_len() - b.index.len(), b.line_offset(3000) - b.page_start(pages.end - 1) + page0);
         let refund = Probe::new([&b" refund "[..]]);
         let probed = Block::decode_probed(&sealed, &refund).unwrap().expect("one page may match");
         let with = b.pages_of(2500..2501).start;
         assert!(probed.page_possible(with) && probed.page_lines(with).is_ok());
+        assert!(!probed.page_possible(0) && probed.page_lines(0).is_ok(), "page 0 is copied as the dictionary");
         assert!(pages
             .clone()
-            .filter(|&p| p != with)
+            .filter(|&p| p != with && p != 0)
             .all(|p| !probed.page_possible(p) && probed.page_lines(p).is_err()));
         assert!(probed.stored.len() < sealed.len() / 3, "ruled-out pages are not copied");
         assert!(probed.load_lines().is_ok(), "loads the possible pages");
@@ -930,6 +1052,29 @@ mod tests {
         for i in [0, 1234, 2999] {
             assert_eq!(b.entry(i), entries[i]);
         }
+    }
+
+    /// A page 0 that a zstd reader would take for a formatted dictionary is not used as
+    /// one; a page-0 frame where the format does not allow one is an error.
+    #[test]
+    fn page0_dictionary_only_where_it_is_raw_content_and_allowed() {
+        let mut enc = Encoder::new(Codec::Zstd(3));
+        let line = |i: i64| [&ZSTD_DICT_MAGIC[..], format!(" line {i} {}", "y".repeat(40)).as_bytes()].concat();
+        for i in 0..2000 {
+            enc.push(i, &line(i), &[]);
+        }
+        let sealed = enc.finish();
+        assert_eq!(sealed[0], V3);
+        let b = Block::decode(&sealed).unwrap();
+        assert!(b.pages.len() > 1 && b.pages.iter().all(|p| p.codec != CODEC_ZSTD_PAGE0));
+        assert_eq!(b.line(1999), line(1999));
+
+        let plain: Vec<Entry> = (0..2000).map(|i| e(i, &format!("line {i} {}", "z".repeat(40)), &[])).collect();
+        let mut v = encode(&plain, Codec::Zstd(3));
+        assert_eq!(v[0], V4);
+        assert_eq!(Block::decode(&v).unwrap().entry(1999), plain[1999]);
+        v[0] = V3;
+        assert_eq!(Block::decode(&v).unwrap_err(), CorruptBlock("unknown codec"), "version 3 has no page-0 frames");
     }
 
     /// The fixed-width index columns of formats 1 and 2 (`ts | line_end | meta_end`) and

@@ -15,12 +15,23 @@
 //! in the top byte (a length of 1–3 is never a word byte, so the two kinds never collide).
 //!
 //! Layout v3: `u8 k | bits` (little-endian bit order; the bit count is `8 × bytes`); an
-//! empty filter means "no filter" (push blocks have none). Format v2 blocks carry one
+//! empty filter means "no filter" (push blocks have none).
+//!
+//! Blocks of format v4 take the items that every page of the block holds (JSON keys,
+//! common words: about 40 % of a page's items) out of the page filters into one filter
+//! for the block, carried by page 0: page 0's filter is `u8 (0x40 | k) | u32 len | common |
+//! own`, every later page's `u8 (0x80 | k) | own`, where `common` and `own` have the v3
+//! layout. A needle item is then probed once per block against `common`, and only the
+//! items not there against each page's `own` ([`PageProbe`]). Format v2 blocks carry one
 //! whole-word filter per block (`u8 k | u8 log2(bits) | bits`), still probed here.
 
 /// Bits per distinct item: about 1 % false positives with [`HASHES`] probes.
 const BITS_PER_ITEM: usize = 8;
 const HASHES: u8 = 5;
+/// Page 0's filter when the block's common items are split out: it carries them.
+const TAG_CARRIES_COMMON: u8 = 0x40 | HASHES;
+/// A later page's filter: its own items, beside the common ones page 0 carries.
+const TAG_USES_COMMON: u8 = 0x80 | HASHES;
 const MIN_BYTES: usize = 16;
 /// A bound on a needle's items (each costs a probe per page).
 const MAX_PROBE_ITEMS: usize = 128;
@@ -124,6 +135,12 @@ impl Builder {
     /// The filter of one page: its lines back to back in `lines`, `ends` their end offsets
     /// (so no word spans two lines).
     pub fn page(&mut self, lines: &[u8], ends: impl Iterator<Item = usize>) -> Vec<u8> {
+        let items = self.items(lines, ends);
+        filter_of(&items)
+    }
+
+    /// The distinct items of one page, sorted (see [`Self::page`]).
+    pub fn items(&mut self, lines: &[u8], ends: impl Iterator<Item = usize>) -> Vec<u32> {
         self.table.iter_mut().for_each(|s| *s = 0);
         self.distinct.clear();
         let mut start = 0;
@@ -131,16 +148,98 @@ impl Builder {
             words(&lines[start..end], |w, _| word_items(w, |item| self.insert(item)));
             start = end;
         }
-        let bytes = (self.distinct.len() * BITS_PER_ITEM).div_ceil(8).max(MIN_BYTES);
-        let mut out = vec![0u8; 1 + bytes];
-        out[0] = HASHES;
-        let nbits = 8 * bytes as u64;
-        for &item in &self.distinct {
-            for bit in probes(item, nbits) {
-                out[1 + (bit / 8) as usize] |= 1 << (bit % 8);
-            }
+        let mut items = self.distinct.clone();
+        items.sort_unstable();
+        items
+    }
+}
+
+/// A v3-layout filter of `items`.
+pub fn filter_of(items: &[u32]) -> Vec<u8> {
+    let bytes = (items.len() * BITS_PER_ITEM).div_ceil(8).max(MIN_BYTES);
+    let mut out = vec![0u8; 1 + bytes];
+    out[0] = HASHES;
+    let nbits = 8 * bytes as u64;
+    for &item in items {
+        for bit in probes(item, nbits) {
+            out[1 + (bit / 8) as usize] |= 1 << (bit % 8);
         }
-        out
+    }
+    out
+}
+
+/// The filters of a block's pages from their sorted distinct items: the items every page
+/// holds go into one filter that page 0's carries (format v4), unless there are none.
+pub fn block_filters(pages: &[Vec<u32>]) -> Vec<Vec<u8>> {
+    let mut common: Vec<u32> = if pages.len() < 2 { Vec::new() } else { pages[0].clone() };
+    for page in pages.iter().skip(1) {
+        common.retain(|item| page.binary_search(item).is_ok());
+    }
+    if common.is_empty() {
+        return pages.iter().map(|items| filter_of(items)).collect();
+    }
+    let own = |items: &[u32]| -> Vec<u32> {
+        items.iter().copied().filter(|item| common.binary_search(item).is_err()).collect()
+    };
+    pages
+        .iter()
+        .enumerate()
+        .map(|(p, items)| {
+            let own = filter_of(&own(items));
+            let mut out = Vec::with_capacity(own.len() + 5);
+            if p == 0 {
+                let common = filter_of(&common);
+                out.push(TAG_CARRIES_COMMON);
+                out.extend_from_slice(&(common.len() as u32).to_le_bytes());
+                out.extend_from_slice(&common);
+            } else {
+                out.push(TAG_USES_COMMON);
+            }
+            out.extend_from_slice(&own);
+            out
+        })
+        .collect()
+}
+
+/// Whether the v3-layout `filter` may hold every one of `items` (true for a layout it does
+/// not know).
+fn holds_all(items: &[u32], filter: &[u8]) -> bool {
+    let [k, bits @ ..] = filter else { return true };
+    if *k != HASHES || bits.is_empty() {
+        return true;
+    }
+    let nbits = 8 * bits.len() as u64;
+    items.iter().all(|&item| probes(item, nbits).all(|bit| bits[(bit / 8) as usize] & (1 << (bit % 8)) != 0))
+}
+
+/// Probes the pages of one block in order, page 0 first (see the module docs on v4).
+pub struct PageProbe<'p> {
+    probe: &'p Probe,
+    /// The probe's items that the block's common filter lacks, once page 0 has said.
+    rest: Option<Vec<u32>>,
+}
+
+impl PageProbe<'_> {
+    /// Whether the next page, with `filter`, may hold a match.
+    pub fn may_match(&mut self, filter: &[u8]) -> bool {
+        match filter.first() {
+            Some(&TAG_CARRIES_COMMON) => {
+                let Some(len) = filter.get(1..5).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize) else {
+                    return true;
+                };
+                let (Some(common), Some(own)) = (filter.get(5..5 + len), filter.get(5 + len..)) else { return true };
+                let rest: Vec<u32> =
+                    self.probe.items.iter().copied().filter(|&item| !holds_all(&[item], common)).collect();
+                let possible = holds_all(&rest, own);
+                self.rest = Some(rest);
+                possible
+            }
+            Some(&TAG_USES_COMMON) => match &self.rest {
+                Some(rest) => holds_all(rest, &filter[1..]),
+                None => true, // page 0 said nothing: cannot rule anything out
+            },
+            _ => self.probe.may_match(filter),
+        }
     }
 }
 
@@ -181,14 +280,15 @@ impl Probe {
         self.items.is_empty() && self.v2_words.is_empty()
     }
 
-    /// Whether a v3 page with `filter` may hold a match (always true without a filter).
+    /// Whether a v3 page with `filter` may hold a match (always true without a filter or
+    /// with a layout it does not know).
     pub fn may_match(&self, filter: &[u8]) -> bool {
-        let [k, bits @ ..] = filter else { return true };
-        if *k != HASHES || bits.is_empty() {
-            return true; // unknown layout: cannot rule anything out
-        }
-        let nbits = 8 * bits.len() as u64;
-        self.items.iter().all(|&item| probes(item, nbits).all(|bit| bits[(bit / 8) as usize] & (1 << (bit % 8)) != 0))
+        holds_all(&self.items, filter)
+    }
+
+    /// For the pages of one block, in order ([`PageProbe`]).
+    pub fn pages(&self) -> PageProbe<'_> {
+        PageProbe { probe: self, rest: None }
     }
 
     /// Whether a v2 block with whole-word `filter` may hold a match.
@@ -318,6 +418,45 @@ mod tests {
         assert!(refs.iter().all(|l| may(&f, &format!(" {} ", &l[8..l.len() - 6]))));
         let absent = (5000..5200).filter(|i| may(&f, &format!(" {i} "))).count();
         assert!(absent < 20, "false positives {absent}/200");
+    }
+
+    /// Items every page holds live in page 0's filter once; probing the pages in order
+    /// answers as probing each page's full filter would (but for false positives).
+    #[test]
+    fn common_items_are_split_out_and_probed_once() {
+        let page = |lines: &[&str]| {
+            let all: String = lines.concat();
+            let mut end = 0;
+            let ends: Vec<usize> = lines
+                .iter()
+                .map(|l| {
+                    end += l.len();
+                    end
+                })
+                .collect();
+            Builder::default().items(all.as_bytes(), ends.into_iter())
+        };
+        let pages = [
+            page(&[r#"{"level":"info","msg":"payment ok"}"#]),
+            page(&[r#"{"level":"info","msg":"refund ok"}"#]),
+            page(&[r#"{"level":"warn","msg":"payment slow"}"#]),
+        ];
+        let filters = block_filters(&pages);
+        assert_eq!(filters[0][0], TAG_CARRIES_COMMON);
+        assert!(filters[1..].iter().all(|f| f[0] == TAG_USES_COMMON));
+        let possible = |needle: &str| -> Vec<bool> {
+            let probe = Probe::new([needle.as_bytes()]);
+            let mut pages = probe.pages();
+            filters.iter().map(|f| pages.may_match(f)).collect()
+        };
+        assert_eq!(possible("level"), [true, true, true], "common");
+        assert_eq!(possible("refund"), [false, true, false]);
+        assert_eq!(possible("payment"), [true, false, true]);
+        assert_eq!(possible("\"level\":\"warn"), [false, false, true], "common and own items together");
+        assert_eq!(possible("never-appears"), [false, false, false]);
+        // A later page probed without page 0 cannot rule anything out.
+        assert!(Probe::new([&b"refund"[..]]).pages().may_match(&filters[2]));
+        assert_eq!(block_filters(&pages[..1])[0][0], HASHES, "one page: nothing to share");
     }
 
     #[test]

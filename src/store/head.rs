@@ -19,7 +19,7 @@ const HEAD_V1: u8 = 1;
 /// Splits an encoded block into (head, body). Blocks without page filters (push blocks,
 /// older formats) get an empty head and keep their value as it is.
 pub fn split(value: &[u8]) -> Result<(Vec<u8>, std::borrow::Cow<'_, [u8]>), CorruptBlock> {
-    if value.first() != Some(&block::V3) {
+    if !matches!(value.first(), Some(&(block::V3 | block::V4))) {
         return Ok((Vec::new(), value.into()));
     }
     let (pages_at, npages) = block::v3_pages_at(value)?;
@@ -63,10 +63,11 @@ pub fn possible(head: &[u8], probe: &Probe) -> Result<Option<Vec<bool>>, Corrupt
     let npages = rest.get(..4).map(|b| block::read_u32(b, 0) as usize).ok_or_else(bad)?;
     let mut at = 4;
     let mut out = Vec::with_capacity(npages.min(1 << 16));
+    let mut pages_probe = probe.pages();
     for _ in 0..npages {
         let len = rest.get(at..at + 4).map(|b| block::read_u32(b, 0) as usize).ok_or_else(bad)?;
         let filter = rest.get(at + 4..at + 4 + len).ok_or_else(bad)?;
-        out.push(probe.may_match(filter));
+        out.push(pages_probe.may_match(filter));
         at += 4 + len;
     }
     if at != rest.len() {
