@@ -21,9 +21,7 @@
 //! Needs `mount` (root). Without it the tests print SKIPPED and pass, unless
 //! `LOKID_REQUIRE_MOUNT=1` is set, which turns the skip into a failure.
 
-mod faultkit;
-
-use faultkit::disk::{run, Scenario};
+use crate::harness::disk::{run, Scenario};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_disk_gives_503_keeps_reads_and_recovers_when_space_returns() {

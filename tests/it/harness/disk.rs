@@ -1,13 +1,13 @@
-//! The full-disk scenario shared by the full-disk tests: a size-limited tmpfs holding the
-//! data directory and a filler file, pushes until the disk is full, reads while full,
-//! recovery when the filler is deleted, and a crash/restart check at the end.
+//! The full-disk fault: a size-limited tmpfs holding the data directory and a filler file,
+//! and the scenario the full-disk tests share: pushes until the disk is full, reads while
+//! full, recovery when the filler is deleted, and a crash/restart check at the end.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::*;
+use super::{bounded, client, get_text, payload, proto_body, query_all, Lokid, ProtoStream, GENEROUS_LIMITS};
 
 const T0: i64 = 1_770_033_600_000_000_000;
 const ENTRIES: u64 = 100;
@@ -92,7 +92,7 @@ impl Ledger {
 
 /// Reads everything back and checks it against the ledger; returns the number of entries.
 async fn check_reads(srv: &Lokid, ledger: &Ledger, when: &str) -> usize {
-    let c = http();
+    let c = client();
     let got = query_all(&c, &srv.base, r#"{job="fulldisk"}"#, T0, T0 + 3_600_000_000_000).await;
     let mut seen = HashSet::new();
     for (_, t, l) in &got {
@@ -180,9 +180,9 @@ async fn scenario(sc: &Scenario, tmp: &Path, mnt: &Path) {
     std::fs::write(&filler, vec![0x5a; (sc.filler_mib << 20) as usize]).unwrap();
     let data = mnt.join("data");
     let log = tmp.join("lokid.log");
-    let mut srv = Lokid::spawn(tmp, &data, free_port(), GENEROUS_LIMITS, &log);
+    let mut srv = Lokid::spawn_at(tmp, &data, &log, GENEROUS_LIMITS);
     srv.wait_ready(Duration::from_secs(30)).await;
-    let c = http();
+    let c = client();
     let mut ledger = Ledger::default();
 
     // 1. Fill the disk with pushes (~200 KB each) until writes fail; then a few more.
@@ -226,7 +226,7 @@ async fn scenario(sc: &Scenario, tmp: &Path, mnt: &Path) {
         // A crash (or an operator's restart) while the disk is still full: lokid comes back
         // and serves what it has; pushes get 503.
         srv.kill9();
-        srv = Lokid::spawn(tmp, &data, srv.port, GENEROUS_LIMITS, &log);
+        srv = srv.respawn();
         srv.wait_ready(Duration::from_secs(30)).await;
         check_reads(&srv, &ledger, "restarted on the full disk").await;
         let (s, text) = push(&c, &srv.base, body(b, ENTRIES)).await;
@@ -240,7 +240,7 @@ async fn scenario(sc: &Scenario, tmp: &Path, mnt: &Path) {
     std::fs::remove_file(&filler).unwrap();
     if sc.restart_while_full {
         srv.kill9();
-        srv = Lokid::spawn(tmp, &data, srv.port, GENEROUS_LIMITS, &log);
+        srv = srv.respawn();
         srv.wait_ready(Duration::from_secs(30)).await;
     }
     let freed = Instant::now();
@@ -274,7 +274,7 @@ async fn scenario(sc: &Scenario, tmp: &Path, mnt: &Path) {
 
     // 4. Nothing acknowledged is lost or corrupted across a crash after all this.
     srv.kill9();
-    let mut srv = Lokid::spawn(tmp, &data, srv.port, GENEROUS_LIMITS, &log);
+    let mut srv = srv.respawn();
     srv.wait_ready(Duration::from_secs(30)).await;
     let n = check_reads(&srv, &ledger, "after kill -9 and restart").await;
     ledger.send(b, ENTRIES);
