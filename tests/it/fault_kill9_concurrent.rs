@@ -187,6 +187,7 @@ async fn verify(srv: &Lokid, acked: &HashMap<String, Sent>, sent: &HashMap<Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_concurrent_pushes_survive_kill9_and_restart_is_fast() {
+    let _alone = exclusive().await;
     bounded("the whole kill -9 test", Duration::from_secs(240), async {
         let tmp = tempfile::tempdir().unwrap();
         let data = tmp.path().join("data");

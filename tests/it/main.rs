@@ -7,6 +7,11 @@
 //! property tests. Data the tests read stays beside this folder: `tests/clients/` (the real
 //! push clients), `tests/conformance/`, `tests/fixtures/`.
 //!
+//! All tests share this process and run on parallel threads, so a test passes its settings
+//! explicitly (the server's `Config`, a child's YAML), never through environment variables,
+//! the current directory or a fixed port or path; the few load tests that bound a child's
+//! restart time, memory or recovery hold [`harness::exclusive`] so that they do not overlap.
+//!
 //! Run one area with `cargo test --release --test it push_api::`, one test by its name.
 
 mod harness;

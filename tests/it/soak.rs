@@ -163,6 +163,7 @@ fn line(p: usize, level: &str, seq: u64) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn soak_pushes_queries_tails_and_merges_at_once() {
+    let _alone = exclusive().await;
     bounded("the soak test", soak_time() + Duration::from_secs(120), soak()).await;
 }
 

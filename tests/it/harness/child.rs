@@ -1,9 +1,12 @@
-//! The real `lokid` binary as a child process: its own config and captured log, a free
-//! port, readiness, SIGKILL and restart on the same data, and its resident memory.
+//! The real `lokid` binary as a child process: its own config and captured log, a port no
+//! other test of this process is given, readiness, SIGKILL and restart on the same data,
+//! and its resident memory.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Limits high enough that the tests measure durability and isolation, not rate limiting:
@@ -18,8 +21,17 @@ pub const GENEROUS_LIMITS: &str = "limits_config:
   max_global_streams_per_user: 0
 ";
 
+/// A free port for a child `lokid`, never the same one twice in this process: the child binds
+/// it only later, and all tests share the process, so without the register two tests could
+/// be handed the same port (or one restarted child's port) and talk to each other's server.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if GIVEN.lock().unwrap().insert(port) {
+            return port;
+        }
+    }
 }
 
 /// A `lokid` child process. Killed (SIGKILL) and reaped on drop.

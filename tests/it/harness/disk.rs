@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::{bounded, client, get_text, payload, proto_body, query_all, Lokid, ProtoStream, GENEROUS_LIMITS};
+use super::{
+    bounded, client, exclusive, get_text, payload, proto_body, query_all, Lokid, ProtoStream, GENEROUS_LIMITS,
+};
 
 const T0: i64 = 1_770_033_600_000_000_000;
 const ENTRIES: u64 = 100;
@@ -175,6 +177,7 @@ fn skip_forbidden() -> Option<&'static str> {
 /// Runs the scenario; returns false (after printing SKIPPED and why) when no tmpfs can be
 /// mounted outside CI, and fails the test when it cannot be mounted in CI.
 pub async fn run(sc: Scenario) -> bool {
+    let _alone = exclusive().await;
     let tmp = tempfile::tempdir().unwrap();
     let mnt = tmp.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();

@@ -1,7 +1,8 @@
 //! The one harness of the integration tests: a server in this process on 127.0.0.1:0
 //! ([`TestServer`]), the real `lokid` binary as a child process that can be killed with
 //! SIGKILL and restarted ([`child::Lokid`]), faults ([`disk`]: a full disk on a size-limited
-//! tmpfs) and HTTP helpers for pushing and querying.
+//! tmpfs), HTTP helpers for pushing and querying, and [`exclusive`] for the few load tests
+//! that must not overlap each other in this one test process.
 #![allow(dead_code)]
 
 pub mod child;
@@ -37,6 +38,8 @@ impl TestServer {
         Self::start_with(|_| {}).await
     }
 
+    /// Settings are passed in the `Config`, never through the environment: every test of
+    /// this program shares one process.
     pub async fn start_with(tune: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut c = config_for(dir.path());
@@ -55,6 +58,16 @@ impl TestServer {
             r.stop().await;
         }
     }
+}
+
+/// Held by the load tests (soak, kill -9 under concurrent pushes, full disk) for their whole
+/// run. They drive a child `lokid` as fast as it goes and bound its restart time, memory or
+/// recovery time; run at the same time on a small machine they would measure each other.
+/// Every other test runs in parallel with them. An async lock (not poisoned by a failing
+/// test) that works across the tests' separate tokio runtimes.
+pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOAD_TESTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOAD_TESTS.lock().await
 }
 
 /// Runs `f` with an overall deadline; on expiry the test fails naming `what`.
