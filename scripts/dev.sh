@@ -4,8 +4,9 @@
 #   bash scripts/dev.sh run          install build deps, build release, run lokid in the
 #                                    foreground with loki-config.example.yaml (data in ./data)
 #   bash scripts/dev.sh test         install deps (+ node/npm, python3), cargo test --release
-#                                    (unit + integration + winston client test), the Loki
-#                                    conformance check, scripts/deploy-check.sh; non-zero on failure
+#                                    (unit tests + tests/it, the one integration-test program
+#                                    with the real-client tests), the Loki conformance check,
+#                                    scripts/deploy-check.sh; non-zero on failure
 #   bash scripts/dev.sh conformance  only the conformance check (builds release first)
 #   bash scripts/dev.sh bench        cargo bench (criterion benches in benches/)
 #
@@ -57,10 +58,10 @@ build_deps() {
 }
 test_deps() {
     build_deps
-    want_cmd node nodejs    # tests/clients.rs, tests/clients_otlp.rs (npm clients)
+    want_cmd node nodejs    # tests/it/clients.rs, tests/it/clients_otlp.rs (npm clients)
     want_cmd npm npm
-    want_cmd python3 python3 # scripts/conformance.sh; tests/clients_otlp.rs (Python clients)
-    # tests/clients_otlp.rs makes a venv for the pinned Python clients (Debian splits venv out).
+    want_cmd python3 python3 # scripts/conformance.sh; tests/it/clients_otlp.rs (Python clients)
+    # tests/it/clients_otlp.rs makes a venv for the pinned Python clients (Debian splits venv out).
     python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || MISSING+=(python3-venv)
     want_cmd git git
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // send.js — push log records to lokid with the JavaScript clients services use. Run by
-// tests/clients_otlp.rs.
+// tests/it/clients_otlp.rs.
 //
 //   node send.js <mode> <baseUrl> <marker>
 //

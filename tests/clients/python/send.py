@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """send.py - push log records to lokid with the Python clients services use.
 
-Run by tests/clients_otlp.rs:  python send.py <mode> <baseUrl> <marker>
+Run by tests/it/clients_otlp.rs:  python send.py <mode> <baseUrl> <marker>
 
 mode otel: the OpenTelemetry Python SDK with its OTLP/HTTP exporter (protobuf, gzip, to
            /otlp/v1/logs): 3 records (INFO, WARNING, ERROR) with attributes and trace context.

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // send.js — push log lines to a Loki-API server the way our Node services do: winston with
-// winston-loki's LokiTransport, protobuf + snappy on the wire. Run by tests/clients.rs.
+// winston-loki's LokiTransport, protobuf + snappy on the wire. Run by tests/it/clients.rs.
 //
 //   node send.js <lokiUrl> <marker> <n>
 //

@@ -8,18 +8,16 @@
 //! aborted ("thread 'tokio-rt-worker' has overflowed its stack"). 10,000 levels still work on
 //! a 2 MiB stack. `label_format` templates do the same.
 
-mod faultkit;
-
 use std::time::Duration;
 
-use faultkit::*;
+use crate::harness::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deeply_nested_templates_are_refused_not_fatal() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut srv = Lokid::spawn(tmp.path(), &tmp.path().join("data"), free_port(), "", &tmp.path().join("lokid.log"));
+    let mut srv = Lokid::spawn(tmp.path(), "");
     srv.wait_ready(Duration::from_secs(30)).await;
-    let c = http();
+    let c = client();
     let n = 30_000;
     let nested = format!("{}1{}", "(".repeat(n), ")".repeat(n));
     for q in [

@@ -14,13 +14,11 @@
 //! - without `X-Scope-OrgID` every endpoint answers 401 `no org id`; several org ids at once
 //!   are refused (400), never unioned.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::harness::*;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use support::*;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 

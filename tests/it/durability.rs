@@ -1,16 +1,15 @@
 //! An acknowledged push survives `kill -9` of the real binary.
 
-mod support;
+use std::time::Duration;
 
+use crate::harness::*;
 use serde_json::json;
-use support::*;
 
 #[tokio::test]
 async fn acknowledged_pushes_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut srv = ChildServer::spawn(dir.path(), port);
-    srv.wait_ready().await;
+    let mut srv = Lokid::spawn(dir.path(), "");
+    srv.wait_ready(Duration::from_secs(30)).await;
     let t0: i64 = 1_770_033_600_000_000_000;
     let mut acked = Vec::new();
     for batch in 0..50i64 {
@@ -24,8 +23,8 @@ async fn acknowledged_pushes_survive_sigkill() {
     }
     srv.kill9();
 
-    let srv = ChildServer::spawn(dir.path(), port);
-    srv.wait_ready().await;
+    let mut srv = srv.respawn();
+    srv.wait_ready(Duration::from_secs(30)).await;
     let start = t0.to_string();
     let end = (t0 + 3_600_000_000_000).to_string();
     let v = get_json(
@@ -44,18 +43,18 @@ async fn acknowledged_pushes_survive_sigkill() {
 #[tokio::test]
 async fn sigterm_shuts_down_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let mut srv = ChildServer::spawn(dir.path(), free_port());
-    srv.wait_ready().await;
+    let mut srv = Lokid::spawn(dir.path(), "");
+    srv.wait_ready(Duration::from_secs(30)).await;
     let pid = srv.child.id().to_string();
     let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(status.success());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(code) = srv.child.try_wait().unwrap() {
             assert!(code.success(), "lokid exited with {code}");
             break;
         }
         assert!(std::time::Instant::now() < deadline, "lokid did not stop after SIGTERM");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -2,10 +2,8 @@
 //! fields tab and the patterns tab (`X-Query-Tags: Source=grafana-lokiexplore-app`, RFC3339
 //! times, an empty `query=`), and reads every answer the way the app does.
 
-mod support;
-
+use crate::harness::{client, push_json, TestServer};
 use serde_json::{json, Value};
-use support::{client, push_json, TestServer};
 
 const TAGS: (&str, &str) = ("X-Query-Tags", "Source=grafana-lokiexplore-app");
 

@@ -18,16 +18,13 @@
 //! Each case runs on its own thread with a 2 MiB stack (a tokio worker's) and a 5 s limit, so
 //! a hang fails the test instead of stalling CI.
 
-mod logql_gen;
-mod support;
-
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use logql_gen::{logql_input, SEEDS};
+use crate::logql_gen::{logql_input, SEEDS};
 use lokid::api::params::{self, Params};
 use lokid::api::wire::push::{decode_push_body, EntryAdapter, LabelPairAdapter, PushRequest, StreamAdapter, Timestamp};
 use lokid::ingest::labels::parse_label_set;
@@ -540,12 +537,12 @@ fn huge_durations_are_refused_not_wrapped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pathological_regexes_are_bounded_in_time() {
-    let srv = support::TestServer::start().await;
+    let srv = crate::harness::TestServer::start().await;
     let t0: i64 = 1_770_033_600_000_000_000;
     let long = "a".repeat(200_000);
     let body = json!({"streams": [{"stream": {"app": "re", "blob": "a".repeat(2000)},
                                    "values": [[t0.to_string(), long], [(t0 + 1).to_string(), "a".repeat(5000) + "c"]]}]});
-    let (s, text) = support::push_json(&srv.base, &body).await;
+    let (s, text) = crate::harness::push_json(&srv.base, &body).await;
     assert_eq!(s, 204, "{text}");
     let queries = [
         r#"{app="re"} |~ "(a*)*b""#,
@@ -575,7 +572,7 @@ async fn pathological_regexes_are_bounded_in_time() {
         let started = Instant::now();
         let r = tokio::time::timeout(
             Duration::from_secs(20),
-            support::get(
+            crate::harness::get(
                 &srv.base,
                 "/loki/api/v1/query_range",
                 &[("query", q), ("start", &t0.to_string()), ("end", &end), ("step", "60s")],

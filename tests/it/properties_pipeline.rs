@@ -8,12 +8,10 @@
 //! multi-byte character and sliced there — over HTTP a 500 "task panicked" instead of
 //! Loki's 400 (fixed in 1de7691).
 
-mod logql_gen;
-
 use std::sync::mpsc;
 use std::time::Duration;
 
-use logql_gen::{logql_input, SAMPLE_LINES};
+use crate::logql_gen::{logql_input, SAMPLE_LINES};
 use lokid::logql::{parse_expr, Expr};
 use lokid::model::Labels;
 use lokid::query::pipeline::LogPipeline;

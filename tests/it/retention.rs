@@ -1,13 +1,11 @@
 //! Retention compactor, size cap and delete API end to end, on the real server.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::harness::*;
 use lokid::config::RetentionStream;
 use lokid::retention::dir_size;
 use serde_json::json;
-use support::*;
 
 const H: i64 = 3_600_000_000_000;
 

@@ -1,9 +1,7 @@
 //! Multi-tenancy: `auth_enabled: true` requires `X-Scope-OrgID` and isolates tenants.
 
-mod support;
-
+use crate::harness::*;
 use serde_json::json;
-use support::*;
 
 #[tokio::test]
 async fn tenants_are_isolated_and_org_id_is_required() {

@@ -9,13 +9,11 @@
 //! (npm into node_modules, pip into `tests/clients/python/.venv`). Without node, npm or
 //! python3 (with venv) the tests fail on purpose: `bash scripts/dev.sh test` installs them.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use support::*;
+use crate::harness::*;
 
 fn clients_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients").join(name)

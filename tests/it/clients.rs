@@ -6,15 +6,13 @@
 //! Needs `node` and `npm` (`bash scripts/dev.sh test` installs them). Without them this test
 //! fails on purpose: a skipped client test would look like a passing one.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::harness::*;
 use futures_util::StreamExt;
-use support::*;
 use tokio_tungstenite::tungstenite::Message;
 
 const JOB_SELECTOR: &str = r#"{job="winston-test"}"#;

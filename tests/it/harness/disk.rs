@@ -1,13 +1,19 @@
-//! The full-disk scenario shared by the full-disk tests: a size-limited tmpfs holding the
-//! data directory and a filler file, pushes until the disk is full, reads while full,
-//! recovery when the filler is deleted, and a crash/restart check at the end.
+//! The full-disk fault: a size-limited tmpfs holding the data directory and a filler file,
+//! and the scenario the full-disk tests share: pushes until the disk is full, reads while
+//! full, recovery when the filler is deleted, and a crash/restart check at the end.
+//!
+//! Mounting needs root. Without it a test prints SKIPPED and passes — unless it runs in CI
+//! (`CI=true`) or `LOKID_REQUIRE_MOUNT` is set: then it fails, so that CI cannot go green
+//! without the full-disk tests having run.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::*;
+use super::{
+    bounded, client, exclusive, get_text, payload, proto_body, query_all, Lokid, ProtoStream, GENEROUS_LIMITS,
+};
 
 const T0: i64 = 1_770_033_600_000_000_000;
 const ENTRIES: u64 = 100;
@@ -92,7 +98,7 @@ impl Ledger {
 
 /// Reads everything back and checks it against the ledger; returns the number of entries.
 async fn check_reads(srv: &Lokid, ledger: &Ledger, when: &str) -> usize {
-    let c = http();
+    let c = client();
     let got = query_all(&c, &srv.base, r#"{job="fulldisk"}"#, T0, T0 + 3_600_000_000_000).await;
     let mut seen = HashSet::new();
     for (_, t, l) in &got {
@@ -156,17 +162,34 @@ pub struct Scenario {
     pub restart_while_full: bool,
 }
 
-/// Runs the scenario; returns false (after printing SKIPPED) when no tmpfs can be mounted
-/// and `LOKID_REQUIRE_MOUNT` is not set.
+/// Why a full-disk test may not skip when it cannot mount its disk: `CI=true` (or `CI=1`),
+/// or `LOKID_REQUIRE_MOUNT` set. None outside CI.
+fn skip_forbidden() -> Option<&'static str> {
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        Some("CI is set")
+    } else if std::env::var_os("LOKID_REQUIRE_MOUNT").is_some() {
+        Some("LOKID_REQUIRE_MOUNT is set")
+    } else {
+        None
+    }
+}
+
+/// Runs the scenario; returns false (after printing SKIPPED and why) when no tmpfs can be
+/// mounted outside CI, and fails the test when it cannot be mounted in CI.
 pub async fn run(sc: Scenario) -> bool {
+    let _alone = exclusive().await;
     let tmp = tempfile::tempdir().unwrap();
     let mnt = tmp.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
     let _fs = match Tmpfs::mount(&mnt, sc.fs_mib) {
         Ok(fs) => fs,
         Err(e) => {
-            assert!(std::env::var_os("LOKID_REQUIRE_MOUNT").is_none(), "LOKID_REQUIRE_MOUNT is set but: {e}");
-            eprintln!("SKIPPED full-disk test: {e} (needs root to mount a size-limited tmpfs)");
+            if let Some(why) = skip_forbidden() {
+                panic!("the full-disk test cannot set up its disk and may not skip ({why}): {e} (needs root to mount a size-limited tmpfs)");
+            }
+            eprintln!(
+                "SKIPPED full-disk test: {e} (needs root to mount a size-limited tmpfs; with CI=true this fails)"
+            );
             return false;
         }
     };
@@ -180,9 +203,9 @@ async fn scenario(sc: &Scenario, tmp: &Path, mnt: &Path) {
     std::fs::write(&filler, vec![0x5a; (sc.filler_mib << 20) as usize]).unwrap();
     let data = mnt.join("data");
     let log = tmp.join("lokid.log");
-    let mut srv = Lokid::spawn(tmp, &data, free_port(), GENEROUS_LIMITS, &log);
+    let mut srv = Lokid::spawn_at(tmp, &data, &log, GENEROUS_LIMITS);
     srv.wait_ready(Duration::from_secs(30)).await;
-    let c = http();
+    let c = client();
     let mut ledger = Ledger::default();
 
     // 1. Fill the disk with pushes (~200 KB each) until writes fail; then a few more.
@@ -226,7 +249,7 @@ async fn scenario(sc: &Scenario, tmp: &Path, mnt: &Path) {
         // A crash (or an operator's restart) while the disk is still full: lokid comes back
         // and serves what it has; pushes get 503.
         srv.kill9();
-        srv = Lokid::spawn(tmp, &data, srv.port, GENEROUS_LIMITS, &log);
+        srv = srv.respawn();
         srv.wait_ready(Duration::from_secs(30)).await;
         check_reads(&srv, &ledger, "restarted on the full disk").await;
         let (s, text) = push(&c, &srv.base, body(b, ENTRIES)).await;
@@ -240,7 +263,7 @@ async fn scenario(sc: &Scenario, tmp: &Path, mnt: &Path) {
     std::fs::remove_file(&filler).unwrap();
     if sc.restart_while_full {
         srv.kill9();
-        srv = Lokid::spawn(tmp, &data, srv.port, GENEROUS_LIMITS, &log);
+        srv = srv.respawn();
         srv.wait_ready(Duration::from_secs(30)).await;
     }
     let freed = Instant::now();
@@ -274,7 +297,7 @@ async fn scenario(sc: &Scenario, tmp: &Path, mnt: &Path) {
 
     // 4. Nothing acknowledged is lost or corrupted across a crash after all this.
     srv.kill9();
-    let mut srv = Lokid::spawn(tmp, &data, srv.port, GENEROUS_LIMITS, &log);
+    let mut srv = srv.respawn();
     srv.wait_ready(Duration::from_secs(30)).await;
     let n = check_reads(&srv, &ledger, "after kill -9 and restart").await;
     ledger.send(b, ENTRIES);

@@ -7,9 +7,7 @@
 //! buffer stays 64 MiB. Passing an explicit `ColumnFamilyDescriptor::new("default", …)` with
 //! a small buffer fixes it.
 
-mod faultkit;
-
-use faultkit::disk::{run, Scenario};
+use crate::harness::disk::{run, Scenario};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_resume_when_32_mib_are_freed_on_a_64_mib_volume() {

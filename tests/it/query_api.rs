@@ -1,10 +1,8 @@
 //! End-to-end query behaviour against the real server: limits across streams, direction,
 //! half-open ranges, filters, metadata endpoints, instant queries, Grafana's shapes.
 
-mod support;
-
+use crate::harness::*;
 use serde_json::json;
-use support::*;
 
 const T0: i64 = 1_770_033_600_000_000_000; // 2026-02-02T12:00:00Z
 

@@ -1,14 +1,12 @@
 //! Push endpoint end to end: every body encoding Loki accepts, Loki's validation errors,
 //! and the partial-push rule (valid entries are kept, the 400 names the rejected ones).
 
-mod support;
-
 use std::io::Write;
 
+use crate::harness::*;
 use lokid::api::wire::push::{EntryAdapter, LabelPairAdapter, PushRequest, StreamAdapter, Timestamp};
 use prost::Message;
 use serde_json::json;
-use support::*;
 
 const T0: i64 = 1_770_033_600_000_000_000;
 

@@ -7,14 +7,12 @@
 //!   in flight at the kill may or may not be there — a batch is all-or-nothing);
 //! - the restarted server answers `/ready` within a few seconds (bound: 10 s).
 
-mod faultkit;
-
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use faultkit::*;
+use crate::harness::*;
 
 /// 2026-02-02T12:00:00Z plus 50 minutes, so that the pushes cross an hour boundary (blocks
 /// are cut per stream and hour).
@@ -85,7 +83,7 @@ async fn push_and_kill(round: u64, srv: &mut Lokid, run_for: Duration) -> Outcom
         let stop = Arc::clone(&stop);
         let acked_pushes = Arc::clone(&acked_pushes);
         tasks.push(tokio::spawn(async move {
-            let c = http();
+            let c = client();
             let mut out = Outcome::default();
             for b in 0.. {
                 if stop.load(Ordering::Relaxed) {
@@ -151,7 +149,7 @@ fn batch_of(line: &str) -> &str {
 }
 
 async fn verify(srv: &Lokid, acked: &HashMap<String, Sent>, sent: &HashMap<String, Sent>) -> usize {
-    let c = http();
+    let c = client();
     // One query per stream keeps each response (and this test's memory) small.
     let mut got = Vec::new();
     for label in (0..PUSHERS).map(|p| format!("p{p}")).chain(["shared".to_string()]) {
@@ -189,15 +187,14 @@ async fn verify(srv: &Lokid, acked: &HashMap<String, Sent>, sent: &HashMap<Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_concurrent_pushes_survive_kill9_and_restart_is_fast() {
+    let _alone = exclusive().await;
     bounded("the whole kill -9 test", Duration::from_secs(240), async {
         let tmp = tempfile::tempdir().unwrap();
         let data = tmp.path().join("data");
-        let log = tmp.path().join("lokid.log");
-        let port = free_port();
         let mut acked: HashMap<String, Sent> = HashMap::new();
         let mut sent: HashMap<String, Sent> = HashMap::new();
 
-        let mut srv = Lokid::spawn(tmp.path(), &data, port, GENEROUS_LIMITS, &log);
+        let mut srv = Lokid::spawn(tmp.path(), GENEROUS_LIMITS);
         srv.wait_ready(Duration::from_secs(30)).await;
         for round in 0..2u64 {
             let o = push_and_kill(round, &mut srv, Duration::from_secs(5)).await;
@@ -212,7 +209,7 @@ async fn acknowledged_concurrent_pushes_survive_kill9_and_restart_is_fast() {
             sent.extend(o.sent);
             let size = dir_bytes(&data);
 
-            let mut restarted = Lokid::spawn(tmp.path(), &data, port, GENEROUS_LIMITS, &log);
+            let mut restarted = srv.respawn();
             let ready = restarted.wait_ready(Duration::from_secs(60)).await;
             let got = verify(&restarted, &acked, &sent).await;
             eprintln!(
@@ -232,7 +229,7 @@ async fn acknowledged_concurrent_pushes_survive_kill9_and_restart_is_fast() {
             srv = restarted;
         }
         // The last server also takes new pushes after the recoveries.
-        let c = http();
+        let c = client();
         let fresh = batch(9, 0, 0);
         assert_eq!(post_proto(&c, &srv.base, body(&fresh), None).await, Ok(204));
         let started = Instant::now();

@@ -3,13 +3,11 @@
 //! per-tenant `otlp_config`, and Loki's statuses and `google.rpc.Status` bodies for
 //! malformed, unsupported and partly invalid requests (the valid records are kept).
 
-mod support;
-
 use std::io::Write;
 
+use crate::harness::*;
 use lokid::api::wire::otlp::schema::*;
 use prost::Message;
-use support::*;
 
 fn kv(k: &str, v: &str) -> KeyValue {
     KeyValue::new(k, Value::String(v.to_string()))

@@ -24,14 +24,12 @@
 //! memory. `LOKID_SOAK_PARSERS=1` adds `| logfmt` to a log query and to the metric range
 //! query; over 90 s that peaks just above the bound (~210 MiB).
 
-mod faultkit;
-
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use faultkit::*;
+use crate::harness::*;
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -165,6 +163,7 @@ fn line(p: usize, level: &str, seq: u64) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn soak_pushes_queries_tails_and_merges_at_once() {
+    let _alone = exclusive().await;
     bounded("the soak test", soak_time() + Duration::from_secs(120), soak()).await;
 }
 
@@ -174,8 +173,7 @@ async fn soak() {
         "{GENEROUS_LIMITS}  retention_period: 24h\n\
          compactor:\n  retention_enabled: true\n  compaction_interval: 2s\n  delete_request_store: filesystem\n"
     );
-    let mut srv =
-        Lokid::spawn(tmp.path(), &tmp.path().join("data"), free_port(), &extra, &tmp.path().join("lokid.log"));
+    let mut srv = Lokid::spawn(tmp.path(), &extra);
     srv.wait_ready(Duration::from_secs(30)).await;
     let base = srv.base.clone();
     let counts = Arc::new(Counts::default());
@@ -207,7 +205,7 @@ async fn soak() {
         let (base, counts, errors, stop, ops) =
             (base.clone(), Arc::clone(&counts), Arc::clone(&errors), Arc::clone(&stop), Arc::clone(&ops));
         workers.push(tokio::spawn(async move {
-            let c = http();
+            let c = client();
             let mut seq = 0u64;
             let mut b = 0usize;
             while !stop.load(Ordering::Relaxed) {
@@ -235,7 +233,7 @@ async fn soak() {
     {
         let (base, errors, stop) = (base.clone(), Arc::clone(&errors), Arc::clone(&stop));
         workers.push(tokio::spawn(async move {
-            let c = http();
+            let c = client();
             let mut n = 0i64;
             while !stop.load(Ordering::Relaxed) {
                 let t = now_ns() - 48 * 3600 * 1_000_000_000;
@@ -260,7 +258,7 @@ async fn soak() {
     {
         let (base, errors, stop, ops) = (base.clone(), Arc::clone(&errors), Arc::clone(&stop), Arc::clone(&ops));
         workers.push(tokio::spawn(async move {
-            let c = http();
+            let c = client();
             while !stop.load(Ordering::Relaxed) {
                 let end = now_ns();
                 let (s, text) = get_text(
@@ -294,7 +292,7 @@ async fn soak() {
             r#"sum by (level) (rate({job="soak"} |= "soak" [10s]))"#
         };
         workers.push(tokio::spawn(async move {
-            let c = http();
+            let c = client();
             while !stop.load(Ordering::Relaxed) {
                 let low = Counts::by_level(&counts.acked);
                 let t = now_ns() + 1_000_000_000;
@@ -355,7 +353,7 @@ async fn soak() {
     for w in 0..2usize {
         let (base, errors, stop, ops) = (base.clone(), Arc::clone(&errors), Arc::clone(&stop), Arc::clone(&ops));
         workers.push(tokio::spawn(async move {
-            let c = http();
+            let c = client();
             let mut i = w;
             while !stop.load(Ordering::Relaxed) {
                 let level = LEVELS[i % LEVELS.len()];
@@ -446,7 +444,7 @@ async fn soak() {
     peak = peak.max(srv.rss_kib().unwrap_or(0));
 
     // Final consistency: per-stream counts, by metric query and by log query.
-    let c = http();
+    let c = client();
     let acked = counts.acked.lock().unwrap().clone();
     let sent = counts.sent.lock().unwrap().clone();
     assert_eq!(acked, sent, "every push was acknowledged (errors: {:?})", errors.0.lock().unwrap());

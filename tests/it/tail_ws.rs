@@ -1,12 +1,10 @@
 //! Live tail over a real websocket: history first, then entries as they are pushed.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::harness::*;
 use futures_util::StreamExt;
 use serde_json::json;
-use support::*;
 use tokio_tungstenite::tungstenite::Message;
 
 async fn next_frame(
