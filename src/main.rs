@@ -5,7 +5,7 @@ use std::process::ExitCode;
 /// glibc gives every thread that allocates its own arena (up to 8 per core), and memory
 /// freed in one arena is not reused by another: with tokio's blocking threads running
 /// queries, RSS crept up long after the queries ended. Two arenas keep it flat (measured by
-/// `tests/soak.rs`; mimalloc and the default both peaked higher there).
+/// `tests/it/soak.rs`; mimalloc and the default both peaked higher there).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn limit_malloc_arenas() {
     // SAFETY: called once at startup, before any other thread exists.

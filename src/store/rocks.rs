@@ -82,7 +82,7 @@ impl Rocks {
         db_opts.set_keep_log_file_num(3);
         // The WAL holds what memtables have not flushed yet. A 16 MiB cap (tried to shrink
         // a small store's directory) made pushes on a full disk hang instead of failing
-        // with 503 (tests/fault_full_disk.rs, about one run in two): forced flushes that
+        // with 503 (tests/it/fault_full_disk.rs, about one run in two): forced flushes that
         // cannot complete stall writes. `POST /flush` empties it on demand.
         db_opts.set_max_total_wal_size(64 << 20);
         // After a no-space error RocksDB resumes writing only once the free space exceeds

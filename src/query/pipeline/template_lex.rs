@@ -276,7 +276,7 @@ pub fn unquote_go(s: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    /// Found by tests/properties_pipeline.rs: a multi-byte character that is not a letter
+    /// Found by tests/it/properties_pipeline.rs: a multi-byte character that is not a letter
     /// was cut in the middle (its lead byte read as a Latin-1 letter) and panicked.
     #[test]
     fn non_letter_multibyte_characters_are_errors_not_panics() {
