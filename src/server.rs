@@ -163,10 +163,10 @@ async fn merge_loop(st: Arc<AppState>, mut stop: tokio::sync::watch::Receiver<bo
             _ = stop.changed() => return,
         }
         rounds += 1;
-        if rounds % 3 == 0 {
+        if rounds.is_multiple_of(3) {
             crate::telemetry::release_free_memory();
         }
-        let sweep_all = rounds % 30 == 0;
+        let sweep_all = rounds.is_multiple_of(30);
         let due: Vec<(u32, i64)> = {
             let mut small = st.ingester.small_blocks.lock();
             let due: Vec<(u32, i64)> = small

@@ -77,7 +77,7 @@ async fn select(st: &Arc<AppState>, req: Request) -> Result<(Vec<StreamResult>, 
         Expr::Metric(_) => return Err(ApiError::BadRequest("only log selectors are supported".into())),
     };
     let max_entries = st.config.limits_for(&tenant).max_entries_limit_per_query;
-    if max_entries > 0 && line_limit > max_entries as usize {
+    if max_entries > 0 && line_limit > max_entries {
         return Err(ApiError::BadRequest(format!(
             "max entries limit per query exceeded, limit > max_entries_limit_per_query ({line_limit} > {max_entries})"
         )));

@@ -23,7 +23,7 @@ use crate::logql::go::prom_duration_string;
 pub async fn drilldown_limits(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
     let tenant = tenant_of(&st, &headers)?;
     let body = json!({
-        "limits": published_limits(&st.config.limits_for(&tenant)),
+        "limits": published_limits(st.config.limits_for(&tenant)),
         "pattern_ingester_enabled": true,
         "version": LOKI_COMPAT_VERSION,
     });
@@ -130,6 +130,11 @@ pub async fn alerts(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Resu
     Ok(json_body(r#"{"status":"success","data":{"alerts":[]},"errorType":"","error":""}"#.to_string()))
 }
 
+/// Loki sends these with `Content-Type: application/json` (no charset).
+pub(super) fn json_body(body: String) -> Response {
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,9 +157,4 @@ mod tests {
         assert!(is_uuid("123e4567e89b12d3a456426614174000"));
         assert!(!is_uuid("123e4567-e89b-12d3-a456-42661417400g"));
     }
-}
-
-/// Loki sends these with `Content-Type: application/json` (no charset).
-pub(super) fn json_body(body: String) -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

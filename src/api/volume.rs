@@ -49,7 +49,7 @@ pub fn parse(p: &Params, start: i64, end: i64, ranged: bool) -> Result<VolumeQue
         return Err(ApiError::BadRequest("end timestamp must not be before or equal to start time".into()));
     }
     let step = if ranged {
-        let step = params::step(&p, start, end)?;
+        let step = params::step(p, start, end)?;
         params::check_step(step, start, end)?;
         step
     } else {

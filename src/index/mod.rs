@@ -66,7 +66,7 @@ impl Registry {
         let mut by_id = HashMap::with_hasher(IdHash::default());
         let mut max_id = 0;
         for (k, v) in rocks.scan_streams(keys::STREAM_BY_ID_PREFIX)? {
-            let id = u32::from_be_bytes(k[1..5].try_into().map_err(|_| StoreError::Corrupt("stream key".into()))?);
+            let id = keys::parse_stream_by_id(&k).ok_or_else(|| StoreError::Corrupt("stream key".into()))?;
             let (tenant, key) =
                 keys::parse_stream_record(&v).ok_or_else(|| StoreError::Corrupt("stream record".into()))?;
             let labels =
@@ -77,8 +77,8 @@ impl Registry {
         }
         let mut next_id = max_id + 1;
         for (_, v) in rocks.scan_streams(keys::NEXT_STREAM_ID)? {
-            let stored: [u8; 4] = v[..].try_into().map_err(|_| StoreError::Corrupt("next stream id".into()))?;
-            next_id = next_id.max(u32::from_be_bytes(stored));
+            let stored = keys::parse_stream_id_value(&v).ok_or_else(|| StoreError::Corrupt("next stream id".into()))?;
+            next_id = next_id.max(stored);
         }
         let known: RoaringBitmap = by_id.keys().copied().collect();
         Ok(Registry {
@@ -117,8 +117,8 @@ impl Registry {
     pub fn prepare_new(&self, batch: &mut Batch, tenant: &str, labels: Labels) -> Arc<StreamMeta> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let key = labels.to_string();
-        batch.put_stream(keys::NEXT_STREAM_ID, &(id + 1).to_be_bytes());
-        batch.put_stream(&keys::stream_by_labels(tenant, &key), &id.to_be_bytes());
+        batch.put_stream(keys::NEXT_STREAM_ID, &keys::stream_id_value(id + 1));
+        batch.put_stream(&keys::stream_by_labels(tenant, &key), &keys::stream_id_value(id));
         batch.put_stream(&keys::stream_by_id(id), &keys::stream_record(tenant, &key));
         Arc::new(StreamMeta { id, tenant: tenant.into(), labels, key })
     }
@@ -300,7 +300,7 @@ fn select_in_day(
     let mut acc = all.clone();
     // Cheap exact matchers first: they shrink the set before regexes scan value lists.
     let mut order: Vec<&CompiledMatcher> = matchers.iter().collect();
-    order.sort_by_key(|m| !(m.op == crate::logql::MatchOp::Eq && !m.value.is_empty()));
+    order.sort_by_key(|m| m.op != crate::logql::MatchOp::Eq || m.value.is_empty());
     for m in order {
         if acc.is_empty() {
             break;

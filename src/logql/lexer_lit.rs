@@ -288,7 +288,7 @@ impl Lexer<'_> {
         }
         let run = self.unit_run(is_bytes_rune);
         if !run.is_empty() {
-            if let Some(v) = parse_bytes(&format!("{text}{run}")).ok() {
+            if let Ok(v) = parse_bytes(&format!("{text}{run}")) {
                 self.bump_bytes(run.len());
                 let mut t = self.token(Tok::Bytes, format!("{text}{run}"), 0, col);
                 t.bytes = v;

@@ -218,9 +218,9 @@ fn walk(
         }
         stats.blocks_referenced += refs.len() as u64;
         if backward {
-            refs.sort_by(|a, b| b.key.max_ts.cmp(&a.key.max_ts));
+            refs.sort_by_key(|r| std::cmp::Reverse(r.key.max_ts));
         } else {
-            refs.sort_by(|a, b| a.key.min_ts.cmp(&b.key.min_ts));
+            refs.sort_by_key(|r| r.key.min_ts);
         }
         let hour = Hour { refs: &refs, metas: &metas, snap, pipeline, range, direction, categorize, deadline };
         // Filtering queries read most blocks: decode them ahead on every core. Others

@@ -49,6 +49,24 @@ pub fn stream_by_id(id: StreamId) -> [u8; 5] {
 
 pub const STREAM_BY_ID_PREFIX: &[u8] = b"I";
 
+/// The stream id of a [`stream_by_id`] key.
+pub fn parse_stream_by_id(k: &[u8]) -> Option<StreamId> {
+    match k {
+        [b'I', id @ ..] => Some(StreamId::from_be_bytes(id.try_into().ok()?)),
+        _ => None,
+    }
+}
+
+/// A stream id as the values of [`NEXT_STREAM_ID`] and of `stream_by_labels` hold it.
+pub fn stream_id_value(id: StreamId) -> [u8; 4] {
+    id.to_be_bytes()
+}
+
+/// The stream id a [`stream_id_value`] holds.
+pub fn parse_stream_id_value(v: &[u8]) -> Option<StreamId> {
+    Some(StreamId::from_be_bytes(v.try_into().ok()?))
+}
+
 /// `N` → the next stream id (u32 BE), written with every new stream: ids are never
 /// reused, even when the highest-numbered stream was removed.
 pub const NEXT_STREAM_ID: &[u8] = b"N";

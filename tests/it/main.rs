@@ -35,3 +35,4 @@ mod soak;
 mod tail_ws;
 mod tenancy;
 mod tenancy_all_endpoints;
+mod tidy;

@@ -334,7 +334,7 @@ async fn soak() {
                     &base,
                     "/loki/api/v1/query_range",
                     &[
-                        ("query", &range_query),
+                        ("query", range_query),
                         ("start", &(end - 60_000_000_000).to_string()),
                         ("end", &end.to_string()),
                         ("step", "2s"),

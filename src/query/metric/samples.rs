@@ -145,7 +145,7 @@ fn merge(workers: Vec<Collect<'_>>) -> Vec<(Labels, Series)> {
         .into_iter()
         .map(|(labels, mut samples)| {
             // Runs of one stream are already in time order: a stable merge sort is cheap.
-            samples.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+            samples.sort_by_key(|s| (s.0, s.1));
             let samples = samples.into_iter().map(|(t, _, v)| (t, v)).collect();
             (labels, Series { samples, lo: 0, hi: 0 })
         })

@@ -392,7 +392,7 @@ pub fn call<'a>(f: Func, a: Vec<Value<'a>>, env: &Env<'a>) -> Res<'a> {
 }
 
 fn now_nanos() -> i64 {
-    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    crate::clock::now_ns()
 }
 
 #[cfg(test)]

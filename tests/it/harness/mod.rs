@@ -26,11 +26,12 @@ pub struct TestServer {
 
 /// The in-process server's config: `dir` as data directory, a port the OS picks.
 pub fn config_for(dir: &Path) -> Config {
-    let mut c = Config::default();
-    c.http_listen_address = "127.0.0.1".into();
-    c.http_listen_port = 0;
-    c.data_dir = dir.to_path_buf();
-    c
+    Config {
+        http_listen_address: "127.0.0.1".into(),
+        http_listen_port: 0,
+        data_dir: dir.to_path_buf(),
+        ..Config::default()
+    }
 }
 
 impl TestServer {
