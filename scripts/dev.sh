@@ -3,7 +3,8 @@
 #
 #   bash scripts/dev.sh run          install build deps, build release, run lokid in the
 #                                    foreground with loki-config.example.yaml (data in ./data)
-#   bash scripts/dev.sh test         install deps (+ node/npm, python3), cargo test --release
+#   bash scripts/dev.sh test         install deps (+ node/npm, python3), cargo fmt --check,
+#                                    cargo clippy -D warnings, cargo test --release
 #                                    (unit tests + tests/it, the one integration-test program
 #                                    with the real-client tests), the Loki conformance check,
 #                                    scripts/deploy-check.sh; non-zero on failure
@@ -93,7 +94,14 @@ cmd_test() {
     OUT=$(mktemp -d)
     trap 'rm -rf "$OUT"' EXIT
 
-    local cargo_rc=0 conf_rc=0 deploy_rc=0
+    local cargo_rc=0 conf_rc=0 deploy_rc=0 sp=0 sf=0
+    # Style first (cheap): rustfmt-clean, and clippy with the [lints] of Cargo.toml as errors.
+    # clippy checks in the release profile, so it reuses RocksDB's release build.
+    for tool in rustfmt clippy; do
+        cargo "${tool/rustfmt/fmt}" --version >/dev/null 2>&1 || rustup component add "$tool" >/dev/null 2>&1 || true
+    done
+    if cargo fmt --check; then sp=$((sp + 1)); else sf=$((sf + 1)); log "cargo fmt --check failed: run cargo fmt"; fi
+    if cargo clippy --release --all-targets -- -D warnings; then sp=$((sp + 1)); else sf=$((sf + 1)); fi
     cargo test --release --no-fail-fast 2>&1 | tee "$OUT/cargo.log" || cargo_rc=$?
     bash scripts/conformance.sh 2>&1 | tee "$OUT/conformance.log" || conf_rc=$?
     bash scripts/deploy-check.sh 2>&1 | tee "$OUT/deploy.log" || deploy_rc=$?
@@ -113,9 +121,9 @@ cmd_test() {
     [ "$conf_rc" -ne 0 ] && [ "$kf" -eq 0 ] && kf=1
     [ "$deploy_rc" -ne 0 ] && [ "$df" -eq 0 ] && df=1
     echo
-    echo "cargo test: $cp passed, $cf failed (exit $cargo_rc); conformance (expected ids): $kp passed, $kf failed (exit $conf_rc); deploy check: $dp passed, $df failed (exit $deploy_rc)"
-    echo "total: $((cp + kp + dp)) passed, $((cf + kf + df)) failed"
-    [ "$cargo_rc" -eq 0 ] && [ "$conf_rc" -eq 0 ] && [ "$deploy_rc" -eq 0 ]
+    echo "style (fmt, clippy): $sp passed, $sf failed; cargo test: $cp passed, $cf failed (exit $cargo_rc); conformance (expected ids): $kp passed, $kf failed (exit $conf_rc); deploy check: $dp passed, $df failed (exit $deploy_rc)"
+    echo "total: $((sp + cp + kp + dp)) passed, $((sf + cf + kf + df)) failed"
+    [ "$sf" -eq 0 ] && [ "$cargo_rc" -eq 0 ] && [ "$conf_rc" -eq 0 ] && [ "$deploy_rc" -eq 0 ]
 }
 
 usage() {
