@@ -3,8 +3,8 @@
 //! duration/bytes suffix rules for numbers.
 
 use super::error::ParseError;
-use super::go::{parse_bytes, parse_duration, parse_prom_duration};
 use super::lexer::{is_bytes_rune, is_duration_rune, Lexer, Tok, Token};
+use crate::gocompat::{parse_bytes, parse_duration, parse_prom_duration};
 
 fn lit_name(prefix: u8) -> &'static str {
     match prefix {

@@ -5,8 +5,8 @@
 
 use std::borrow::Cow;
 
-use crate::logql::go::{self, Dialect, Escapes};
-use crate::logql::{translate_go_regex, LabelFilter, UnwrapConv};
+use crate::gocompat::{self as go, translate_go_regex, Dialect, Escapes};
+use crate::logql::{LabelFilter, UnwrapConv};
 use crate::model::Labels;
 use crate::query::pipeline::label_filter::{CompiledLabelFilter, FilterLabels};
 use crate::query::pipeline::labels::ERR_LABEL_FILTER;
@@ -125,7 +125,7 @@ pub(super) fn anchored_regex_with_names(re: &str) -> Result<(regex::Regex, Vec<O
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logql::go::seconds as go_seconds;
+    use crate::gocompat::seconds as go_seconds;
     use crate::logql::{CmpOp, MatchOp};
 
     fn parse_go_float(s: &str) -> Result<f64, String> {
