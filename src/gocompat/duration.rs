@@ -209,6 +209,11 @@ pub fn duration_string(d: i64) -> String {
     out
 }
 
+/// Go `time.Duration.String` of a `std` duration (saturating at Go's largest duration).
+pub fn std_duration_string(d: std::time::Duration) -> String {
+    duration_string(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
 fn frac_string(v: u64, div: u64) -> String {
     let int = v / div;
     let frac = v % div;
@@ -268,6 +273,10 @@ mod tests {
         assert_eq!(duration_string(1_500_000_000), "1.5s");
         assert_eq!(duration_string(300 * MS as i64), "300ms");
         assert_eq!(duration_string(-300 * SEC as i64), "-5m0s");
+        let std = std::time::Duration::from_secs;
+        assert_eq!(std_duration_string(std(721 * 3600)), "721h0m0s");
+        assert_eq!(std_duration_string(std(90)), "1m30s");
+        assert_eq!(std_duration_string(std::time::Duration::from_millis(1500)), "1.5s");
         assert_eq!(prom_duration_string(5400 * SEC as i64), "1h30m");
         assert_eq!(prom_duration_string(14 * DAY as i64), "2w");
         assert_eq!(prom_duration_string(0), "0s");

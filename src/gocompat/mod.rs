@@ -21,8 +21,12 @@ pub mod regex;
 pub mod strconv;
 pub mod unicode;
 
-pub use duration::{duration_string, parse_duration, parse_prom_duration, prom_duration_string, seconds};
+pub use duration::{
+    duration_string, parse_duration, parse_prom_duration, prom_duration_string, seconds, std_duration_string,
+};
 pub use humanize::{bytes, parse_bytes};
 pub use regex::{translate as translate_go_regex, GoRegex};
-pub use strconv::{format_float, format_float_6, parse_float, parse_int, parse_int_base0, quote, Dialect, Escapes};
+pub use strconv::{
+    format_float, format_float_6, parse_float, parse_int, parse_int_base0, quote, write_quoted, Dialect, Escapes,
+};
 pub use unicode::{is_digit, is_letter, is_print};

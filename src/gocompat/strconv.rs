@@ -3,7 +3,7 @@
 //! quotes differently from Go.
 
 use std::borrow::Cow;
-use std::fmt::Write;
+use std::fmt;
 
 use super::unicode::is_print;
 
@@ -14,7 +14,7 @@ pub enum Escapes {
     Go,
     /// ASCII control characters, DEL and the C1 controls (U+0080–U+009F) only.
     Controls,
-    /// ASCII control characters and DEL only (as `model::write_go_quoted`).
+    /// ASCII control characters and DEL only (as label sets print, `model::Labels`).
     AsciiControls,
 }
 
@@ -51,31 +51,7 @@ impl Dialect {
     /// Go `strconv.Quote`, escaping what `self.escapes` says.
     pub fn quote(&self, s: &str) -> String {
         let mut out = String::with_capacity(s.len() + 2);
-        out.push('"');
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                _ if !self.escapes.escapes(c) => out.push(c),
-                '\x07' => out.push_str("\\a"),
-                '\x08' => out.push_str("\\b"),
-                '\x0c' => out.push_str("\\f"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\x0b' => out.push_str("\\v"),
-                _ if c < ' ' || c == '\x7f' => {
-                    let _ = write!(out, "\\x{:02x}", c as u32);
-                }
-                _ if (c as u32) < 0x10000 => {
-                    let _ = write!(out, "\\u{:04x}", c as u32);
-                }
-                _ => {
-                    let _ = write!(out, "\\U{:08x}", c as u32);
-                }
-            }
-        }
-        out.push('"');
+        let _ = write_quoted(&mut out, s, self.escapes);
         out
     }
 
@@ -136,6 +112,31 @@ impl Dialect {
         }
         Ok(v)
     }
+}
+
+/// Writes `s` as a Go `strconv.Quote` literal into `out`, escaping what `escapes` says
+/// (besides `"` and `\`). With [`Escapes::AsciiControls`] this is how Prometheus and Loki
+/// print label values (`{a="x\"y"}`).
+pub fn write_quoted(out: &mut impl fmt::Write, s: &str, escapes: Escapes) -> fmt::Result {
+    out.write_char('"')?;
+    for c in s.chars() {
+        match c {
+            '"' => out.write_str("\\\"")?,
+            '\\' => out.write_str("\\\\")?,
+            _ if !escapes.escapes(c) => out.write_char(c)?,
+            '\x07' => out.write_str("\\a")?,
+            '\x08' => out.write_str("\\b")?,
+            '\x0c' => out.write_str("\\f")?,
+            '\n' => out.write_str("\\n")?,
+            '\r' => out.write_str("\\r")?,
+            '\t' => out.write_str("\\t")?,
+            '\x0b' => out.write_str("\\v")?,
+            _ if c < ' ' || c == '\x7f' => write!(out, "\\x{:02x}", c as u32)?,
+            _ if (c as u32) < 0x10000 => write!(out, "\\u{:04x}", c as u32)?,
+            _ => write!(out, "\\U{:08x}", c as u32)?,
+        }
+    }
+    out.write_char('"')
 }
 
 /// Go `strconv.Quote`.
