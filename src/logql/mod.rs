@@ -13,6 +13,7 @@ mod ops;
 pub(crate) mod parser;
 mod parser_log;
 mod parser_range;
+pub mod pattern;
 mod print;
 #[cfg(test)]
 mod tests;
