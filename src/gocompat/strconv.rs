@@ -175,6 +175,23 @@ pub fn unquote_prefix(s: &str) -> Option<(String, usize)> {
     None
 }
 
+/// The byte a Go one-character escape `\e` stands for inside a `quote`-quoted literal:
+/// `\a \b \f \n \r \t \v \\` and the enclosing quote (`strconv.UnquoteChar`, Go's scanners).
+pub fn simple_escape(e: char, quote: char) -> Option<u8> {
+    Some(match e {
+        'a' => 7,
+        'b' => 8,
+        'f' => 12,
+        'n' => b'\n',
+        'r' => b'\r',
+        't' => b'\t',
+        'v' => 11,
+        '\\' => b'\\',
+        _ if e == quote && quote.is_ascii() => quote as u8,
+        _ => return None,
+    })
+}
+
 fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -193,18 +210,7 @@ fn unquote_bytes(inner: &str, quote: char, surrogates_ok: bool) -> Option<Vec<u8
         }
         let e = rest.chars().next()?;
         rest = &rest[e.len_utf8()..];
-        let simple = match e {
-            'a' => Some(7),
-            'b' => Some(8),
-            'f' => Some(12),
-            'n' => Some(b'\n'),
-            'r' => Some(b'\r'),
-            't' => Some(b'\t'),
-            'v' => Some(11),
-            '\\' => Some(b'\\'),
-            _ if e == quote => Some(quote as u8),
-            _ => None,
-        };
+        let simple = simple_escape(e, quote);
         if let Some(b) = simple {
             out.push(b);
             continue;
