@@ -8,6 +8,7 @@
 pub mod api;
 pub mod clock;
 pub mod config;
+pub mod gocompat;
 pub mod index;
 pub mod ingest;
 pub mod limits;

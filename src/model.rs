@@ -93,25 +93,9 @@ pub fn is_plain_label_name(n: &str) -> bool {
         && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
-/// Writes `s` as a Go `strconv.Quote` string literal.
+/// Writes `s` Go-quoted as label sets print (Go `strconv.Quote` escaping ASCII controls only).
 pub fn write_go_quoted(out: &mut impl fmt::Write, s: &str) -> fmt::Result {
-    out.write_char('"')?;
-    for c in s.chars() {
-        match c {
-            '"' => out.write_str("\\\"")?,
-            '\\' => out.write_str("\\\\")?,
-            '\n' => out.write_str("\\n")?,
-            '\r' => out.write_str("\\r")?,
-            '\t' => out.write_str("\\t")?,
-            '\u{07}' => out.write_str("\\a")?,
-            '\u{08}' => out.write_str("\\b")?,
-            '\u{0c}' => out.write_str("\\f")?,
-            '\u{0b}' => out.write_str("\\v")?,
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => write!(out, "\\x{:02x}", c as u32)?,
-            c => out.write_char(c)?,
-        }
-    }
-    out.write_char('"')
+    crate::gocompat::write_quoted(out, s, crate::gocompat::Escapes::AsciiControls)
 }
 
 /// One log entry: timestamp, line and structured metadata (in push order).

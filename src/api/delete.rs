@@ -9,10 +9,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use super::params::Params;
-use super::query::go_duration;
 use super::wire::response::{fmt_seconds, json_str};
 use super::{json_response, tenant_of, AppState};
 use crate::clock::now_ns;
+use crate::gocompat;
 use crate::retention::deletes::{self, DeleteRequest};
 
 fn require_retention(st: &AppState) -> Result<(), ApiError> {
@@ -134,7 +134,7 @@ pub async fn cancel(
         if !force && r.created_at + period.as_nanos() as i64 <= now_ns() {
             return Err(ApiError::BadRequest(format!(
                 "Cancellation of partially completed delete request or delete request past the deadline of {} since its creation is not allowed. To force, use the ?force query parameter",
-                go_duration(period)
+                gocompat::std_duration_string(period)
             )));
         }
         deletes::remove(&st2.engine.rocks, &r)?;

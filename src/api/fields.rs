@@ -110,9 +110,10 @@ fn positive(p: &Params, name: &str, default: usize) -> Result<usize, ApiError> {
         Some(s) => match s.parse::<i64>() {
             Ok(n) if n > 0 => Ok(n as usize),
             Ok(_) => Err(ApiError::BadRequest("limit must be a positive value".into())),
-            Err(_) => {
-                Err(ApiError::BadRequest(format!("strconv.ParseInt: parsing {}: invalid syntax", logql::go::quote(s))))
-            }
+            Err(_) => Err(ApiError::BadRequest(format!(
+                "strconv.ParseInt: parsing {}: invalid syntax",
+                crate::gocompat::quote(s)
+            ))),
         },
     }
 }

@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::ops::LOKI_COMPAT_VERSION;
 use super::{tenant_of, AppState};
+use crate::gocompat::prom_duration_string;
 use crate::limits::Limits;
-use crate::logql::go::prom_duration_string;
 
 /// `GET /loki/api/v1/drilldown-limits`: the tenant's limits that Loki publishes by default
 /// (`tenant_limits_allow_publish`), in Loki's JSON (keys sorted, durations as Prometheus
@@ -97,7 +97,7 @@ fn reject_label(values: &BTreeSet<String>) -> bool {
     if values.len() <= 2 && values.iter().all(|v| v == "0" || v == "1") {
         return false;
     }
-    values.iter().all(|v| crate::logql::go::parse_float(v).is_ok() || is_uuid(v))
+    values.iter().all(|v| crate::gocompat::parse_float(v).is_ok() || is_uuid(v))
 }
 
 /// Go's `uuid.Parse` forms: 36 characters with dashes, 32 hex digits, `urn:uuid:` + 36,

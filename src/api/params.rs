@@ -69,7 +69,7 @@ pub fn parse_step(s: &str) -> Result<Nanos, String> {
 /// Prometheus `model.ParseDuration` (units ms s m h d w y); `None` when invalid or out of
 /// range. The parser's checked implementation, shared.
 pub fn parse_prom_duration(s: &str) -> Option<Nanos> {
-    crate::logql::go::parse_prom_duration(s).ok()
+    crate::gocompat::parse_prom_duration(s).ok()
 }
 
 fn go_quote(s: &str) -> String {

@@ -33,7 +33,7 @@ pub async fn push(
     // A client that trickles its body is cut off after the server's read timeout.
     let read_timeout = st.config.http_server_read_timeout;
     let body = match tokio::time::timeout(read_timeout, to_bytes(body, MAX_RECV_BYTES)).await {
-        Err(_) => return Err(ApiError::ReadTimeout(super::query::go_duration(read_timeout))),
+        Err(_) => return Err(ApiError::ReadTimeout(crate::gocompat::std_duration_string(read_timeout))),
         Ok(res) => res.map_err(|_| {
             ApiError::PayloadTooLarge(format!(
                 "request body too large: message size too large than max (more than {MAX_RECV_BYTES} vs {MAX_RECV_BYTES})"
@@ -127,7 +127,9 @@ pub async fn otlp_logs(
     let read_timeout = st.config.http_server_read_timeout;
     // One byte over the limit is enough to know the body is too large.
     let (body, body_size) = match tokio::time::timeout(read_timeout, to_bytes(body, MAX_RECV_BYTES + 1)).await {
-        Err(_) => return Err(ApiError::otlp(ApiError::ReadTimeout(super::query::go_duration(read_timeout)))),
+        Err(_) => {
+            return Err(ApiError::otlp(ApiError::ReadTimeout(crate::gocompat::std_duration_string(read_timeout))))
+        }
         Ok(Ok(b)) => {
             let n = b.len();
             (b, n)

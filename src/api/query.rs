@@ -12,6 +12,7 @@ use super::params::{self, Params};
 use super::wire::response::query_response;
 use super::{json_response, read_params, tenant_of, AppState};
 use crate::clock::now_ns;
+use crate::gocompat;
 use crate::logql::{self, Expr};
 use crate::model::TimeRange;
 use crate::query::{logs, metric, CancelOnDrop, Deadline, QueryResult, Stats};
@@ -55,8 +56,8 @@ pub async fn query_range(State(st): State<Arc<AppState>>, req: Request) -> Resul
     if !max_len.is_zero() && (end - start) as u128 > max_len.as_nanos() {
         return Err(ApiError::BadRequest(format!(
             "the query time range exceeds the limit (query length: {}, limit: {})",
-            go_duration(Duration::from_nanos((end - start) as u64)),
-            go_duration(max_len)
+            gocompat::std_duration_string(Duration::from_nanos((end - start) as u64)),
+            gocompat::std_duration_string(max_len)
         )));
     }
     let categorize = categorize(&headers);
@@ -161,32 +162,5 @@ pub fn clamp_lookback(st: &AppState, tenant: &str, start: i64, now: i64) -> i64 
         start
     } else {
         start.max(now - lb.as_nanos() as i64)
-    }
-}
-
-/// Go's `time.Duration.String()` for whole hours/minutes/seconds (`721h0m0s`).
-pub fn go_duration(d: Duration) -> String {
-    let total = d.as_secs();
-    let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60);
-    let frac = d.subsec_nanos();
-    let secs = if frac == 0 { format!("{s}") } else { format!("{s}.{}", format!("{frac:09}").trim_end_matches('0')) };
-    if h > 0 {
-        format!("{h}h{m}m{secs}s")
-    } else if m > 0 {
-        format!("{m}m{secs}s")
-    } else {
-        format!("{secs}s")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(go_duration(Duration::from_secs(721 * 3600)), "721h0m0s");
-        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
-        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
     }
 }

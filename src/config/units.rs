@@ -14,6 +14,8 @@
 
 use std::time::Duration;
 
+use crate::gocompat;
+
 const NS_PER_MS: u128 = 1_000_000;
 const NS_PER_S: u128 = 1_000_000_000;
 const NS_PER_M: u128 = 60 * NS_PER_S;
@@ -50,23 +52,22 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err("durations cannot be negative".into());
     }
     let s = s.strip_prefix('+').unwrap_or(s);
-    let mut rest = s;
     let mut total: u128 = 0;
-    while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
-        let (num, after) = rest.split_at(num_len);
-        let (int_part, frac_part) = num.split_once('.').unwrap_or((num, ""));
-        if (int_part.is_empty() && frac_part.is_empty()) || frac_part.contains('.') {
+    // Go's scan of `<number><unit>` terms; the units and the arithmetic are Loki's union.
+    let mut terms = gocompat::duration::terms(s).peekable();
+    while let Some(t) = terms.next() {
+        let frac_part = t.frac.unwrap_or("");
+        // A unit-less term followed by more is a number with a second `.` (`1.5.5h`).
+        if (t.int.is_empty() && frac_part.is_empty()) || (t.unit.is_empty() && terms.peek().is_some()) {
             return Err("expected a number followed by a unit (ms, s, m, h, d, w, y)".into());
         }
-        let unit_len = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_len);
-        if unit.is_empty() {
+        if t.unit.is_empty() {
             return Err("missing unit (ms, s, m, h, d, w, y)".into());
         }
+        let unit = t.unit;
         let mult = unit_nanos(unit).ok_or_else(|| format!("unknown unit {unit:?}"))?;
         let too_big = || "duration out of range".to_string();
-        let whole: u128 = if int_part.is_empty() { 0 } else { int_part.parse().map_err(|_| too_big())? };
+        let whole: u128 = if t.int.is_empty() { 0 } else { t.int.parse().map_err(|_| too_big())? };
         let mut value = whole.checked_mul(mult).ok_or_else(too_big)?;
         if !frac_part.is_empty() {
             // Digits beyond nanosecond precision cannot change the result.
@@ -75,7 +76,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             value += frac * mult / 10u128.pow(digits.len() as u32);
         }
         total = total.checked_add(value).ok_or_else(too_big)?;
-        rest = after;
     }
     let nanos = u64::try_from(total).map_err(|_| "duration out of range".to_string())?;
     Ok(Duration::from_nanos(nanos))
@@ -205,6 +205,15 @@ mod tests {
             assert!(parse_duration(bad).is_err(), "{bad:?} should not parse");
         }
         assert_eq!(parse_duration("300").unwrap_err(), "missing unit (ms, s, m, h, d, w, y)");
+        let number = "expected a number followed by a unit (ms, s, m, h, d, w, y)";
+        for bad in ["1.5.5h", "1..h", "..5s", ".s", "abc", "1.5."] {
+            assert_eq!(parse_duration(bad).unwrap_err(), number, "{bad}");
+        }
+        assert_eq!(parse_duration("5.").unwrap_err(), "missing unit (ms, s, m, h, d, w, y)");
+        assert_eq!(parse_duration("1x").unwrap_err(), r#"unknown unit "x""#);
+        assert_eq!(parse_duration("+0").unwrap_err(), "missing unit (ms, s, m, h, d, w, y)");
+        assert_eq!(parse_duration("+"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("5.s"), Ok(Duration::from_secs(5)));
     }
 
     #[test]

@@ -21,7 +21,7 @@ impl CompiledMatcher {
             MatchOp::Re | MatchOp::Nre => {
                 // The query's regex is Go RE2 syntax; translate it exactly as the parser
                 // validated it.
-                let go = crate::logql::translate_go_regex(&m.value)?;
+                let go = crate::gocompat::translate_go_regex(&m.value)?;
                 Some(Regex::new(&format!("^(?:{})$", go.rust)).map_err(|e| e.to_string())?)
             }
             _ => None,

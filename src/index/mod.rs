@@ -12,6 +12,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use roaring::RoaringBitmap;
 
+use crate::gocompat::strconv::unquote_prefix;
 use crate::model::{Labels, StreamId};
 use crate::store::{keys, Batch, Rocks, Snapshot, StoreError};
 pub use matchers::{compile_all, CompiledMatcher};
@@ -224,7 +225,7 @@ fn parse_registry_labels(s: &str) -> Option<Labels> {
     while !rest.is_empty() {
         rest = rest.trim_start_matches([',', ' ']);
         let name = if rest.starts_with('"') {
-            let (n, used) = unquote_go(rest)?;
+            let (n, used) = unquote_prefix(rest)?;
             rest = &rest[used..];
             n
         } else {
@@ -234,44 +235,11 @@ fn parse_registry_labels(s: &str) -> Option<Labels> {
             n
         };
         rest = rest.strip_prefix('=')?;
-        let (value, used) = unquote_go(rest)?;
+        let (value, used) = unquote_prefix(rest)?;
         pairs.push((name, value));
         rest = &rest[used..];
     }
     Some(Labels::from_pairs(pairs))
-}
-
-/// Reads one Go-quoted string at the start of `s`; returns it and the bytes consumed.
-fn unquote_go(s: &str) -> Option<(String, usize)> {
-    let mut chars = s.char_indices();
-    if chars.next()?.1 != '"' {
-        return None;
-    }
-    let mut out = String::new();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '"' => return Some((out, i + 1)),
-            '\\' => {
-                let (_, e) = chars.next()?;
-                match e {
-                    'n' => out.push('\n'),
-                    'r' => out.push('\r'),
-                    't' => out.push('\t'),
-                    'a' => out.push('\u{07}'),
-                    'b' => out.push('\u{08}'),
-                    'f' => out.push('\u{0c}'),
-                    'v' => out.push('\u{0b}'),
-                    'x' => {
-                        let h: String = (0..2).filter_map(|_| chars.next().map(|x| x.1)).collect();
-                        out.push(char::from_u32(u32::from_str_radix(&h, 16).ok()?)?);
-                    }
-                    other => out.push(other),
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    None
 }
 
 /// Streams of `tenant` matching all `matchers` that have data in any of `days`.

@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 
 use crate::model::{Entry, Labels};
+use crate::query::pipeline::{json, logfmt};
 
 pub const SERVICE_NAME: &str = "service_name";
 pub const UNKNOWN_SERVICE: &str = "unknown_service";
@@ -189,7 +190,7 @@ fn level_from_otlp_severity(n: &str) -> &'static str {
 pub fn level_from_line(line: &str) -> &'static str {
     let b = line.as_bytes();
     let field: Option<Cow<'_, [u8]>> = if is_json(line) {
-        json_level(b, 0).ok().flatten().map(Cow::Borrowed)
+        json_level(b).map(Cow::Borrowed)
     } else if memchr::memchr(b'=', b).is_some() {
         logfmt_level(b)
     } else {
@@ -248,253 +249,49 @@ pub fn keyword_level(b: &[u8]) -> &'static str {
     "unknown"
 }
 
-// ---- logfmt --------------------------------------------------------------------------------
+// ---- logfmt and JSON: the query pipeline's scanners, as Loki uses its logfmt decoder and
+// jsonparser for both --------------------------------------------------------------------------
 
-/// Value of the highest-priority level field (key compared case-insensitively), scanning
-/// like Loki's logfmt decoder: the scan stops at the first syntax error.
+/// Value of the highest-priority level field (key compared case-insensitively), read with the
+/// pipeline's logfmt decoder like Loki's `getValueUsingLogfmtParser`: the scan stops at the
+/// first syntax error.
 fn logfmt_level(line: &[u8]) -> Option<Cow<'_, [u8]>> {
-    let mut pos = 0;
-    let mut best: Option<(usize, Option<Cow<'_, [u8]>>)> = None;
-    while pos < line.len() {
-        let Some((key, value)) = logfmt_next(line, &mut pos) else { break };
+    let mut d = logfmt::Decoder::new(line);
+    let mut best: Option<(usize, Cow<'_, [u8]>)> = None;
+    while !d.eol() && d.scan() {
+        let key = d.key();
         let Some(x) = LEVEL_FIELDS.iter().position(|f| key.eq_ignore_ascii_case(f.as_bytes())) else { continue };
         if best.as_ref().is_none_or(|(p, _)| x < *p) {
             if x == 0 {
-                return value;
+                return Some(d.value_cow());
             }
-            best = Some((x, value));
+            best = Some((x, d.value_cow()));
         }
     }
-    best.and_then(|(_, v)| v)
+    best.map(|(_, v)| v)
 }
 
-/// One `key[=value]` pair; `None` when the record ends or is malformed.
-#[allow(clippy::type_complexity)]
-fn logfmt_next<'a>(line: &'a [u8], pos: &mut usize) -> Option<(&'a [u8], Option<Cow<'a, [u8]>>)> {
-    let start = *pos + line[*pos..].iter().position(|&c| c > b' ')?;
-    let mut p = start;
-    while p < line.len() {
-        match line[p] {
-            b'=' => break,
-            b'"' => return None,
-            c if c <= b' ' => {
-                *pos = p;
-                return valid_key(&line[start..p]).then_some((&line[start..p], None));
+/// Raw (still escaped) content of the first string value whose key is a level field, walking
+/// the object in document order with the pipeline's jsonparser-style scanner and descending
+/// into nested objects up to `JSON_MAX_DEPTH` (Loki's `getLevelUsingJSONParser`). A malformed
+/// document stops the walk.
+fn json_level(line: &[u8]) -> Option<&[u8]> {
+    fn walk<'d>(d: &'d [u8], depth: usize, found: &mut Option<&'d [u8]>) -> Result<(), json::Stop> {
+        if depth >= JSON_MAX_DEPTH {
+            return Ok(());
+        }
+        json::object_each(d, |key, value, ty| match ty {
+            json::JType::String if LEVEL_FIELDS.iter().any(|f| f.as_bytes() == key) => {
+                *found = Some(value);
+                Err(json::Stop::Done)
             }
-            _ => p += 1,
-        }
+            json::JType::Object => walk(value, depth + 1, found),
+            _ => Ok(()),
+        })
     }
-    let key = &line[start..p];
-    if p == line.len() {
-        *pos = p;
-        return valid_key(key).then_some((key, None));
-    }
-    if key.is_empty() || !valid_key(key) {
-        return None;
-    }
-    p += 1; // '='
-    *pos = p;
-    if p >= line.len() || line[p] <= b' ' {
-        return Some((key, None));
-    }
-    if line[p] != b'"' {
-        let vstart = p;
-        while p < line.len() && line[p] > b' ' {
-            if line[p] == b'=' || line[p] == b'"' {
-                return None;
-            }
-            p += 1;
-        }
-        *pos = p;
-        return Some((key, Some(Cow::Borrowed(&line[vstart..p]))));
-    }
-    // Quoted value.
-    let (mut escaped, mut has_escape) = (false, false);
-    for q in p + 1..line.len() {
-        match line[q] {
-            _ if escaped => escaped = false,
-            b'\\' => (escaped, has_escape) = (true, true),
-            b'"' => {
-                *pos = q + 1;
-                let inner = &line[p + 1..q];
-                if has_escape {
-                    return Some((key, Some(Cow::Owned(json_unquote(inner)?))));
-                }
-                return Some((key, (!inner.is_empty()).then_some(Cow::Borrowed(inner))));
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-fn valid_key(key: &[u8]) -> bool {
-    memchr::memmem::find(key, "\u{FFFD}".as_bytes()).is_none()
-}
-
-/// JSON-style unescape (`\" \\ \/ \' \b \f \n \r \t \uXXXX`); control characters and unknown
-/// escapes fail.
-fn json_unquote(s: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        let c = s[i];
-        i += 1;
-        if c < b' ' {
-            return None;
-        }
-        if c != b'\\' {
-            out.push(c);
-            continue;
-        }
-        let e = *s.get(i)?;
-        i += 1;
-        let simple = match e {
-            b'"' | b'\\' | b'/' | b'\'' => e,
-            b'b' => 0x08,
-            b'f' => 0x0c,
-            b'n' => b'\n',
-            b'r' => b'\r',
-            b't' => b'\t',
-            b'u' => {
-                let hex = |at: usize| {
-                    std::str::from_utf8(s.get(at..at + 4)?).ok().and_then(|h| u32::from_str_radix(h, 16).ok())
-                };
-                let mut cp = hex(i)?;
-                i += 4;
-                if (0xD800..0xDC00).contains(&cp) && s.get(i..i + 2) == Some(b"\\u") {
-                    if let Some(lo) = hex(i + 2).filter(|lo| (0xDC00..0xE000).contains(lo)) {
-                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                        i += 6;
-                    }
-                }
-                let ch = char::from_u32(cp).unwrap_or('\u{FFFD}');
-                out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
-                continue;
-            }
-            _ => return None,
-        };
-        out.push(simple);
-    }
-    Some(out)
-}
-
-// ---- JSON ------------------------------------------------------------------------------------
-
-/// Walks one JSON object in document order (descending into nested objects up to
-/// `JSON_MAX_DEPTH`) and returns the raw content of the first string value whose key is a
-/// level field. `Err` = malformed (the walk stops, like jsonparser's `ObjectEach`).
-fn json_level(d: &[u8], depth: usize) -> Result<Option<&[u8]>, ()> {
-    if depth >= JSON_MAX_DEPTH {
-        return Ok(None);
-    }
-    let mut i = skip_ws(d, 0);
-    if d.get(i) != Some(&b'{') {
-        return Err(());
-    }
-    i = skip_ws(d, i + 1);
-    if d.get(i) == Some(&b'}') {
-        return Ok(None);
-    }
-    loop {
-        if d.get(i) != Some(&b'"') {
-            return Err(());
-        }
-        let key_end = string_end(d, i + 1).ok_or(())?;
-        let raw_key = &d[i + 1..key_end - 1];
-        i = skip_ws(d, key_end);
-        if d.get(i) != Some(&b':') {
-            return Err(());
-        }
-        i = skip_ws(d, i + 1);
-        let value_end = match *d.get(i).ok_or(())? {
-            b'"' => {
-                let end = string_end(d, i + 1).ok_or(())?;
-                if is_level_key(raw_key) {
-                    return Ok(Some(&d[i + 1..end - 1]));
-                }
-                end
-            }
-            b'{' => {
-                let end = i + block_end(&d[i..], b'{', b'}').ok_or(())?;
-                if let Some(v) = json_level(&d[i..end], depth + 1)? {
-                    return Ok(Some(v));
-                }
-                end
-            }
-            b'[' => i + block_end(&d[i..], b'[', b']').ok_or(())?,
-            c => {
-                let end = d[i..].iter().position(|b| b" \n\r\t,}]".contains(b)).map_or(d.len(), |n| i + n);
-                let tok = &d[i..end];
-                let ok = match c {
-                    b't' | b'f' => tok == b"true" || tok == b"false",
-                    b'n' | b'u' => true,
-                    b'0'..=b'9' | b'-' => true,
-                    _ => false,
-                };
-                if !ok {
-                    return Err(());
-                }
-                end
-            }
-        };
-        i = skip_ws(d, value_end);
-        match d.get(i) {
-            Some(b',') => i = skip_ws(d, i + 1),
-            Some(b'}') => return Ok(None),
-            _ => return Err(()),
-        }
-    }
-}
-
-fn is_level_key(raw: &[u8]) -> bool {
-    if memchr::memchr(b'\\', raw).is_none() {
-        return LEVEL_FIELDS.iter().any(|f| f.as_bytes() == raw);
-    }
-    json_unquote(raw).is_some_and(|k| LEVEL_FIELDS.iter().any(|f| f.as_bytes() == k.as_slice()))
-}
-
-fn skip_ws(d: &[u8], mut i: usize) -> usize {
-    while i < d.len() && matches!(d[i], b' ' | b'\n' | b'\r' | b'\t') {
-        i += 1;
-    }
-    i
-}
-
-/// Index just past the closing quote of a string whose content starts at `i`.
-fn string_end(d: &[u8], i: usize) -> Option<usize> {
-    let mut j = i;
-    loop {
-        j += memchr::memchr(b'"', d.get(j..)?)?;
-        let backslashes = d[i..j].iter().rev().take_while(|&&b| b == b'\\').count();
-        if backslashes % 2 == 0 {
-            return Some(j + 1);
-        }
-        j += 1;
-    }
-}
-
-/// Length of the balanced `open … close` block at the start of `d` (strings skipped).
-fn block_end(d: &[u8], open: u8, close: u8) -> Option<usize> {
-    let (mut level, mut i) = (0usize, 0usize);
-    while i < d.len() {
-        match d[i] {
-            b'"' => {
-                i = string_end(d, i + 1)?;
-                continue;
-            }
-            c if c == open => level += 1,
-            c if c == close => {
-                level -= 1;
-                if level == 0 {
-                    return Some(i + 1);
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    None
+    let mut found = None;
+    let _ = walk(line, 0, &mut found);
+    found
 }
 
 #[cfg(test)]
@@ -601,6 +398,23 @@ mod tests {
         for (line, want) in cases {
             assert_eq!(level(&[], &[], line).as_deref(), Some(want), "{line}");
         }
+    }
+
+    /// Lines are read with the query pipeline's scanners, which behave like Loki's jsonparser
+    /// and logfmt decoder: malformed JSON stops the walk where jsonparser stops (a key with an
+    /// invalid escape, a bad literal), and the keyword scan decides.
+    #[test]
+    fn malformed_json_stops_like_jsonparser() {
+        assert_eq!(super::level_from_line(r#"{"\q":1,"msg":"error","level":"debug"}"#), "error");
+        assert_eq!(super::level_from_line(r#"{"b\'":2,"msg":"error","lvl":"debug"}"#), "error");
+        assert_eq!(super::level_from_line(r#"{"a":nul,"msg":"error","level":"debug"}"#), "error");
+        assert_eq!(super::level_from_line(r#"{"a":tru,"msg":"error","level":"debug"}"#), "error");
+        assert_eq!(super::level_from_line(r#"{"a":null,"msg":"error","level":"debug"}"#), "debug");
+        assert_eq!(super::level_from_line(r#"{"lev\u0065l":"warn","msg":"error"}"#), "warn");
+        assert_eq!(super::level_from_line(r#"{"a":{"level":"warn"},"level":"error"}"#), "warn");
+        assert_eq!(super::level_from_line("a=1 b c=\"x\\\"y\" Lvl=\"in\\u0066o\" msg=error"), "info");
+        assert_eq!(super::level_from_line("msg=error a=1 =x level=debug"), "error");
+        assert_eq!(super::level_from_line("msg=error level= severity=info"), "error");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 use std::fmt::Write as _;
 
+use crate::gocompat::strconv::simple_escape;
 use crate::model::{write_go_quoted, Labels};
 
 /// Parses a pushed label set. See the module docs for the accepted syntax.
@@ -239,18 +240,7 @@ impl<'a> Parser<'a> {
                     let Some((_, e)) = chars.next() else {
                         return Err(self.error_at(start, "escape sequence not terminated"));
                     };
-                    let simple = match e {
-                        'a' => Some(0x07u8),
-                        'b' => Some(0x08),
-                        'f' => Some(0x0c),
-                        'n' => Some(b'\n'),
-                        'r' => Some(b'\r'),
-                        't' => Some(b'\t'),
-                        'v' => Some(0x0b),
-                        '\\' => Some(b'\\'),
-                        e if e as u32 == quote as u32 => Some(quote),
-                        _ => None,
-                    };
+                    let simple = simple_escape(e, quote as char);
                     if let Some(b) = simple {
                         out.push(b);
                         continue;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::gocompat;
 use crate::limits::Limits;
 use crate::model::PushStream;
 
@@ -170,8 +171,8 @@ impl Limiter {
                     "per_stream_rate_limit",
                     format!(
                         "Per stream rate limit exceeded (limit: {}/sec) while attempting to ingest for stream '{key}' totaling {}, consider splitting a stream via additional labels or contact your Loki administrator to see if the limit can be increased",
-                        humanize(s_rate as u64),
-                        humanize(bytes)
+                        gocompat::bytes(s_rate as u64),
+                        gocompat::bytes(bytes)
                     ),
                     s.entries.len(),
                     bytes,
@@ -181,21 +182,6 @@ impl Limiter {
             out.accepted.push(s);
         }
         out
-    }
-}
-
-/// go-humanize's `Bytes` (SI units), as Loki prints sizes and rates: `3.1 MB`, `512 B`.
-pub fn humanize(n: u64) -> String {
-    if n < 10 {
-        return format!("{n} B");
-    }
-    let units = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let e = ((n as f64).ln() / 1000f64.ln()).floor() as usize;
-    let val = ((n as f64) / 1000f64.powi(e as i32) * 10.0 + 0.5).floor() / 10.0;
-    if val < 10.0 {
-        format!("{val:.1} {}", units[e])
-    } else {
-        format!("{val:.0} {}", units[e])
     }
 }
 

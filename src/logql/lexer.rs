@@ -4,8 +4,8 @@
 //! and Loki's lexical error texts.
 
 use super::error::ParseError;
-use super::go::{is_digit, is_letter, parse_prom_duration};
 use super::lexer_lit::parse_logql_duration;
+use crate::gocompat::{is_digit, is_letter, parse_prom_duration};
 
 /// Token kinds. Discriminants follow goyacc's token numbering of Loki's grammar, because syntax
 /// errors list expected tokens in that order.

@@ -3,8 +3,9 @@
 //! duration/bytes suffix rules for numbers.
 
 use super::error::ParseError;
-use super::go::{parse_bytes, parse_duration, parse_prom_duration};
 use super::lexer::{is_bytes_rune, is_duration_rune, Lexer, Tok, Token};
+use crate::gocompat::strconv::unquote_prometheus;
+use crate::gocompat::{parse_bytes, parse_duration, parse_prom_duration};
 
 fn lit_name(prefix: u8) -> &'static str {
     match prefix {
@@ -45,76 +46,6 @@ fn invalid_sep(x: &[u8]) -> bool {
         i += 1;
     }
     d == b'_'
-}
-
-/// Prometheus `strutil.Unquote` of a double-quoted literal body; `None` = `invalid syntax`.
-fn unquote(inner: &str) -> Option<String> {
-    if inner.contains('\n') {
-        return None;
-    }
-    let b = inner.as_bytes();
-    let mut out: Vec<u8> = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'"' => return None,
-            b'\\' => {
-                let c = *b.get(i + 1)?;
-                i += 2;
-                match c {
-                    b'a' => out.push(7),
-                    b'b' => out.push(8),
-                    b'f' => out.push(12),
-                    b'n' => out.push(b'\n'),
-                    b'r' => out.push(b'\r'),
-                    b't' => out.push(b'\t'),
-                    b'v' => out.push(11),
-                    b'\\' => out.push(b'\\'),
-                    b'"' => out.push(b'"'),
-                    b'x' | b'u' | b'U' => {
-                        let n = match c {
-                            b'x' => 2,
-                            b'u' => 4,
-                            _ => 8,
-                        };
-                        let hex = inner.get(i..i + n)?;
-                        let v = u32::from_str_radix(hex, 16).ok()?;
-                        if !hex.bytes().all(|h| h.is_ascii_hexdigit()) {
-                            return None;
-                        }
-                        i += n;
-                        if c == b'x' {
-                            out.push(v as u8);
-                        } else if v > 0x10FFFF {
-                            return None;
-                        } else {
-                            // Go encodes surrogates as U+FFFD.
-                            let ch = char::from_u32(v).unwrap_or('\u{FFFD}');
-                            out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
-                        }
-                    }
-                    b'0'..=b'7' => {
-                        let rest = b.get(i..i + 2)?;
-                        if !rest.iter().all(|d| (b'0'..=b'7').contains(d)) {
-                            return None;
-                        }
-                        let v = u32::from(c - b'0') * 64 + u32::from(rest[0] - b'0') * 8 + u32::from(rest[1] - b'0');
-                        if v > 255 {
-                            return None;
-                        }
-                        out.push(v as u8);
-                        i += 2;
-                    }
-                    _ => return None,
-                }
-            }
-            other => {
-                out.push(other);
-                i += 1;
-            }
-        }
-    }
-    Some(String::from_utf8_lossy(&out).into_owned())
 }
 
 impl Lexer<'_> {
@@ -167,7 +98,7 @@ impl Lexer<'_> {
             }
             return Ok(self.token(Tok::Identifier, raw, line, col));
         }
-        match unquote(&raw[1..raw.len() - 1]) {
+        match unquote_prometheus(&raw[1..raw.len() - 1]) {
             Some(v) => Ok(self.token(Tok::Str, v, line, col)),
             None => Err(e("invalid syntax")),
         }

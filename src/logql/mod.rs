@@ -2,20 +2,18 @@
 //!
 //! Entry points: [`parse_expr`] for queries, [`parse_selector`] for `match[]` / `query=` params.
 //! Errors ([`ParseError`]) render exactly like Loki's (`parse error at line 1, col 14: …`).
-//! [`translate_go_regex`] turns a (validated) Go RE2 regex from a query into Rust `regex` syntax.
-//! [`go`] is the crate's one re-implementation of Go's conversions (`strconv`, durations, byte
-//! sizes), shared with the query engine.
+//! Go's conversions, quoting and regex syntax come from [`crate::gocompat`], the one
+//! re-implementation of Go behaviour, shared with the query engine.
 
 pub mod ast;
 mod error;
-pub mod go;
-mod goregex;
 mod lexer;
 mod lexer_lit;
 mod ops;
 pub(crate) mod parser;
 mod parser_log;
 mod parser_range;
+pub mod pattern;
 mod print;
 #[cfg(test)]
 mod tests;
@@ -23,7 +21,6 @@ mod validate;
 
 pub use ast::*;
 pub use error::ParseError;
-pub use goregex::{translate as translate_go_regex, GoRegex};
 
 use parser::{parse_node, Node};
 

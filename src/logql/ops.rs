@@ -2,9 +2,9 @@
 //! binary operations (`mustNewBinOpExpr`: leg checks and scalar folding with `MergeBinOp`).
 
 use super::ast::*;
-use super::go::{format_float_6, parse_float};
 use super::lexer::Tok;
 use super::parser::Node;
+use crate::gocompat::{format_float_6, parse_float};
 
 /// `mustNewLiteralExpr`: the literal keeps its parse error for validation.
 pub(crate) fn literal(text: &str, negate: bool) -> Node {

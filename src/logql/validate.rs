@@ -6,11 +6,12 @@
 
 use super::ast::*;
 use super::error::ParseError;
-use super::go::{parse_float, parse_int, quote};
-use super::goregex::{matcher_matches_empty, translate};
 use super::ops::{range_op_name, vector_op_name};
 use super::parser::Node;
+use super::pattern;
 use super::print::{line_filters_string, stage_string};
+use crate::gocompat::regex::{matcher_matches_empty, translate};
+use crate::gocompat::{parse_float, parse_int, quote};
 
 const ERR_MATCHER_REQUIRED: &str = "queries require at least one regexp or equality matcher that does not have an empty-compatible value. For instance, app=~\".*\" does not meet this requirement, but app=~\".+\" will";
 
@@ -40,84 +41,14 @@ pub(crate) fn check_regexp_stage(re: &str) -> Result<(), ParseError> {
     Ok(())
 }
 
-#[derive(Debug, PartialEq)]
-enum PatNode {
-    Capture(String),
-    Literal,
-}
-
-/// Loki's pattern lexer: `<name>` (`[A-Za-z_][A-Za-z0-9_]*`) is a capture, anything else literal.
-fn pattern_nodes(p: &str) -> Result<Vec<PatNode>, String> {
-    if p.is_empty() {
-        return Err(
-            "parse error at line 1, col 1: syntax error: unexpected $end, expecting IDENTIFIER or LITERAL".into()
-        );
-    }
-    let b = p.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'<' && b.get(i + 1).is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') {
-            let n = b[i + 1..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_').count();
-            if b.get(i + 1 + n) == Some(&b'>') {
-                out.push(PatNode::Capture(p[i + 1..i + 1 + n].to_string()));
-                i += n + 2;
-                continue;
-            }
-        }
-        if out.last() != Some(&PatNode::Literal) {
-            out.push(PatNode::Literal);
-        }
-        i += 1;
-    }
-    Ok(out)
-}
-
-fn consecutive_captures(nodes: &[PatNode]) -> Result<(), String> {
-    for w in nodes.windows(2) {
-        if let [PatNode::Capture(a), PatNode::Capture(b)] = w {
-            return Err(format!("found consecutive capture '<{a}><{b}>': invalid expression"));
-        }
-    }
-    Ok(())
-}
-
 /// `log.NewPatternParser`.
 pub(crate) fn check_pattern_stage(p: &str) -> Result<(), ParseError> {
-    let check = || -> Result<(), String> {
-        let nodes = pattern_nodes(p)?;
-        let names: Vec<&str> = nodes
-            .iter()
-            .filter_map(|n| match n {
-                PatNode::Capture(c) if c != "_" => Some(c.as_str()),
-                _ => None,
-            })
-            .collect();
-        if names.is_empty() {
-            return Err("at least one capture is required".into());
-        }
-        consecutive_captures(&nodes)?;
-        for (i, n) in names.iter().enumerate() {
-            if names[..i].contains(n) {
-                return Err(format!("duplicate capture name ({n}): invalid expression"));
-            }
-        }
-        Ok(())
-    };
-    check().map_err(|e| ParseError::new(format!("invalid pattern parser: {e}")))
+    pattern::parse_extraction(p).map(drop).map_err(|e| ParseError::new(format!("invalid pattern parser: {e}")))
 }
 
 /// `|>` / `!>` line filter patterns (`pattern.ParseLineFilter`).
 fn check_line_pattern(p: &str) -> Result<(), String> {
-    if p.is_empty() {
-        return Ok(());
-    }
-    let nodes = pattern_nodes(p)?;
-    consecutive_captures(&nodes)?;
-    match nodes.iter().find(|n| matches!(n, PatNode::Capture(c) if c != "_")) {
-        Some(PatNode::Capture(c)) => Err(format!("named captures are not allowed: found '<{c}>'")),
-        _ => Ok(()),
-    }
+    pattern::parse_line_filter(p).map(drop)
 }
 
 /// The value of a numeric label filter literal (`mustNewNumericLabelFilter`).

@@ -173,7 +173,8 @@ pub fn decode_push_body(
         other => return Err(PushDecodeError::UnsupportedEncoding(GoQuoted(other.to_string()))),
     };
 
-    let media_type = parse_media_type(content_type.unwrap_or("")).map_err(PushDecodeError::MediaType)?;
+    let media_type =
+        crate::gocompat::mime::parse_media_type(content_type.unwrap_or("")).map_err(PushDecodeError::MediaType)?;
     let raw = if media_type == "application/json" {
         json::decode(body, legacy).map_err(|e| PushDecodeError::Json(e.to_string()))?
     } else {
@@ -209,91 +210,6 @@ fn inflate(reader: impl Read, max: usize) -> Result<Vec<u8>, PushDecodeError> {
     Ok(out)
 }
 
-/// Go's `mime.ParseMediaType`, returning the lower-cased media type (parameters are
-/// checked for syntax, then ignored).
-pub fn parse_media_type(v: &str) -> Result<String, String> {
-    let base = v.split(';').next().unwrap_or("");
-    let media = base.trim().to_ascii_lowercase();
-    let (typ, rest) = consume_token(&media);
-    if typ.is_empty() {
-        return Err("mime: no media type".into());
-    }
-    if !rest.is_empty() {
-        let Some(sub) = rest.strip_prefix('/') else {
-            return Err("mime: expected slash after first token".into());
-        };
-        let (subtype, rest) = consume_token(sub);
-        if subtype.is_empty() {
-            return Err("mime: expected token after slash".into());
-        }
-        if !rest.is_empty() {
-            return Err("mime: unexpected content after media subtype".into());
-        }
-    }
-    // Parameters: `; name=value` or `; name="quoted"`; a lone trailing `;` is allowed.
-    let mut params = &v[base.len()..];
-    let mut seen: Vec<String> = Vec::new();
-    loop {
-        params = params.trim_start();
-        if params.is_empty() {
-            break;
-        }
-        match consume_param(params) {
-            Some((name, rest)) => {
-                if seen.contains(&name) {
-                    return Err("mime: duplicate parameter name".into());
-                }
-                seen.push(name);
-                params = rest;
-            }
-            None if params.trim() == ";" => break,
-            None => return Err("mime: invalid media parameter".into()),
-        }
-    }
-    Ok(media)
-}
-
-fn is_token_char(c: char) -> bool {
-    c.is_ascii() && c > ' ' && c != '\x7f' && !"()<>@,;:\\\"/[]?=".contains(c)
-}
-
-fn consume_token(s: &str) -> (&str, &str) {
-    let end = s.find(|c| !is_token_char(c)).unwrap_or(s.len());
-    s.split_at(end)
-}
-
-fn consume_param(s: &str) -> Option<(String, &str)> {
-    let rest = s.strip_prefix(';')?.trim_start();
-    let (name, rest) = consume_token(rest);
-    if name.is_empty() {
-        return None;
-    }
-    let rest = rest.trim_start().strip_prefix('=')?.trim_start();
-    let after = if let Some(q) = rest.strip_prefix('"') {
-        let mut escaped = false;
-        let mut end = None;
-        for (i, c) in q.char_indices() {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => {
-                    end = Some(i + 1);
-                    break;
-                }
-                _ => {}
-            }
-        }
-        &q[end?..]
-    } else {
-        let (value, after) = consume_token(rest);
-        if value.is_empty() {
-            return None;
-        }
-        after
-    };
-    Some((name.to_ascii_lowercase(), after))
-}
-
 // ---- decoded streams before label parsing ------------------------------------------------
 
 /// A stream as read from the body; labels are parsed once the whole body decoded (Loki
@@ -324,8 +240,8 @@ fn parse_text_labels(text: &str) -> Result<Labels, PushDecodeError> {
     if text.len() > MAX_STREAM_LABELS_SIZE {
         return Err(PushDecodeError::TooLarge(format!(
             "request body too large: stream labels size {} exceeds limit of {}",
-            crate::ingest::limiter::humanize(text.len() as u64),
-            crate::ingest::limiter::humanize(MAX_STREAM_LABELS_SIZE as u64)
+            crate::gocompat::bytes(text.len() as u64),
+            crate::gocompat::bytes(MAX_STREAM_LABELS_SIZE as u64)
         )));
     }
     parse_label_set(text).map_err(PushDecodeError::Labels)
@@ -712,21 +628,10 @@ mod tests {
         assert_eq!((e.status(), e.to_string().as_str()), (400, r#"Content-Encoding "br" not supported"#));
         let e = decode(None, None, b"{}").unwrap_err();
         assert_eq!((e.status(), e.to_string().as_str()), (400, "mime: no media type"));
-        assert_eq!(parse_media_type("Application/JSON ; charset=\"utf-8\"").unwrap(), "application/json");
-        assert_eq!(parse_media_type("application/json;").unwrap(), "application/json");
-        assert_eq!(parse_media_type("text").unwrap(), "text");
-        assert_eq!(parse_media_type("application/").unwrap_err(), "mime: expected token after slash");
-        assert_eq!(parse_media_type("a b").unwrap_err(), "mime: expected slash after first token");
-        assert_eq!(parse_media_type("a/b c").unwrap_err(), "mime: unexpected content after media subtype");
-        assert_eq!(parse_media_type("a/b; charset").unwrap_err(), "mime: invalid media parameter");
-        assert_eq!(parse_media_type("a/b; x=1; X=2").unwrap_err(), "mime: duplicate parameter name");
     }
 
     #[test]
     fn sizes_and_helpers() {
-        assert_eq!(crate::ingest::limiter::humanize(1 << 24), "17 MB");
-        assert_eq!(crate::ingest::limiter::humanize(1500), "1.5 kB");
-        assert_eq!(crate::ingest::limiter::humanize(5), "5 B");
         let e = PushDecodeError::body_too_large(11, 10);
         assert_eq!(
             (e.status(), e.to_string().as_str()),

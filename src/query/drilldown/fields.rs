@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::logql::go;
+use crate::gocompat as go;
 use crate::model::Labels;
 use crate::query::pipeline::{json, logfmt::Decoder};
 use crate::query::result::{ResultEntry, StreamResult};

@@ -5,12 +5,13 @@
 
 use std::borrow::Cow;
 
-use crate::logql::go::{self, Dialect, Escapes};
-use crate::logql::{translate_go_regex, LabelFilter, UnwrapConv};
+use crate::gocompat::{self as go, translate_go_regex, Dialect, Escapes};
+use crate::logql::{LabelFilter, UnwrapConv};
 use crate::model::Labels;
 use crate::query::pipeline::label_filter::{CompiledLabelFilter, FilterLabels};
 use crate::query::pipeline::labels::ERR_LABEL_FILTER;
 pub(super) use crate::query::pipeline::labels::{ERROR_DETAILS_LABEL as ERROR_DETAILS, ERROR_LABEL as ERROR};
+use crate::query::pipeline::template::{Kind, Node, Pipe, Template};
 use crate::query::QueryError;
 
 /// Where `unwrap` (conversions and post-filters) differs from Go: quoting escapes only ASCII
@@ -96,21 +97,36 @@ pub(super) fn filter_names(f: &LabelFilter, out: &mut Vec<String>) {
     }
 }
 
-/// Field names (`.name`) a Go template reads, roughly as `listNodeFields` finds them.
+/// Field names a Go template reads, from the template parser's tree as Loki's
+/// `listNodeFields` walks it: every name of a field chain (`.a.b` gives `a` and `b`) in actions,
+/// commands, parenthesised pipelines and `if`/`with`/`range` branches; not those after a
+/// variable (`$x.a`) or a parenthesised pipeline (`(…).a`). A template that does not parse reads
+/// nothing (the pipeline refuses it).
 pub(super) fn template_fields(t: &str, out: &mut Vec<String>) {
-    let mut rest = t;
-    while let Some(open) = rest.find("{{") {
-        let body_start = &rest[open + 2..];
-        let close = body_start.find("}}").unwrap_or(body_start.len());
-        let body = &body_start.as_bytes()[..close];
-        for i in 0..body.len() {
-            let prev_ok = i == 0 || !(body[i - 1].is_ascii_alphanumeric() || matches!(body[i - 1], b'_' | b')' | b'.'));
-            if body[i] == b'.' && prev_ok && body.get(i + 1).is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') {
-                let n = body[i + 1..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_').count();
-                out.push(String::from_utf8_lossy(&body[i + 1..i + 1 + n]).into_owned());
+    fn nodes(list: &[Node], out: &mut Vec<String>) {
+        for n in list {
+            match n {
+                Node::Action(p) => pipe(p, out),
+                Node::If(p, then, other) | Node::With(p, then, other) | Node::Range(p, then, other) => {
+                    pipe(p, out);
+                    nodes(then, out);
+                    nodes(other, out);
+                }
+                Node::Text(_) | Node::Break | Node::Continue => {}
             }
         }
-        rest = &body_start[(close + 2).min(body_start.len())..];
+    }
+    fn pipe(p: &Pipe, out: &mut Vec<String>) {
+        for arg in p.cmds.iter().flat_map(|c| &c.args) {
+            match &arg.kind {
+                Kind::Field(names) => out.extend(names.iter().cloned()),
+                Kind::Sub(p, chain) if chain.is_empty() => pipe(p, out),
+                _ => {}
+            }
+        }
+    }
+    if let Ok(t) = Template::parse("line", t) {
+        nodes(&t.root, out);
     }
 }
 
@@ -125,7 +141,7 @@ pub(super) fn anchored_regex_with_names(re: &str) -> Result<(regex::Regex, Vec<O
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logql::go::seconds as go_seconds;
+    use crate::gocompat::seconds as go_seconds;
     use crate::logql::{CmpOp, MatchOp};
 
     fn parse_go_float(s: &str) -> Result<f64, String> {
@@ -206,5 +222,16 @@ mod tests {
         let mut v = Vec::new();
         template_fields("{{.a}} {{ __line__ | trunc 2 }} {{ .b_c | upper }} {{ 1.5 }} .d", &mut v);
         assert_eq!(v, vec!["a", "b_c"]);
+        let mut v = Vec::new();
+        template_fields(
+            r#"{{ .a.b }}{{ if .c }}{{ .d | printf "%s .e" }}{{ else }}{{ (.f) }}{{ end }}{{ $x := .g }}{{ $x.h }}{{ (.i).j }}"#,
+            &mut v,
+        );
+        assert_eq!(v, vec!["a", "b", "c", "d", "f", "g"]);
+        let mut v = Vec::new();
+        template_fields("{{ range .r }}{{ .s }}{{ end }}{{ with .t }}{{ else with .u }}{{ end }} {{ .broken", &mut v);
+        assert!(v.is_empty(), "unparsable: {v:?}");
+        template_fields("{{ range .r }}{{ .s }}{{ end }}{{ with .t }}{{ .w }}{{ end }}", &mut v);
+        assert_eq!(v, vec!["r", "s", "t", "w"]);
     }
 }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use super::extract::{is_fatal, Extractor};
 use super::{pipeline_error, StepVector, Steps};
-use crate::logql::go::seconds as go_seconds;
+use crate::gocompat::seconds as go_seconds;
 use crate::logql::{LogExpr, LogRange, RangeOp, Stage};
 use crate::model::{Labels, Nanos};
 use crate::query::logs::with_metadata;

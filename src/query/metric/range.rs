@@ -12,7 +12,7 @@ use super::extract::{is_fatal, Extractor};
 use super::kernel::Kernel;
 use super::samples::PerStream;
 use super::{pipeline_error, StepVector, Steps};
-use crate::logql::go::seconds as go_seconds;
+use crate::gocompat::seconds as go_seconds;
 use crate::logql::{Grouping, LogRange, MatchOp, RangeOp};
 use crate::model::{Labels, Nanos};
 use crate::query::source::LogSource;

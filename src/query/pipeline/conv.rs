@@ -1,10 +1,10 @@
 //! Go's conversions as the pipeline applies them (label filters, templates, `ip()` patterns): the
-//! crate's one implementation in [`crate::logql::go`], in the pipeline's [`DIALECT`]. Errors carry
+//! crate's one implementation in [`crate::gocompat`], in the pipeline's [`DIALECT`]. Errors carry
 //! Go's texts, which end up in `__error_details__`.
 
-use crate::logql::go::{Dialect, Escapes};
+use crate::gocompat::{Dialect, Escapes};
 
-pub use crate::logql::go::{format_float, parse_bytes, parse_int_base0};
+pub use crate::gocompat::{format_float, parse_bytes, parse_int_base0};
 
 /// Where the pipeline differs from Go: quoting escapes only control characters (Go also escapes
 /// other non-printable runes, e.g. U+00AD); `_` is not a digit separator in decimal numbers

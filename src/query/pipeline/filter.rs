@@ -36,7 +36,7 @@ impl Test {
 
 /// Compiles a Go RE2 regex (as Loki does) through its Rust translation.
 pub fn go_regex(re: &str) -> Result<Regex, QueryError> {
-    let g = crate::logql::translate_go_regex(re).map_err(QueryError::BadRegex)?;
+    let g = crate::gocompat::translate_go_regex(re).map_err(QueryError::BadRegex)?;
     Regex::new(&g.rust).map_err(|e| QueryError::BadRegex(e.to_string()))
 }
 

@@ -6,8 +6,8 @@
 use super::conv;
 use super::ip::IpMatcher;
 use super::labels::{LabelsBuilder, ERROR_LABEL, ERR_LABEL_FILTER};
+use crate::gocompat::Dialect;
 use crate::index::CompiledMatcher;
-use crate::logql::go::Dialect;
 use crate::logql::{CmpOp, LabelFilter};
 use crate::query::QueryError;
 

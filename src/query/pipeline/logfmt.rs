@@ -30,6 +30,12 @@ impl<'l> Decoder<'l> {
         &self.value
     }
 
+    /// The current value, borrowed from the line unless it had escapes (for callers that keep
+    /// it past the next `scan`, like ingest's level detection).
+    pub fn value_cow(&self) -> Cow<'l, [u8]> {
+        self.value.clone()
+    }
+
     /// The first syntax error met (`logfmt syntax error at pos N : msg`).
     pub fn err(&self) -> Option<&str> {
         self.err.as_deref()

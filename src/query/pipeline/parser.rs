@@ -340,7 +340,7 @@ pub struct RegexpParser {
 
 impl RegexpParser {
     pub fn new(re: &str) -> Result<RegexpParser, QueryError> {
-        let g = crate::logql::translate_go_regex(re).map_err(QueryError::BadRegex)?;
+        let g = crate::gocompat::translate_go_regex(re).map_err(QueryError::BadRegex)?;
         let compiled = Regex::new(&g.rust).map_err(|e| QueryError::BadRegex(e.to_string()))?;
         let mut groups: Vec<(usize, String)> = Vec::new();
         for (i, n) in g.names.iter().enumerate() {

@@ -1,14 +1,9 @@
-//! Pattern expressions (`pkg/logql/log/pattern/`): literals and `<name>` captures, used by the
-//! `| pattern` parser (extraction) and the `|>` / `!>` line filters (test only).
+//! Pattern matching (`pkg/logql/log/pattern/`): the `| pattern` parser (extraction) and the
+//! `|>` / `!>` line filters (test only), over the nodes `logql::pattern` parses.
 
 use memchr::memmem;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Node {
-    Lit(Vec<u8>),
-    /// Capture name; `_` is the unnamed capture.
-    Cap(String),
-}
+use crate::logql::pattern::{self, Node};
 
 /// A parsed pattern expression.
 #[derive(Clone, Debug)]
@@ -17,90 +12,17 @@ pub struct Pattern {
     names: Vec<String>,
 }
 
-/// If `s` starts with `<name>` (name = `[A-Za-z_][A-Za-z0-9_]*`), returns the name.
-fn capture_at(s: &str) -> Option<&str> {
-    let inner = s.strip_prefix('<')?;
-    let end = inner.find('>')?;
-    let name = &inner[..end];
-    let mut chars = name.chars();
-    let first = chars.next()?;
-    if !(first.is_ascii_alphabetic() || first == '_') || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return None;
-    }
-    Some(name)
-}
-
-fn parse_nodes(p: &str) -> Vec<Node> {
-    let mut nodes = Vec::new();
-    let mut rest = p;
-    while !rest.is_empty() {
-        if let Some(name) = capture_at(rest) {
-            nodes.push(Node::Cap(name.to_string()));
-            rest = &rest[name.len() + 2..];
-            continue;
-        }
-        let c = rest.chars().next().expect("non-empty");
-        let bytes = &rest.as_bytes()[..c.len_utf8()];
-        match nodes.last_mut() {
-            Some(Node::Lit(l)) => l.extend_from_slice(bytes),
-            _ => nodes.push(Node::Lit(bytes.to_vec())),
-        }
-        rest = &rest[c.len_utf8()..];
-    }
-    nodes
-}
-
-fn cap_str(n: &Node) -> String {
-    match n {
-        Node::Cap(c) => format!("<{c}>"),
-        Node::Lit(l) => String::from_utf8_lossy(l).into_owned(),
-    }
-}
-
-fn check_consecutive(nodes: &[Node]) -> Result<(), String> {
-    for w in nodes.windows(2) {
-        if matches!((&w[0], &w[1]), (Node::Cap(_), Node::Cap(_))) {
-            return Err(format!(
-                "found consecutive capture '{}{}': invalid expression",
-                cap_str(&w[0]),
-                cap_str(&w[1])
-            ));
-        }
-    }
-    Ok(())
-}
-
 impl Pattern {
     /// A pattern for the `| pattern` parser (Loki's `pattern.New`).
     pub fn new(p: &str) -> Result<Pattern, String> {
-        let nodes = parse_nodes(p);
-        let names: Vec<String> = nodes
-            .iter()
-            .filter_map(|n| match n {
-                Node::Cap(c) if c != "_" => Some(c.clone()),
-                _ => None,
-            })
-            .collect();
-        if names.is_empty() {
-            return Err("at least one capture is required".into());
-        }
-        check_consecutive(&nodes)?;
-        for (i, n) in names.iter().enumerate() {
-            if names[..i].contains(n) {
-                return Err(format!("duplicate capture name ({n}): invalid expression"));
-            }
-        }
+        let nodes = pattern::parse_extraction(p)?;
+        let names = pattern::capture_names(&nodes);
         Ok(Pattern { nodes, names })
     }
 
     /// A pattern for `|>` / `!>` (Loki's `ParseLineFilter`): only `<_>` captures.
     pub fn new_line_filter(p: &str) -> Result<Pattern, String> {
-        let nodes = parse_nodes(p);
-        check_consecutive(&nodes)?;
-        if let Some(n) = nodes.iter().find(|n| matches!(n, Node::Cap(c) if c != "_")) {
-            return Err(format!("named captures are not allowed: found '{}'", cap_str(n)));
-        }
-        Ok(Pattern { nodes, names: Vec::new() })
+        Ok(Pattern { nodes: pattern::parse_line_filter(p)?, names: Vec::new() })
     }
 
     /// Names of the named captures, in order.
@@ -116,7 +38,8 @@ impl Pattern {
         }
         let mut input = line;
         let mut nodes = &self.nodes[..];
-        if let Node::Lit(l) = &nodes[0] {
+        if let Node::Literal(l) = &nodes[0] {
+            let l = l.as_bytes();
             if !input.starts_with(l) {
                 return;
             }
@@ -124,15 +47,16 @@ impl Pattern {
             nodes = &nodes[1..];
         }
         while !nodes.is_empty() {
-            let Node::Cap(cap) = &nodes[0] else { return };
+            let Node::Capture(cap) = &nodes[0] else { return };
             let named = cap != "_";
-            let Some(Node::Lit(lit)) = nodes.get(1) else {
+            let Some(Node::Literal(lit)) = nodes.get(1) else {
                 if named {
                     out.push(input);
                 }
                 return;
             };
             nodes = &nodes[2..];
+            let lit = lit.as_bytes();
             match memmem::find(input, lit) {
                 None => {
                     if named {
@@ -157,8 +81,8 @@ impl Pattern {
         }
         let mut off = 0;
         for (i, n) in self.nodes.iter().enumerate() {
-            let Node::Lit(lit) = n else { continue };
-            let Some(j) = memmem::find(&line[off..], lit) else {
+            let Node::Literal(lit) = n else { continue };
+            let Some(j) = memmem::find(&line[off..], lit.as_bytes()) else {
                 return false;
             };
             if i != 0 && j == 0 {
@@ -166,7 +90,7 @@ impl Pattern {
             }
             off += j + lit.len();
         }
-        let req_rem = matches!(self.nodes.last(), Some(Node::Cap(_)));
+        let req_rem = matches!(self.nodes.last(), Some(Node::Capture(_)));
         req_rem == (off != line.len())
     }
 }
@@ -211,5 +135,19 @@ mod tests {
         assert!(Pattern::new_line_filter("foo <_>").unwrap().test(b"xx foo bar"));
         assert!(!Pattern::new_line_filter("foo").unwrap().test(b"foo bar"));
         assert!(Pattern::new_line_filter("").unwrap().test(b""));
+    }
+
+    /// One parser with LogQL validation: an empty `| pattern ""` fails in Loki's grammar (before
+    /// the capture check); an empty line filter pattern matches only empty lines.
+    #[test]
+    fn empty_pattern_like_loki() {
+        assert_eq!(
+            Pattern::new("").unwrap_err(),
+            "parse error at line 1, col 1: syntax error: unexpected $end, expecting IDENTIFIER or LITERAL"
+        );
+        let p = Pattern::new_line_filter("").unwrap();
+        assert!(p.test(b"") && !p.test(b"x"));
+        let e = crate::logql::parse_expr(r#"{a="b"} | pattern """#).unwrap_err().to_string();
+        assert!(e.contains("invalid pattern parser: parse error at line 1, col 1: syntax error"), "{e}");
     }
 }

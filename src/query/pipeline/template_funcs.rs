@@ -130,7 +130,7 @@ fn to_f64(v: &Value) -> f64 {
 }
 
 fn regex(re: &str) -> Result<regex::Regex, String> {
-    let g = crate::logql::translate_go_regex(re)?;
+    let g = crate::gocompat::translate_go_regex(re)?;
     regex::Regex::new(&g.rust).map_err(|e| format!("error parsing regexp: {e}"))
 }
 

@@ -3,6 +3,7 @@
 //! characters (`strconv.Unquote`).
 
 use super::template::{Item, Kind, Parser, Tok, Toks};
+use crate::gocompat::strconv::unquote;
 
 impl Parser<'_> {
     pub(super) fn lex(&mut self) -> Result<(), String> {
@@ -121,7 +122,7 @@ impl Parser<'_> {
                             _ => j += 1,
                         }
                     }
-                    let s = unquote_go(&src[i + 1..j]).ok_or_else(|| self.err(i, "invalid syntax"))?;
+                    let s = unquote(&src[i + 1..j], '"').ok_or_else(|| self.err(i, "invalid syntax"))?;
                     i = j + 1;
                     Tok::Str(s)
                 }
@@ -133,7 +134,7 @@ impl Parser<'_> {
                 }
                 b'\'' => {
                     let end = src[i + 1..].find('\'').ok_or_else(|| self.err(i, "unterminated character constant"))?;
-                    let s = unquote_go(&src[i + 1..i + 1 + end]).ok_or_else(|| self.err(i, "invalid syntax"))?;
+                    let s = unquote(&src[i + 1..i + 1 + end], '\'').ok_or_else(|| self.err(i, "invalid syntax"))?;
                     i += end + 2;
                     Tok::Char(s.chars().next().unwrap_or('\0'))
                 }
@@ -234,44 +235,6 @@ pub fn parse_number(n: &str) -> Option<Kind> {
     Some(Kind::Num { int, float, is_float })
 }
 
-/// Go `strconv.Unquote` of a double-quoted literal's inside (escapes `\n`, `\x41`, `\u00e9`, …).
-pub fn unquote_go(s: &str) -> Option<String> {
-    let mut out = String::with_capacity(s.len());
-    let mut it = s.chars().peekable();
-    while let Some(c) = it.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        let e = it.next()?;
-        let mut hex = |n: usize| -> Option<u32> {
-            let h: String = (0..n).map(|_| it.next()).collect::<Option<String>>()?;
-            u32::from_str_radix(&h, 16).ok()
-        };
-        match e {
-            'n' => out.push('\n'),
-            't' => out.push('\t'),
-            'r' => out.push('\r'),
-            'a' => out.push('\u{07}'),
-            'b' => out.push('\u{08}'),
-            'f' => out.push('\u{0c}'),
-            'v' => out.push('\u{0b}'),
-            '\\' | '"' | '\'' => out.push(e),
-            'x' => out.push(char::from_u32(hex(2)?)?),
-            'u' => out.push(char::from_u32(hex(4)?)?),
-            'U' => out.push(char::from_u32(hex(8)?)?),
-            '0'..='7' => {
-                let a = e.to_digit(8)?;
-                let b = it.next()?.to_digit(8)?;
-                let c = it.next()?.to_digit(8)?;
-                out.push(char::from_u32(a * 64 + b * 8 + c)?);
-            }
-            _ => return None,
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,13 +254,5 @@ mod tests {
         assert_eq!(number_len("-1.5e3)"), 6);
         assert!(matches!(parse_number("1e3"), Some(Kind::Num { is_float: true, .. })));
         assert!(matches!(parse_number("0x10"), Some(Kind::Num { int: Some(16), .. })));
-        assert_eq!(
-            unquote_go(
-                r"a
-Aé"
-            )
-            .unwrap(),
-            "a\nAé"
-        );
     }
 }

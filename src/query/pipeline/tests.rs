@@ -383,6 +383,21 @@ fn label_format_and_templates() {
     assert_eq!(p.line.as_deref(), Some(""));
 }
 
+/// Template string literals unquote like Go's `strconv.Unquote` (text/template's parser).
+#[test]
+fn template_literals_unquote_like_go() {
+    let base = labels(&[]);
+    for (tpl, want) in
+        [(r#"{{ "a\tb\x41\101\u00e9" }}"#, "a\tbAAé"), (r#"{{ "\xc3\xa9" }}"#, "é"), (r#"{{ `\n` }}"#, "\\n")]
+    {
+        let p = run(vec![Stage::LineFormat(tpl.into())], "l", &base, &[]).unwrap();
+        assert_eq!(p.line.as_deref(), Some(want), "{tpl}");
+    }
+    for bad in [r#"{{ "\'" }}"#, r#"{{ "\400" }}"#, r#"{{ "\ud800" }}"#, r#"{{ "\q" }}"#] {
+        assert!(LogPipeline::compile(&[Stage::LineFormat(bad.into())]).is_err(), "{bad}");
+    }
+}
+
 #[test]
 fn ip_and_string_label_filters() {
     let none = Labels::default();

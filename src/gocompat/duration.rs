@@ -32,29 +32,22 @@ impl Dialect {
         }
         const LIMIT: u64 = 1 << 63;
         let mut d: u64 = 0;
-        while !s.is_empty() {
-            let b = s.as_bytes();
-            if !(b[0] == b'.' || b[0].is_ascii_digit()) {
-                return Err(invalid());
-            }
+        for t in terms(s) {
             // Integer part.
-            let n_int = b.iter().take_while(|c| c.is_ascii_digit()).count();
             let mut v: u64 = 0;
-            for &c in &b[..n_int] {
+            for c in t.int.bytes() {
                 v = v
                     .checked_mul(10)
                     .and_then(|v| v.checked_add(u64::from(c - b'0')))
                     .filter(|&v| v <= LIMIT)
                     .ok_or_else(invalid)?;
             }
-            s = &s[n_int..];
-            let pre = n_int > 0;
+            let pre = !t.int.is_empty();
             // Fraction: digits past what fits are dropped.
             let (mut f, mut scale, mut post) = (0u64, 1f64, false);
-            if let Some(rest) = s.strip_prefix('.') {
-                let n = rest.bytes().take_while(|c| c.is_ascii_digit()).count();
+            if let Some(frac) = t.frac {
                 let mut overflow = false;
-                for c in rest[..n].bytes() {
+                for c in frac.bytes() {
                     if overflow {
                         continue;
                     }
@@ -66,19 +59,16 @@ impl Dialect {
                         None => overflow = true,
                     }
                 }
-                post = n > 0;
-                s = &rest[n..];
+                post = !frac.is_empty();
             }
             if !pre && !post {
                 return Err(invalid());
             }
             // Unit.
-            let ulen = s.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(s.len());
-            if ulen == 0 {
+            if t.unit.is_empty() {
                 return Err(format!("time: missing unit in duration {}", self.quote(orig)));
             }
-            let u = &s[..ulen];
-            s = &s[ulen..];
+            let u = t.unit;
             let unit = match u {
                 "ns" => NS,
                 "us" | "\u{b5}s" | "\u{3bc}s" => US,
@@ -111,6 +101,43 @@ impl Dialect {
         }
         Ok(d as i64)
     }
+}
+
+/// One `<number><unit>` term of a duration as Go's `time.ParseDuration` scans it: `1.5h` is
+/// `int: "1", frac: Some("5"), unit: "h"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Term<'a> {
+    /// The integer digits (maybe none: `.5s`).
+    pub int: &'a str,
+    /// The digits after a `.`, when there is a `.`.
+    pub frac: Option<&'a str>,
+    /// Everything up to the next `.` or digit (maybe nothing: `5`, `1.5.5h`).
+    pub unit: &'a str,
+}
+
+/// The terms of `s` (without its sign), scanned as Go's `time.ParseDuration` does: digits, an
+/// optional `.` and digits, then the unit. Only the scan: a term may lack digits or a unit, and
+/// each caller decides which units and values it takes. Every term consumes at least one byte.
+pub fn terms(s: &str) -> impl Iterator<Item = Term<'_>> {
+    let mut rest = s;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+        let n = digits(rest);
+        let int = &rest[..n];
+        rest = &rest[n..];
+        let frac = rest.strip_prefix('.').map(|after| {
+            let n = digits(after);
+            rest = &after[n..];
+            &after[..n]
+        });
+        let n = rest.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = &rest[..n];
+        rest = &rest[n..];
+        Some(Term { int, frac, unit })
+    })
 }
 
 /// Go `time.ParseDuration`, in nanoseconds.
@@ -209,6 +236,11 @@ pub fn duration_string(d: i64) -> String {
     out
 }
 
+/// Go `time.Duration.String` of a `std` duration (saturating at Go's largest duration).
+pub fn std_duration_string(d: std::time::Duration) -> String {
+    duration_string(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
 fn frac_string(v: u64, div: u64) -> String {
     let int = v / div;
     let frac = v % div;
@@ -258,6 +290,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn go_parse_duration() {
+        assert_eq!(parse_duration("1m30s"), Ok(90 * SEC as i64));
+        assert_eq!(parse_duration("1.5s"), Ok(1_500_000_000));
+        assert_eq!(parse_duration("900\u{b5}s"), Ok(900_000));
+        assert_eq!(parse_duration("-3ms"), Ok(-3_000_000));
+        assert_eq!(parse_duration("+0"), Ok(0));
+        assert_eq!(parse_duration(".5h"), Ok(1_800_000_000_000));
+        assert_eq!(parse_duration("5.s"), Ok(5 * SEC as i64));
+        assert_eq!(parse_duration("1d").unwrap_err(), r#"time: unknown unit "d" in duration "1d""#);
+        assert_eq!(parse_duration("12").unwrap_err(), r#"time: missing unit in duration "12""#);
+        assert_eq!(parse_duration("1.5.5h").unwrap_err(), r#"time: missing unit in duration "1.5.5h""#);
+        assert_eq!(parse_duration("abc").unwrap_err(), r#"time: invalid duration "abc""#);
+        assert_eq!(parse_duration(".s").unwrap_err(), r#"time: invalid duration ".s""#);
+        assert_eq!(parse_duration("").unwrap_err(), r#"time: invalid duration """#);
+        assert_eq!(
+            parse_duration("99999999999999999999").unwrap_err(),
+            r#"time: invalid duration "99999999999999999999""#
+        );
+        assert_eq!(parse_duration("2562047h47m16.854775807s"), Ok(i64::MAX));
+        assert_eq!(parse_duration("-2562047h47m16.854775808s"), Ok(i64::MIN));
+        assert!(parse_duration("2562047h47m16.854775808s").is_err());
+        let t = |int, frac, unit| Term { int, frac, unit };
+        assert_eq!(terms("1.5h30m").collect::<Vec<_>>(), vec![t("1", Some("5"), "h"), t("30", None, "m")]);
+        assert_eq!(terms("1.5.5h").collect::<Vec<_>>(), vec![t("1", Some("5"), ""), t("", Some("5"), "h")]);
+    }
+
+    #[test]
     fn durations_like_go_and_prom() {
         assert_eq!(parse_prom_duration("5x").unwrap_err(), r#"unknown unit "x" in duration "5x""#);
         assert_eq!(parse_prom_duration("1.5m").unwrap_err(), r#"unknown unit "." in duration "1.5m""#);
@@ -268,6 +327,10 @@ mod tests {
         assert_eq!(duration_string(1_500_000_000), "1.5s");
         assert_eq!(duration_string(300 * MS as i64), "300ms");
         assert_eq!(duration_string(-300 * SEC as i64), "-5m0s");
+        let std = std::time::Duration::from_secs;
+        assert_eq!(std_duration_string(std(721 * 3600)), "721h0m0s");
+        assert_eq!(std_duration_string(std(90)), "1m30s");
+        assert_eq!(std_duration_string(std::time::Duration::from_millis(1500)), "1.5s");
         assert_eq!(prom_duration_string(5400 * SEC as i64), "1h30m");
         assert_eq!(prom_duration_string(14 * DAY as i64), "2w");
         assert_eq!(prom_duration_string(0), "0s");

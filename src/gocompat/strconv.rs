@@ -3,7 +3,7 @@
 //! quotes differently from Go.
 
 use std::borrow::Cow;
-use std::fmt::Write;
+use std::fmt;
 
 use super::unicode::is_print;
 
@@ -14,7 +14,7 @@ pub enum Escapes {
     Go,
     /// ASCII control characters, DEL and the C1 controls (U+0080–U+009F) only.
     Controls,
-    /// ASCII control characters and DEL only (as `model::write_go_quoted`).
+    /// ASCII control characters and DEL only (as label sets print, `model::Labels`).
     AsciiControls,
 }
 
@@ -51,31 +51,7 @@ impl Dialect {
     /// Go `strconv.Quote`, escaping what `self.escapes` says.
     pub fn quote(&self, s: &str) -> String {
         let mut out = String::with_capacity(s.len() + 2);
-        out.push('"');
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                _ if !self.escapes.escapes(c) => out.push(c),
-                '\x07' => out.push_str("\\a"),
-                '\x08' => out.push_str("\\b"),
-                '\x0c' => out.push_str("\\f"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\x0b' => out.push_str("\\v"),
-                _ if c < ' ' || c == '\x7f' => {
-                    let _ = write!(out, "\\x{:02x}", c as u32);
-                }
-                _ if (c as u32) < 0x10000 => {
-                    let _ = write!(out, "\\u{:04x}", c as u32);
-                }
-                _ => {
-                    let _ = write!(out, "\\U{:08x}", c as u32);
-                }
-            }
-        }
-        out.push('"');
+        let _ = write_quoted(&mut out, s, self.escapes);
         out
     }
 
@@ -138,9 +114,137 @@ impl Dialect {
     }
 }
 
+/// Writes `s` as a Go `strconv.Quote` literal into `out`, escaping what `escapes` says
+/// (besides `"` and `\`). With [`Escapes::AsciiControls`] this is how Prometheus and Loki
+/// print label values (`{a="x\"y"}`).
+pub fn write_quoted(out: &mut impl fmt::Write, s: &str, escapes: Escapes) -> fmt::Result {
+    out.write_char('"')?;
+    for c in s.chars() {
+        match c {
+            '"' => out.write_str("\\\"")?,
+            '\\' => out.write_str("\\\\")?,
+            _ if !escapes.escapes(c) => out.write_char(c)?,
+            '\x07' => out.write_str("\\a")?,
+            '\x08' => out.write_str("\\b")?,
+            '\x0c' => out.write_str("\\f")?,
+            '\n' => out.write_str("\\n")?,
+            '\r' => out.write_str("\\r")?,
+            '\t' => out.write_str("\\t")?,
+            '\x0b' => out.write_str("\\v")?,
+            _ if c < ' ' || c == '\x7f' => write!(out, "\\x{:02x}", c as u32)?,
+            _ if (c as u32) < 0x10000 => write!(out, "\\u{:04x}", c as u32)?,
+            _ => write!(out, "\\U{:08x}", c as u32)?,
+        }
+    }
+    out.write_char('"')
+}
+
 /// Go `strconv.Quote`.
 pub fn quote(s: &str) -> String {
     Dialect::GO.quote(s)
+}
+
+/// Go `strconv.Unquote` of the inside of a `quote`-quoted literal (`"` or `'`), escapes
+/// decoded as `strconv.UnquoteChar` does: `\a \b \f \n \r \t \v \\`, the enclosing quote,
+/// `\x` and octal bytes (`\101`, at most `\377`), `\u`/`\U` code points. `None` is Go's
+/// `invalid syntax` (a bare quote or newline, an unknown escape, a surrogate code point). Bytes
+/// that do not form UTF-8 (`\xff`) become U+FFFD.
+pub fn unquote(inner: &str, quote: char) -> Option<String> {
+    unquote_bytes(inner, quote, false).map(|b| String::from_utf8(b).unwrap_or_else(|e| lossy(e.as_bytes())))
+}
+
+/// Prometheus `strutil.Unquote` of a double-quoted literal's inside (as the LogQL lexer uses
+/// it): [`unquote`], except that a surrogate `\u` code point becomes U+FFFD instead of an error.
+pub fn unquote_prometheus(inner: &str) -> Option<String> {
+    unquote_bytes(inner, '"', true).map(|b| String::from_utf8(b).unwrap_or_else(|e| lossy(e.as_bytes())))
+}
+
+/// Go `strconv.QuotedPrefix` + `Unquote` for a double-quoted literal at the start of `s`: its
+/// value and the bytes it takes.
+pub fn unquote_prefix(s: &str) -> Option<(String, usize)> {
+    let body = s.strip_prefix('"')?;
+    let b = body.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => return Some((unquote(&body[..i], '"')?, i + 2)),
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The byte a Go one-character escape `\e` stands for inside a `quote`-quoted literal:
+/// `\a \b \f \n \r \t \v \\` and the enclosing quote (`strconv.UnquoteChar`, Go's scanners).
+pub fn simple_escape(e: char, quote: char) -> Option<u8> {
+    Some(match e {
+        'a' => 7,
+        'b' => 8,
+        'f' => 12,
+        'n' => b'\n',
+        'r' => b'\r',
+        't' => b'\t',
+        'v' => 11,
+        '\\' => b'\\',
+        _ if e == quote && quote.is_ascii() => quote as u8,
+        _ => return None,
+    })
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn unquote_bytes(inner: &str, quote: char, surrogates_ok: bool) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(inner.len());
+    let mut rest = inner;
+    while let Some(c) = rest.chars().next() {
+        rest = &rest[c.len_utf8()..];
+        if c == quote || c == '\n' {
+            return None;
+        }
+        if c != '\\' {
+            out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+            continue;
+        }
+        let e = rest.chars().next()?;
+        rest = &rest[e.len_utf8()..];
+        let simple = simple_escape(e, quote);
+        if let Some(b) = simple {
+            out.push(b);
+            continue;
+        }
+        let (n, radix) = match e {
+            'x' => (2, 16),
+            'u' => (4, 16),
+            'U' => (8, 16),
+            '0'..='7' => (2, 8),
+            _ => return None,
+        };
+        let digits = rest.get(..n)?;
+        if !digits.chars().all(|d| d.is_digit(radix)) {
+            return None;
+        }
+        rest = &rest[n..];
+        let v = u32::from_str_radix(digits, radix).ok()?;
+        match e {
+            'x' => out.push(v as u8),
+            '0'..='7' => {
+                let v = (e as u32 - '0' as u32) * 64 + v;
+                out.push(u8::try_from(v).ok()?);
+            }
+            _ => {
+                let ch = match char::from_u32(v) {
+                    Some(ch) => ch,
+                    None if surrogates_ok && v <= 0x10FFFF => '\u{FFFD}',
+                    None => return None,
+                };
+                out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
+            }
+        }
+    }
+    Some(out)
 }
 
 /// Go `strconv.ParseFloat(s, 64)`.
@@ -284,6 +388,26 @@ mod tests {
         assert_eq!(quote("a\"b\\c"), r#""a\"b\\c""#);
         assert_eq!(quote("\n\t\x01é\u{7f}"), r#""\n\t\x01é\x7f""#);
         assert_eq!(quote("\u{ad}"), r#""\u00ad""#);
+    }
+
+    #[test]
+    fn unquote_like_go() {
+        assert_eq!(unquote(r#"a\n\x41\101\u00e9\U0001F600\\\""#, '"').as_deref(), Some("a\nAAé😀\\\""));
+        assert_eq!(unquote(r"\xc3\xa9", '"').as_deref(), Some("é"));
+        assert_eq!(unquote(r"\xff", '"').as_deref(), Some("\u{FFFD}"));
+        assert_eq!(unquote(r"\'", '\'').as_deref(), Some("'"));
+        for bad in [r"\'", r"\q", r"\400", r"\x4", r"\ud800", "a\"b", "a\nb", "\\"] {
+            assert_eq!(unquote(bad, '"'), None, "{bad}");
+        }
+        assert_eq!(unquote(r#"\""#, '\''), None);
+        assert_eq!(unquote_prometheus(r"\ud800").as_deref(), Some("\u{FFFD}"));
+        assert_eq!(unquote_prometheus(r"\U00110000"), None);
+        assert_eq!(unquote_prefix(r#""a\"b", c"#), Some(("a\"b".to_string(), 6)));
+        assert_eq!(unquote_prefix(r#""open"#), None);
+        let s = "x\"\\\n\t\u{7}\u{1b}\u{7f}é\u{ad}";
+        let mut q = String::new();
+        write_quoted(&mut q, s, Escapes::AsciiControls).unwrap();
+        assert_eq!(unquote_prefix(&q), Some((s.to_string(), q.len())));
     }
 
     #[test]

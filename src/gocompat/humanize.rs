@@ -66,4 +66,13 @@ mod tests {
         assert_eq!(parse_bytes("2 zz"), Err("unhandled size name: zz".into()));
         assert_eq!(parse_bytes("x"), Err(r#"strconv.ParseFloat: parsing "": invalid syntax"#.into()));
     }
+
+    #[test]
+    fn bytes_like_humanize() {
+        assert_eq!(bytes(1 << 24), "17 MB");
+        assert_eq!(bytes(1500), "1.5 kB");
+        assert_eq!(bytes(5), "5 B");
+        assert_eq!(bytes(3_100_000), "3.1 MB");
+        assert_eq!(bytes(512), "512 B");
+    }
 }
