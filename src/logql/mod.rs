@@ -8,11 +8,8 @@
 pub mod ast;
 mod error;
 mod lexer;
-mod lexer_lit;
 mod ops;
 pub(crate) mod parser;
-mod parser_log;
-mod parser_range;
 pub mod pattern;
 mod print;
 #[cfg(test)]

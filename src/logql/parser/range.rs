@@ -1,10 +1,10 @@
-//! LogQL parser, part 3: the log range inside range aggregations (selector, pipeline, `unwrap`,
+//! LogQL parser, range grammar: the log range inside range aggregations (selector, pipeline, `unwrap`,
 //! `[range]`, `offset`, in all the orders and parenthesisations Loki's grammar accepts).
 
-use super::ast::*;
-use super::error::ParseError;
-use super::lexer::{Tok, Token};
-use super::parser::{unexpected, Parser};
+use super::{unexpected, Parser};
+use crate::logql::ast::*;
+use crate::logql::error::ParseError;
+use crate::logql::lexer::{Tok, Token};
 
 const LABEL_FILTER_START: [Tok; 2] = [Tok::Identifier, Tok::OpenParen];
 

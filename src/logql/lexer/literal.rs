@@ -2,10 +2,10 @@
 //! Loki's modifications and error texts), Prometheus string unquoting, and Loki's
 //! duration/bytes suffix rules for numbers.
 
-use super::error::ParseError;
-use super::lexer::{is_bytes_rune, is_duration_rune, Lexer, Tok, Token};
+use super::{is_bytes_rune, is_duration_rune, Lexer, Tok, Token};
 use crate::gocompat::strconv::unquote_prometheus;
 use crate::gocompat::{parse_bytes, parse_duration, parse_prom_duration};
+use crate::logql::error::ParseError;
 
 fn lit_name(prefix: u8) -> &'static str {
     match prefix {

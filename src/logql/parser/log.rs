@@ -1,11 +1,11 @@
-//! LogQL parser, part 2: stream selectors, pipelines (line filters, parsers, label filters,
+//! LogQL parser, log grammar: stream selectors, pipelines (line filters, parsers, label filters,
 //! formatters, drop/keep) and label-filter precedence (Loki's yacc quirks).
 
-use super::ast::*;
-use super::error::ParseError;
-use super::lexer::{Tok, Token};
-use super::parser::{unexpected, Parser};
-use super::validate;
+use super::{unexpected, Parser};
+use crate::logql::ast::*;
+use crate::logql::error::ParseError;
+use crate::logql::lexer::{Tok, Token};
+use crate::logql::validate;
 
 const LINE_FILTER_START: [Tok; 2] = [Tok::Str, Tok::Ip];
 const LABEL_FILTER_START: [Tok; 2] = [Tok::Identifier, Tok::OpenParen];

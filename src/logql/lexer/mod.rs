@@ -3,9 +3,11 @@
 //! positions (1-based line/column in characters; tokens Loki extends with `Next()` report line 0)
 //! and Loki's lexical error texts.
 
-use super::error::ParseError;
-use super::lexer_lit::parse_logql_duration;
+mod literal;
+
 use crate::gocompat::{is_digit, is_letter, parse_prom_duration};
+use crate::logql::error::ParseError;
+use literal::parse_logql_duration;
 
 /// Token kinds. Discriminants follow goyacc's token numbering of Loki's grammar, because syntax
 /// errors list expected tokens in that order.
