@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use super::params::{self, Params};
@@ -110,13 +110,6 @@ pub async fn format_query(req: Request) -> Response {
             out.push('}');
             json_response(out)
         }
-        Err(e) => {
-            let mut out = String::from("{\"status\":\"invalid-query\",\"error\":");
-            json_str(&mut out, &e.to_string());
-            out.push('}');
-            let mut r = json_response(out);
-            *r.status_mut() = axum::http::StatusCode::BAD_REQUEST;
-            r
-        }
+        Err(e) => ApiError::InvalidQuery(e.to_string()).into_response(),
     }
 }

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use super::error::ApiError;
 use super::{json_response, AppState};
 
 /// The Loki version lokid answers like (Grafana and other clients read `version`).
@@ -16,12 +17,7 @@ pub async fn ready(State(st): State<Arc<AppState>>) -> Response {
     if st.ready.load(Ordering::Relaxed) {
         (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "ready\n").into_response()
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            "Application is stopping\n",
-        )
-            .into_response()
+        ApiError::Stopping.into_response()
     }
 }
 
@@ -78,6 +74,5 @@ pub async fn services(State(st): State<Arc<AppState>>) -> Response {
 
 /// Go's `http.NotFound` answer, which Loki gives for unknown paths.
 pub async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "404 page not found\n")
-        .into_response()
+    ApiError::NoRoute.into_response()
 }

@@ -54,10 +54,7 @@ pub async fn push(
             &body,
             MAX_DECOMPRESSED_BYTES,
         )
-        .map_err(|e| match e.status() {
-            413 => ApiError::PayloadTooLarge(e.to_string()),
-            _ => ApiError::BadRequest(e.to_string()),
-        })?;
+        .map_err(ApiError::from)?;
         store_streams(&st2, &tenant, streams, ServiceName::Discover)
     })
     .await??;

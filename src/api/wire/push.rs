@@ -106,13 +106,6 @@ pub enum PushDecodeError {
 }
 
 impl PushDecodeError {
-    pub fn status(&self) -> u16 {
-        match self {
-            PushDecodeError::TooLarge(_) => 413,
-            _ => 400,
-        }
-    }
-
     /// Loki's 413 for a *compressed* body over `distributor.max-recv-msg-size`, for the HTTP
     /// layer that enforces that limit while reading the body.
     pub fn body_too_large(size: usize, max: usize) -> PushDecodeError {
@@ -424,6 +417,11 @@ mod tests {
     use prost::Message as _;
     use std::io::Write as _;
 
+    /// The status `api::error` answers `e` with.
+    fn status(e: &PushDecodeError) -> u16 {
+        crate::api::error::ApiError::from(e.clone()).status().as_u16()
+    }
+
     fn pb_body() -> Vec<u8> {
         let req = PushRequest {
             streams: vec![
@@ -480,7 +478,7 @@ mod tests {
     #[test]
     fn protobuf_errors() {
         let e = decode(Some("application/x-protobuf"), None, b"not snappy at all").unwrap_err();
-        assert_eq!((e.status(), e.to_string().as_str()), (400, "snappy: corrupt input"));
+        assert_eq!((status(&e), e.to_string().as_str()), (400, "snappy: corrupt input"));
         let e = decode(Some("application/x-protobuf"), None, b"").unwrap_err();
         assert_eq!(e.to_string(), "snappy: corrupt input");
         let garbage = snap::raw::Encoder::new().compress_vec(&[0x0a, 0x05, 0x01]).unwrap();
@@ -496,7 +494,7 @@ mod tests {
             e.to_string(),
             r#"couldn't parse labels: 1:4: parse error: unexpected identifier "b" in label set, expected string"#
         );
-        assert_eq!(e.status(), 400);
+        assert_eq!(status(&e), 400);
     }
 
     #[test]
@@ -522,7 +520,7 @@ mod tests {
         let body = pb_body();
         let len = snap::raw::decompress_len(&body).unwrap();
         let e = decode_push_body(false, Some("application/x-protobuf"), None, &body, 10).unwrap_err();
-        assert_eq!(e.status(), 413);
+        assert_eq!(status(&e), 413);
         assert_eq!(
             e.to_string(),
             format!("request body too large: decompressed message size too large than max ({len} vs 10)")
@@ -554,7 +552,7 @@ mod tests {
     fn json_v1_errors() {
         let err = |body: &str| decode(Some("application/json"), None, body.as_bytes()).unwrap_err();
         let e = err(r#"{"streams":[{"stream":{"a":"b"},"values":[[1700000000000000000,"x"]]}]}"#);
-        assert_eq!(e.status(), 400);
+        assert_eq!(status(&e), 400);
         assert!(e.to_string().contains("expected a string containing a Unix epoch timestamp"), "{e}");
         let e = err(r#"{"streams":[{"stream":{"a":"b"},"values":[["12x","x"]]}]}"#);
         assert!(e.to_string().contains(r#"invalid timestamp "12x""#), "{e}");
@@ -614,27 +612,27 @@ mod tests {
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         z.write_all(V1.as_bytes()).unwrap();
         let e = decode(Some("application/json"), Some("deflate"), &z.finish().unwrap()).unwrap_err();
-        assert_eq!(e.status(), 400);
+        assert_eq!(status(&e), 400);
         let e = decode(Some("application/json"), Some("gzip"), V1.as_bytes()).unwrap_err();
         assert_eq!(e.to_string(), "gzip: invalid header");
         let e = decode_push_body(false, Some("application/json"), Some("gzip"), &gzip(V1.as_bytes()), 100).unwrap_err();
-        assert_eq!(e.status(), 413);
+        assert_eq!(status(&e), 413);
         assert_eq!(e.to_string(), "request body too large: decompressed message size too large than max (101 vs 100)");
     }
 
     #[test]
     fn unsupported_encoding_and_media_types() {
         let e = decode(Some("application/json"), Some("br"), b"{}").unwrap_err();
-        assert_eq!((e.status(), e.to_string().as_str()), (400, r#"Content-Encoding "br" not supported"#));
+        assert_eq!((status(&e), e.to_string().as_str()), (400, r#"Content-Encoding "br" not supported"#));
         let e = decode(None, None, b"{}").unwrap_err();
-        assert_eq!((e.status(), e.to_string().as_str()), (400, "mime: no media type"));
+        assert_eq!((status(&e), e.to_string().as_str()), (400, "mime: no media type"));
     }
 
     #[test]
     fn sizes_and_helpers() {
         let e = PushDecodeError::body_too_large(11, 10);
         assert_eq!(
-            (e.status(), e.to_string().as_str()),
+            (status(&e), e.to_string().as_str()),
             (413, "request body too large: message size too large than max (11 vs 10)")
         );
         assert_eq!(Timestamp::from_nanos(-1), Timestamp { seconds: -1, nanos: 999_999_999 });
