@@ -823,27 +823,56 @@ impl Block {
 /// come in the order of the fixed-width columns (times, line ends, metadata ends), so the
 /// output is appended to, never zeroed first.
 fn expand_index(n: usize, raw: &[u8]) -> Result<Vec<u8>, CorruptBlock> {
-    let mut buf = raw;
-    let mut out = Vec::with_capacity(16 * n + raw.len());
+    let bad = || CorruptBlock("index");
+    let mut pos = 0;
+    // Written in place (a query expands the index of every block it reads): one column at a
+    // time, each value at its slot, no per-value capacity checks.
+    let mut out = vec![0u8; 16 * n];
+    let (ts_col, ends) = out.split_at_mut(8 * n);
     let mut ts = 0i64;
-    for _ in 0..n {
-        ts = ts.wrapping_add(unzigzag(get_varint(&mut buf).ok_or(CorruptBlock("index"))?));
-        out.extend_from_slice(&ts.to_le_bytes());
+    for slot in ts_col.chunks_exact_mut(8) {
+        ts = ts.wrapping_add(unzigzag(varint_at(raw, &mut pos).ok_or_else(bad)?));
+        slot.copy_from_slice(&ts.to_le_bytes());
     }
-    for _ in 0..2 {
+    // Line ends, then metadata ends: cumulative sums of the stored lengths.
+    let (line_ends, meta_ends) = ends.split_at_mut(4 * n);
+    for col in [line_ends, meta_ends] {
         let mut end = 0u64;
-        for _ in 0..n {
-            end += get_varint(&mut buf).ok_or(CorruptBlock("index"))?;
-            let end32 = u32::try_from(end).map_err(|_| CorruptBlock("index"))?;
-            out.extend_from_slice(&end32.to_le_bytes());
+        for slot in col.chunks_exact_mut(4) {
+            end += varint_at(raw, &mut pos).ok_or_else(bad)?;
+            slot.copy_from_slice(&u32::try_from(end).map_err(|_| bad())?.to_le_bytes());
         }
     }
     let metas = if n == 0 { 0 } else { read_u32(&out, 12 * n + 4 * (n - 1)) as usize };
-    if buf.len() != metas {
+    let rest = &raw[pos..];
+    if rest.len() != metas {
         return Err(CorruptBlock("index metas"));
     }
-    out.extend_from_slice(buf);
+    out.extend_from_slice(rest);
     Ok(out)
+}
+
+/// The varint at `raw[*pos..]` (moving `pos` past it), `None` when it is cut short or longer
+/// than ten bytes.
+#[inline(always)]
+fn varint_at(raw: &[u8], pos: &mut usize) -> Option<u64> {
+    let b0 = *raw.get(*pos)?;
+    if b0 < 0x80 {
+        *pos += 1;
+        return Some(b0 as u64);
+    }
+    let mut v = (b0 & 0x7f) as u64;
+    let mut i = *pos + 1;
+    for shift in (7..70).step_by(7) {
+        let b = *raw.get(i)?;
+        i += 1;
+        v |= ((b & 0x7f) as u64) << shift;
+        if b < 0x80 {
+            *pos = i;
+            return Some(v);
+        }
+    }
+    None
 }
 
 /// The (name, value) pairs of one entry's encoded structured metadata.
