@@ -13,6 +13,7 @@ mod scan;
 pub mod source;
 #[cfg(test)]
 mod store_tests;
+pub mod template;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

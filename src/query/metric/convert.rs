@@ -11,7 +11,7 @@ use crate::model::Labels;
 use crate::query::pipeline::label_filter::{CompiledLabelFilter, FilterLabels};
 use crate::query::pipeline::labels::ERR_LABEL_FILTER;
 pub(super) use crate::query::pipeline::labels::{ERROR_DETAILS_LABEL as ERROR_DETAILS, ERROR_LABEL as ERROR};
-use crate::query::pipeline::template::{Kind, Node, Pipe, Template};
+use crate::query::template::Template;
 use crate::query::QueryError;
 
 /// Where `unwrap` (conversions and post-filters) differs from Go: quoting escapes only ASCII
@@ -97,36 +97,11 @@ pub(super) fn filter_names(f: &LabelFilter, out: &mut Vec<String>) {
     }
 }
 
-/// Field names a Go template reads, from the template parser's tree as Loki's
-/// `listNodeFields` walks it: every name of a field chain (`.a.b` gives `a` and `b`) in actions,
-/// commands, parenthesised pipelines and `if`/`with`/`range` branches; not those after a
-/// variable (`$x.a`) or a parenthesised pipeline (`(…).a`). A template that does not parse reads
+/// Field names a Go template reads ([`Template::fields`]); a template that does not parse reads
 /// nothing (the pipeline refuses it).
 pub(super) fn template_fields(t: &str, out: &mut Vec<String>) {
-    fn nodes(list: &[Node], out: &mut Vec<String>) {
-        for n in list {
-            match n {
-                Node::Action(p) => pipe(p, out),
-                Node::If(p, then, other) | Node::With(p, then, other) | Node::Range(p, then, other) => {
-                    pipe(p, out);
-                    nodes(then, out);
-                    nodes(other, out);
-                }
-                Node::Text(_) | Node::Break | Node::Continue => {}
-            }
-        }
-    }
-    fn pipe(p: &Pipe, out: &mut Vec<String>) {
-        for arg in p.cmds.iter().flat_map(|c| &c.args) {
-            match &arg.kind {
-                Kind::Field(names) => out.extend(names.iter().cloned()),
-                Kind::Sub(p, chain) if chain.is_empty() => pipe(p, out),
-                _ => {}
-            }
-        }
-    }
     if let Ok(t) = Template::parse("line", t) {
-        nodes(&t.root, out);
+        t.fields(out);
     }
 }
 

@@ -7,9 +7,8 @@ use std::sync::OnceLock;
 use regex::bytes::Regex;
 
 use super::labels::{LabelsBuilder, ERROR_LABEL, ERR_TEMPLATE};
-use super::template::Template;
-use super::template_exec::{Data, Env, PairsData};
 use crate::logql::LabelFmt;
+use crate::query::template::{Data, Env, PairsData, Template};
 use crate::query::QueryError;
 
 impl Data for LabelsBuilder<'_> {

@@ -10,7 +10,6 @@ pub mod conv;
 pub mod drop_keep;
 pub mod filter;
 pub mod format;
-pub mod gotime;
 pub mod ip;
 pub mod json;
 pub mod jsonexpr;
@@ -19,12 +18,6 @@ pub mod labels;
 pub mod logfmt;
 pub mod parser;
 pub mod pattern;
-pub mod template;
-pub mod template_exec;
-pub mod template_funcs;
-pub mod template_lex;
-pub mod template_printf;
-pub mod template_util;
 #[cfg(test)]
 mod tests;
 

@@ -2,10 +2,10 @@
 //! fields, variables, literals, parenthesised pipelines, function calls, `if`/`else if`/`else`,
 //! `with`, `range`, `break`/`continue`, comments and `{{-`/`-}}` trimming. Unknown functions fail at
 //! parse time with Go's text (`template: line:1: function "x" not defined`).
-//! Execution lives in `template_exec.rs`, functions in `template_funcs.rs`.
+//! Execution lives in `exec.rs`, functions in `funcs.rs`.
 
-use super::template_funcs::{lookup_func, Func};
-use super::template_lex::{go_quote_s, parse_number};
+use super::funcs::{lookup_func, Func};
+use super::lex::{go_quote_s, parse_number};
 
 #[derive(Debug, Clone)]
 pub enum Node {

@@ -3,10 +3,10 @@
 
 use std::borrow::Cow;
 
-use super::conv::{self, go_quote};
+use super::exec::{Env, Value};
 use super::gotime::{self, GoTime};
-use super::template_exec::{Env, Value};
-use super::template_util::{align, b64dec, b64enc, bytes_slice, dec_op, from_json, go_title, url_escape, url_unescape};
+use super::util::{align, b64dec, b64enc, bytes_slice, dec_op, from_json, go_title, url_escape, url_unescape};
+use crate::query::pipeline::conv::{self, go_quote};
 
 macro_rules! funcs {
     ($($v:ident = $name:literal ($min:expr, $max:expr)),* $(,)?) => {
@@ -201,7 +201,7 @@ pub fn call<'a>(f: Func, a: Vec<Value<'a>>, env: &Env<'a>) -> Res<'a> {
             }
             s(out)
         }
-        Func::Printf => s(super::template_printf::sprintf(str_at(0)?, &a[1..], env)),
+        Func::Printf => s(super::printf::sprintf(str_at(0)?, &a[1..], env)),
         Func::Urlquery => {
             let mut out = String::new();
             a.iter().for_each(|v| v.write(env, &mut out, true));

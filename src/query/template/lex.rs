@@ -2,7 +2,7 @@
 //! literal syntax: number constants (with Go's int/float distinction), quoted strings and
 //! characters (`strconv.Unquote`).
 
-use super::template::{Item, Kind, Parser, Tok, Toks};
+use super::parse::{Item, Kind, Parser, Tok, Toks};
 use crate::gocompat::strconv::unquote;
 
 impl Parser<'_> {
@@ -187,7 +187,7 @@ pub fn go_char(c: char) -> String {
 }
 
 pub fn go_quote_s(s: &str) -> String {
-    super::conv::go_quote(s)
+    crate::query::pipeline::conv::go_quote(s)
 }
 
 /// Length of a Go number literal at the start of `s` (sign, digits, `.`, exponent, base prefix).
@@ -225,11 +225,11 @@ pub fn number_len(s: &str) -> usize {
 }
 
 pub fn parse_number(n: &str) -> Option<Kind> {
-    let int = super::conv::parse_int_base0(n);
+    let int = crate::query::pipeline::conv::parse_int_base0(n);
     let is_float = int.is_none() || (!n.starts_with("0x") && n.contains(['.', 'e', 'E']));
     let float = match int {
         Some(i) if !is_float => i as f64,
-        _ => super::conv::parse_float(n).ok()?,
+        _ => crate::query::pipeline::conv::parse_float(n).ok()?,
     };
     let int = if is_float { None } else { int };
     Some(Kind::Num { int, float, is_float })
@@ -243,8 +243,8 @@ mod tests {
     /// was cut in the middle (its lead byte read as a Latin-1 letter) and panicked.
     #[test]
     fn non_letter_multibyte_characters_are_errors_not_panics() {
-        assert!(crate::query::pipeline::template::Template::parse("line", "{{ .path | tr\u{10a75e}nc 10 }}").is_err());
-        assert!(crate::query::pipeline::template::Template::parse("line", "{{ .path | trünc }}").is_err());
+        assert!(crate::query::template::Template::parse("line", "{{ .path | tr\u{10a75e}nc 10 }}").is_err());
+        assert!(crate::query::template::Template::parse("line", "{{ .path | trünc }}").is_err());
     }
 
     #[test]

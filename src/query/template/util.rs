@@ -3,8 +3,8 @@
 
 use std::rc::Rc;
 
-use super::conv::go_quote;
-use super::template_exec::Value;
+use super::exec::Value;
+use crate::query::pipeline::conv::go_quote;
 
 fn s<'a>(v: String) -> Value<'a> {
     Value::Str(std::borrow::Cow::Owned(v))
@@ -182,8 +182,8 @@ pub fn b64dec(v: &str) -> String {
 }
 
 pub fn from_json(x: &str) -> Value<'static> {
-    fn conv_v(v: &[u8], ty: super::json::JType) -> Option<Value<'static>> {
-        use super::json::{self, JType};
+    fn conv_v(v: &[u8], ty: crate::query::pipeline::json::JType) -> Option<Value<'static>> {
+        use crate::query::pipeline::json::{self, JType};
         Some(match ty {
             JType::String => s(json::unescape_string(v)),
             JType::Number => Value::Float(std::str::from_utf8(v).ok()?.parse().ok()?),
@@ -220,7 +220,7 @@ pub fn from_json(x: &str) -> Value<'static> {
             }
         })
     }
-    super::json::get(x.as_bytes()).ok().and_then(|(v, t, _)| conv_v(v, t)).unwrap_or(Value::Nil)
+    crate::query::pipeline::json::get(x.as_bytes()).ok().and_then(|(v, t, _)| conv_v(v, t)).unwrap_or(Value::Nil)
 }
 
 pub fn align(count: i64, src: &str, left: bool) -> String {

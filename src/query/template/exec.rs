@@ -5,10 +5,10 @@
 use std::borrow::Cow;
 use std::rc::Rc;
 
-use super::conv::format_float;
+use super::funcs::{call, Func};
 use super::gotime::GoTime;
-use super::template::{line_col, Cmd, Kind, Node, Operand, Pipe, Template};
-use super::template_funcs::{call, Func};
+use super::parse::{line_col, Cmd, Kind, Node, Operand, Pipe, Template};
+use crate::query::pipeline::conv::format_float;
 
 /// The label map a template reads (`map[string]string`, missing keys read as `""`).
 pub trait Data {

@@ -1,8 +1,8 @@
 //! Go `fmt.Sprintf` for the template `printf` function: verbs `v s q d b o x X c t f F e E g G`,
 //! flags `- + # 0 space`, width and precision, and Go's `%!verb(type=value)` error forms.
 
-use super::conv::{format_float, go_quote};
-use super::template_exec::{Env, Value};
+use super::exec::{Env, Value};
+use crate::query::pipeline::conv::{format_float, go_quote};
 
 struct Spec {
     minus: bool,
@@ -212,7 +212,7 @@ pub fn sprintf(format: &str, args: &[Value], env: &Env) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::template_exec::PairsData;
+    use super::super::exec::PairsData;
     use super::*;
 
     #[test]
