@@ -7,17 +7,17 @@
 //! with the Go template subset in [`template`]), [`drop_keep`], [`labels`] (the builder), [`ip`].
 
 pub mod conv;
-pub mod drop_keep;
-pub mod filter;
-pub mod format;
-pub mod ip;
+mod drop_keep;
+mod filter;
+mod format;
+mod ip;
 pub mod json;
-pub mod jsonexpr;
+mod jsonexpr;
 pub mod label_filter;
 pub mod labels;
 pub mod logfmt;
-pub mod parser;
-pub mod pattern;
+mod parser;
+mod pattern;
 #[cfg(test)]
 mod tests;
 

@@ -15,7 +15,6 @@ use super::pattern::Pattern;
 use super::Hints;
 use crate::logql::LabelExtraction;
 
-pub use super::jsonexpr::JsonExprParser;
 use crate::query::QueryError;
 
 /// Appends Loki's `appendSanitized(part)` to `out`.
