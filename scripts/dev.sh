@@ -100,9 +100,9 @@ cmd_test() {
     for tool in rustfmt clippy; do
         cargo "${tool/rustfmt/fmt}" --version >/dev/null 2>&1 || rustup component add "$tool" >/dev/null 2>&1 || true
     done
-    if cargo fmt --check; then sp=$((sp + 1)); else sf=$((sf + 1)); log "cargo fmt --check failed: run cargo fmt"; fi
-    if cargo clippy --release --all-targets -- -D warnings; then sp=$((sp + 1)); else sf=$((sf + 1)); fi
-    cargo test --release --no-fail-fast 2>&1 | tee "$OUT/cargo.log" || cargo_rc=$?
+    if cargo fmt --all --check; then sp=$((sp + 1)); else sf=$((sf + 1)); log "cargo fmt --check failed: run cargo fmt"; fi
+    if cargo clippy --release --workspace --all-targets -- -D warnings; then sp=$((sp + 1)); else sf=$((sf + 1)); fi
+    cargo test --release --workspace --no-fail-fast 2>&1 | tee "$OUT/cargo.log" || cargo_rc=$?
     bash scripts/conformance.sh 2>&1 | tee "$OUT/conformance.log" || conf_rc=$?
     bash scripts/deploy-check.sh 2>&1 | tee "$OUT/deploy.log" || deploy_rc=$?
 

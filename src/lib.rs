@@ -5,14 +5,15 @@
 //! `query` (engine, via `index` for stream selection and `store` for blocks) → Loki JSON.
 //! See ARCHITECTURE.md.
 
+pub use gocompat;
+pub use logql;
+
 pub mod api;
 pub mod clock;
 pub mod config;
-pub mod gocompat;
 pub mod index;
 pub mod ingest;
 pub mod limits;
-pub mod logql;
 pub mod model;
 pub mod query;
 pub mod retention;

@@ -5,7 +5,7 @@
 //! Proves:
 //! - LogQL (`parse_expr`, `parse_selector`): any text is Ok or a `ParseError`, never a panic
 //!   or a hang; a parsed query prints back to text that parses to the same AST (the invariant
-//!   of `src/logql/print.rs`);
+//!   of `crates/logql/src/print.rs`);
 //! - push bodies (`decode_push_body`): arbitrary, mutated and well-formed protobuf+snappy,
 //!   JSON (v1 and legacy), gzip and deflate bodies are Ok or Err, never a panic; well-formed
 //!   bodies with valid labels decode to exactly the entries sent;

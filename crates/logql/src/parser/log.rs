@@ -2,10 +2,10 @@
 //! formatters, drop/keep) and label-filter precedence (Loki's yacc quirks).
 
 use super::{unexpected, Parser};
-use crate::logql::ast::*;
-use crate::logql::error::ParseError;
-use crate::logql::lexer::{Tok, Token};
-use crate::logql::validate;
+use crate::ast::*;
+use crate::error::ParseError;
+use crate::lexer::{Tok, Token};
+use crate::validate;
 
 const LINE_FILTER_START: [Tok; 2] = [Tok::Str, Tok::Ip];
 const LABEL_FILTER_START: [Tok; 2] = [Tok::Identifier, Tok::OpenParen];

@@ -2,10 +2,10 @@
 //! literals, range and vector aggregations, `label_replace`, `vector`.
 
 use super::{unexpected, Node, Parser};
-use crate::logql::ast::*;
-use crate::logql::error::ParseError;
-use crate::logql::lexer::{Tok, Token};
-use crate::logql::ops::{binop_of, literal, make_binop, range_op_of, vector_op_of};
+use crate::ast::*;
+use crate::error::ParseError;
+use crate::lexer::{Tok, Token};
+use crate::ops::{binop_of, literal, make_binop, range_op_of, vector_op_of};
 
 impl Parser<'_> {
     pub(crate) fn parse_expr(&mut self, min_prec: u8) -> Result<Node, ParseError> {

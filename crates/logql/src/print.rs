@@ -6,7 +6,7 @@ use std::fmt::{self, Display, Formatter, Write};
 
 use super::ast::*;
 use super::ops::{binop_str, range_op_name, vector_op_name};
-use crate::gocompat::{bytes, duration_string, format_float, format_float_6, parse_bytes, prom_duration_string, quote};
+use gocompat::{bytes, duration_string, format_float, format_float_6, parse_bytes, prom_duration_string, quote};
 
 fn join<T: Display>(items: &[T], sep: &str) -> String {
     items.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(sep)

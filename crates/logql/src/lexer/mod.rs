@@ -5,8 +5,8 @@
 
 mod literal;
 
-use crate::gocompat::{is_digit, is_letter, parse_prom_duration};
-use crate::logql::error::ParseError;
+use crate::error::ParseError;
+use gocompat::{is_digit, is_letter, parse_prom_duration};
 use literal::parse_logql_duration;
 
 /// Token kinds. Discriminants follow goyacc's token numbering of Loki's grammar, because syntax

@@ -2,7 +2,7 @@
 //!
 //! Entry points: [`parse_expr`] for queries, [`parse_selector`] for `match[]` / `query=` params.
 //! Errors ([`ParseError`]) render exactly like Loki's (`parse error at line 1, col 14: …`).
-//! Go's conversions, quoting and regex syntax come from [`crate::gocompat`], the one
+//! Go's conversions, quoting and regex syntax come from [`gocompat`], the one
 //! re-implementation of Go behaviour, shared with the query engine.
 
 pub mod ast;

@@ -4,7 +4,7 @@
 use super::ast::*;
 use super::lexer::Tok;
 use super::parser::Node;
-use crate::gocompat::{format_float_6, parse_float};
+use gocompat::{format_float_6, parse_float};
 
 /// `mustNewLiteralExpr`: the literal keeps its parse error for validation.
 pub(crate) fn literal(text: &str, negate: bool) -> Node {

@@ -14,9 +14,9 @@ mod log;
 mod metric;
 mod range;
 
-use crate::logql::ast::*;
-use crate::logql::error::ParseError;
-use crate::logql::lexer::{Lexer, Tok, Token};
+use crate::ast::*;
+use crate::error::ParseError;
+use crate::lexer::{Lexer, Tok, Token};
 
 /// Parse-time expression tree: like [`Expr`] but keeps what Loki validates *after* parsing
 /// (log queries as binop legs, parameters as text, literal parse errors).

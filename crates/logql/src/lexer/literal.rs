@@ -3,9 +3,9 @@
 //! duration/bytes suffix rules for numbers.
 
 use super::{is_bytes_rune, is_duration_rune, Lexer, Tok, Token};
-use crate::gocompat::strconv::unquote_prometheus;
-use crate::gocompat::{parse_bytes, parse_duration, parse_prom_duration};
-use crate::logql::error::ParseError;
+use crate::error::ParseError;
+use gocompat::strconv::unquote_prometheus;
+use gocompat::{parse_bytes, parse_duration, parse_prom_duration};
 
 fn lit_name(prefix: u8) -> &'static str {
     match prefix {

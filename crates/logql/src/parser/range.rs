@@ -2,9 +2,9 @@
 //! `[range]`, `offset`, in all the orders and parenthesisations Loki's grammar accepts).
 
 use super::{unexpected, Parser};
-use crate::logql::ast::*;
-use crate::logql::error::ParseError;
-use crate::logql::lexer::{Tok, Token};
+use crate::ast::*;
+use crate::error::ParseError;
+use crate::lexer::{Tok, Token};
 
 const LABEL_FILTER_START: [Tok; 2] = [Tok::Identifier, Tok::OpenParen];
 

@@ -10,8 +10,8 @@ use super::ops::{range_op_name, vector_op_name};
 use super::parser::Node;
 use super::pattern;
 use super::print::{line_filters_string, stage_string};
-use crate::gocompat::regex::{matcher_matches_empty, translate};
-use crate::gocompat::{parse_float, parse_int, quote};
+use gocompat::regex::{matcher_matches_empty, translate};
+use gocompat::{parse_float, parse_int, quote};
 
 const ERR_MATCHER_REQUIRED: &str = "queries require at least one regexp or equality matcher that does not have an empty-compatible value. For instance, app=~\".*\" does not meet this requirement, but app=~\".+\" will";
 
