@@ -34,15 +34,7 @@ TICK=$(getconf CLK_TCK)
 
 start() { # start SIDE BIN: lokid BIN on $TMP/SIDE
     PORT=$(free_port)
-    write_lokid_config "$TMP/$1.yaml" "$PORT" "$TMP/$1" <<CFG
-limits_config:
-  reject_old_samples: false
-  ingestion_rate_mb: 100000
-  ingestion_burst_size_mb: 100000
-  per_stream_rate_limit: 100000MB
-  per_stream_rate_limit_burst: 100000MB
-  max_query_series: 100000
-CFG
+    bench_limits | write_lokid_config "$TMP/$1.yaml" "$PORT" "$TMP/$1"
     start_lokid "$2" "$TMP/$1.yaml" "$TMP/$1.log" "$PORT"
 }
 

@@ -40,15 +40,7 @@ machine_line
 for scale in "${SCALES[@]}"; do
     rm -rf "$TMP/data"
     PORT=$(free_port)
-    write_lokid_config "$TMP/config.yaml" "$PORT" "$TMP/data" <<CFG
-limits_config:
-  reject_old_samples: false
-  ingestion_rate_mb: 100000
-  ingestion_burst_size_mb: 100000
-  per_stream_rate_limit: 100000MB
-  per_stream_rate_limit_burst: 100000MB
-  max_query_series: 100000
-CFG
+    bench_limits | write_lokid_config "$TMP/config.yaml" "$PORT" "$TMP/data"
     start_lokid "$BIN" "$TMP/config.yaml" "$TMP/lokid.log" "$PORT" || exit 1
     echo "== lokid, scale $scale"
     python3 scripts/bench/bench_api.py "http://127.0.0.1:$PORT" "$PID" --scale "$scale" ${LOKID_FLUSH:+--flush}

@@ -25,6 +25,20 @@ CFG
     } >"$1"
 }
 
+# bench_limits: the limits_config section of the API benchmarks (no rate limits, late
+# samples accepted, many series), for write_lokid_config's stdin.
+bench_limits() {
+    cat <<CFG
+limits_config:
+  reject_old_samples: false
+  ingestion_rate_mb: 100000
+  ingestion_burst_size_mb: 100000
+  per_stream_rate_limit: 100000MB
+  per_stream_rate_limit_burst: 100000MB
+  max_query_series: 100000
+CFG
+}
+
 # wait_ready PORT PID: waits up to 60 s for GET /ready to answer 200. Returns 0 when it
 # does, 1 when the time is up, 2 when the process PID exited first.
 wait_ready() {

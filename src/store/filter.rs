@@ -345,7 +345,8 @@ pub(crate) fn build_v2(lines: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    fn filter_of(lines: &[&str]) -> Vec<u8> {
+    /// The distinct items of a page holding `lines`.
+    fn items_of(lines: &[&str]) -> Vec<u32> {
         let all: String = lines.concat();
         let mut end = 0;
         let ends: Vec<usize> = lines
@@ -355,7 +356,11 @@ mod tests {
                 end
             })
             .collect();
-        Builder::default().page(all.as_bytes(), ends.into_iter())
+        Builder::default().items(all.as_bytes(), ends.into_iter())
+    }
+
+    fn page_filter(lines: &[&str]) -> Vec<u8> {
+        filter_of(&items_of(lines))
     }
 
     fn may(f: &[u8], needle: &str) -> bool {
@@ -375,7 +380,8 @@ mod tests {
 
     #[test]
     fn a_page_is_skipped_only_when_it_cannot_match() {
-        let f = filter_of(&[r#"{"msg":"payment failed","userId":"user_id_123"}"#, "티켓팅 오픈 at 13:00", "errors: 2"]);
+        let f =
+            page_filter(&[r#"{"msg":"payment failed","userId":"user_id_123"}"#, "티켓팅 오픈 at 13:00", "errors: 2"]);
         for present in [
             "\"payment failed\"",
             "user_id_123\"",
@@ -403,7 +409,7 @@ mod tests {
     /// A word split between two lines is two words: no item spans lines.
     #[test]
     fn items_never_span_lines() {
-        let f = filter_of(&["abc", "defg"]);
+        let f = page_filter(&["abc", "defg"]);
         assert!(may(&f, "defg") && may(&f, " abc "));
         assert!(!may(&f, "cdef") && !may(&f, "abcd"), "grams across the line end are not stored");
     }
@@ -412,7 +418,7 @@ mod tests {
     fn size_grows_with_distinct_items() {
         let lines: Vec<String> = (0..2000).map(|i| format!("request {i} done ")).collect();
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-        let f = filter_of(&refs);
+        let f = page_filter(&refs);
         // 2000 numbers (short words or grams of 4-digit ones) plus a few grams.
         assert!(f.len() >= 2000 * BITS_PER_ITEM / 8 && f.len() <= 4 * 2000 * BITS_PER_ITEM / 8, "{}", f.len());
         assert!(refs.iter().all(|l| may(&f, &format!(" {} ", &l[8..l.len() - 6]))));
@@ -424,18 +430,7 @@ mod tests {
     /// answers as probing each page's full filter would (but for false positives).
     #[test]
     fn common_items_are_split_out_and_probed_once() {
-        let page = |lines: &[&str]| {
-            let all: String = lines.concat();
-            let mut end = 0;
-            let ends: Vec<usize> = lines
-                .iter()
-                .map(|l| {
-                    end += l.len();
-                    end
-                })
-                .collect();
-            Builder::default().items(all.as_bytes(), ends.into_iter())
-        };
+        let page = items_of;
         let pages = [
             page(&[r#"{"level":"info","msg":"payment ok"}"#]),
             page(&[r#"{"level":"info","msg":"refund ok"}"#]),
