@@ -495,8 +495,8 @@ fn open(
     categorize: bool,
     stats: &mut Stats,
 ) -> Result<Option<Cursor>, QueryError> {
-    // Lines are decompressed page by page, only in pages the filters do not rule out.
-    let Some(block) = read_counted(snap, &r.key, false, pipeline.required_probe(), stats)? else {
+    // Every page the filters do not rule out is read below: decompressed at once, only those.
+    let Some(block) = read_counted(snap, &r.key, true, pipeline.required_probe(), stats)? else {
         return Ok(None);
     };
     let meta = &metas[r.rank as usize];

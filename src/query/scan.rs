@@ -121,10 +121,8 @@ impl Job<'_> {
 
     fn read(&self, key: &keys::BlockKey, stats: &mut Stats) -> Result<Option<Block>, QueryError> {
         self.deadline.check()?;
-        // With line filters, pages are decompressed one by one as `for_each_matching` finds
-        // them possible; otherwise every line read is wanted.
-        let all_lines = self.lines && self.pipeline.is_noop();
-        read_counted(self.snap, key, all_lines, self.pipeline.required_probe(), stats)
+        // Whoever reads lines reads every page the filters leave: decompress those at once.
+        read_counted(self.snap, key, self.lines, self.pipeline.required_probe(), stats)
     }
 
     fn line<'b>(&self, block: &'b Block, i: usize) -> &'b [u8] {

@@ -503,15 +503,44 @@ impl Block {
         probe: &Probe,
         possible: Option<&[bool]>,
     ) -> Result<Option<Block>, CorruptBlock> {
+        Self::decode_with(value, probe, possible, false)
+    }
+
+    /// [`Self::decode_masked`] that decompresses every possible page now, straight from
+    /// `value`, instead of copying their compressed bytes for later: for a reader that reads
+    /// them all (a line filter, or lines returned), it saves a copy of every payload.
+    pub fn decode_masked_loaded(
+        value: &[u8],
+        probe: &Probe,
+        possible: Option<&[bool]>,
+    ) -> Result<Option<Block>, CorruptBlock> {
+        let b = Self::decode_with(value, probe, possible, true)?;
+        if let Some(b) = &b {
+            b.load_lines()?; // formats 1 and 2: one page, copied
+        }
+        Ok(b)
+    }
+
+    fn decode_with(
+        value: &[u8],
+        probe: &Probe,
+        possible: Option<&[bool]>,
+        eager: bool,
+    ) -> Result<Option<Block>, CorruptBlock> {
         match value.first() {
             Some(&V1) => Self::decode_v1(value).map(Some),
             Some(&V2) => Self::decode_v2(value, probe),
-            Some(&(V3 | V4)) => Self::decode_v3(value, probe, possible),
+            Some(&(V3 | V4)) => Self::decode_v3(value, probe, possible, eager),
             _ => Err(CorruptBlock("bad header")),
         }
     }
 
-    fn decode_v3(value: &[u8], probe: &Probe, mask: Option<&[bool]>) -> Result<Option<Block>, CorruptBlock> {
+    fn decode_v3(
+        value: &[u8],
+        probe: &Probe,
+        mask: Option<&[bool]>,
+        eager: bool,
+    ) -> Result<Option<Block>, CorruptBlock> {
         if value.len() < V3_HEADER {
             return Err(CorruptBlock("bad header"));
         }
@@ -553,7 +582,19 @@ impl Block {
             let start = b.line_start(first);
             let from = b.stored.len();
             let copied = possible || (p == 0 && need_page0);
-            if copied {
+            let lines = OnceCell::new();
+            if copied && eager {
+                let raw = if codec == CODEC_ZSTD_PAGE0 {
+                    let dict = b.pages.first().and_then(|p0| p0.lines.get()).ok_or(CorruptBlock("page 0"))?;
+                    zstd_decompress_page0(payload, raw_len, dict).ok_or(CorruptBlock("zstd"))?
+                } else {
+                    decompress(codec, raw_len, payload)?
+                };
+                if raw.len() != raw_len {
+                    return Err(CorruptBlock("length"));
+                }
+                let _ = lines.set(raw);
+            } else if copied {
                 b.stored.extend_from_slice(payload);
             }
             let page = Page {
@@ -564,7 +605,7 @@ impl Block {
                 payload: from..b.stored.len(),
                 possible,
                 copied,
-                lines: OnceCell::new(),
+                lines,
             };
             b.pages.push(page);
         }
@@ -1081,6 +1122,33 @@ mod tests {
         for i in [0, 1234, 2999] {
             assert_eq!(b.entry(i), entries[i]);
         }
+    }
+
+    /// Decoding with the possible pages decompressed at once reads the same lines as the lazy
+    /// decode, copies no payload, and still leaves ruled-out pages unread.
+    #[test]
+    fn loaded_decode_reads_what_the_lazy_one_reads() {
+        let entries: Vec<Entry> = (0..3000)
+            .map(|i| {
+                e(i, &format!("order {i} {} {}", if i % 1000 == 7 { "refund" } else { "paid" }, "q".repeat(30)), &[])
+            })
+            .collect();
+        let sealed = encode(&entries, Codec::Zstd(3));
+        let probe = Probe::new([&b" refund "[..]]);
+        let lazy = Block::decode_probed(&sealed, &probe).unwrap().unwrap();
+        let loaded = Block::decode_masked_loaded(&sealed, &probe, None).unwrap().unwrap();
+        assert!(loaded.stored.is_empty(), "no payload copied");
+        assert!(lazy.pages.len() > 4);
+        for p in 0..lazy.pages.len() {
+            assert_eq!(loaded.page_possible(p), lazy.page_possible(p));
+            if lazy.page_possible(p) {
+                assert_eq!(loaded.page_lines(p).unwrap(), lazy.page_lines(p).unwrap());
+            } else if p > 0 {
+                assert!(loaded.page_lines(p).is_err(), "page {p} was ruled out");
+            }
+        }
+        let all = Block::decode_masked_loaded(&sealed, &Probe::default(), None).unwrap().unwrap();
+        assert_eq!((0..3000).map(|i| all.entry(i)).collect::<Vec<_>>(), entries);
     }
 
     /// A page 0 that a zstd reader would take for a formatted dictionary is not used as

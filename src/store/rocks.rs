@@ -522,8 +522,9 @@ impl<'a> Snapshot<'a> {
     }
 
     /// Reads and decodes one block without copying its stored value first; with `lines`
-    /// false its lines stay compressed until first read (`Block::decode_lazy`), and the
-    /// pages `probe` rules out are not even copied (`Block::decode_probed`). Also
+    /// the pages `probe` allows are decompressed now, straight from the stored value
+    /// (`Block::decode_masked_loaded`), else they stay compressed until first read
+    /// (`Block::decode_lazy`); the pages `probe` rules out are not even copied. Also
     /// returns the stored (compressed) size. When the block's page filters rule out every
     /// page for `probe` (`store::filter`), nothing is decompressed and the block is `None`.
     pub fn read_block(
@@ -547,11 +548,12 @@ impl<'a> Snapshot<'a> {
         }
         match self.db.get_pinned_cf_opt(self.cf(CF_BLOCKS), key, &ro)? {
             Some(v) => {
-                let b = Block::decode_masked(&v, probe, mask.as_deref()).map_err(corrupt)?;
-                if let (Some(b), true) = (&b, lines) {
-                    b.load_lines().map_err(corrupt)?;
-                }
-                Ok(Some((b, v.len())))
+                let b = if lines {
+                    Block::decode_masked_loaded(&v, probe, mask.as_deref())
+                } else {
+                    Block::decode_masked(&v, probe, mask.as_deref())
+                };
+                Ok(Some((b.map_err(corrupt)?, v.len())))
             }
             None => Ok(None),
         }
