@@ -144,9 +144,11 @@ impl From<IngestError> for ApiError {
 impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
         match e {
-            QueryError::Unsupported(_) | QueryError::BadRegex(_) | QueryError::Pipeline(_) | QueryError::Limit(_) => {
-                ApiError::BadRequest(e.to_string())
-            }
+            QueryError::Unsupported(_)
+            | QueryError::BadRegex(_)
+            | QueryError::Pipeline(_)
+            | QueryError::SeriesLimit { .. }
+            | QueryError::VolumeSeriesLimit { .. } => ApiError::BadRequest(e.to_string()),
             QueryError::Timeout => ApiError::Timeout,
             QueryError::Cancelled => ApiError::Cancelled,
             QueryError::Execution(m) => ApiError::Internal(m),

@@ -35,9 +35,14 @@ pub enum QueryError {
     /// A pipeline construction problem (400).
     #[error("{0}")]
     Pipeline(String),
-    /// Loki's limit errors (400), e.g. the series limit.
-    #[error("{0}")]
-    Limit(String),
+    /// Loki's `max_query_series` limit (400), with its text.
+    #[error(
+        "maximum number of series ({max}) reached for a single query; consider reducing query cardinality by adding more specific stream selectors, reducing the time range, or aggregating results with functions like sum(), count() or topk()"
+    )]
+    SeriesLimit { max: usize },
+    /// Loki's `ErrVolumeMaxSeriesHit` (400): a volume answer with more than `max` series.
+    #[error("the query hit the max number of series limit (limit: {max} series)")]
+    VolumeSeriesLimit { max: usize },
     /// Errors Loki reports as 500 (e.g. vector matching conflicts).
     #[error("{0}")]
     Execution(String),

@@ -30,9 +30,7 @@ pub const MAX_SERIES: usize = 1000;
 /// Loki's `ErrVolumeMaxSeriesHit`.
 fn check_series(names: usize) -> Result<(), QueryError> {
     if names > MAX_SERIES {
-        return Err(QueryError::Limit(format!(
-            "the query hit the max number of series limit (limit: {MAX_SERIES} series)"
-        )));
+        return Err(QueryError::VolumeSeriesLimit { max: MAX_SERIES });
     }
     Ok(())
 }

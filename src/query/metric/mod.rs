@@ -75,9 +75,7 @@ fn pipeline_error(series: &Labels) -> QueryError {
 }
 
 fn series_limit(max: usize) -> QueryError {
-    QueryError::Limit(format!(
-        "maximum number of series ({max}) reached for a single query; consider reducing query cardinality by adding more specific stream selectors, reducing the time range, or aggregating results with functions like sum(), count() or topk()"
-    ))
+    QueryError::SeriesLimit { max }
 }
 
 /// Evaluates a metric query. `max_series` is Loki's `max_query_series` (0 = unlimited).
@@ -416,7 +414,7 @@ mod tests {
         let q = MetricQuery { expr: &e, start: 60 * S, end: 60 * S, step: 0 };
         assert_eq!(inst(run(&q, &s, 4).unwrap()).len(), 4);
         let err = run(&q, &s, 3).unwrap_err();
-        assert!(matches!(err, QueryError::Limit(_)));
+        assert!(matches!(err, QueryError::SeriesLimit { max: 3 }), "{err}");
         assert_eq!(
             err.to_string(),
             "maximum number of series (3) reached for a single query; consider reducing query cardinality by adding more specific stream selectors, reducing the time range, or aggregating results with functions like sum(), count() or topk()"
@@ -424,7 +422,7 @@ mod tests {
         // Range: 2 series per step but 3 distinct over the range.
         let e = metric(r#"count_over_time({app=~"a|c"}[10s])"#);
         let q = MetricQuery { expr: &e, start: 10 * S, end: 40 * S, step: 10 * S };
-        assert!(matches!(run(&q, &s, 2), Err(QueryError::Limit(_))));
+        assert!(matches!(run(&q, &s, 2), Err(QueryError::SeriesLimit { max: 2 })));
         assert_eq!(points(run(&q, &s, 3).unwrap()).len(), 3);
         assert_eq!(points(run(&q, &s, 0).unwrap()).len(), 3, "0 = unlimited");
     }
