@@ -99,7 +99,6 @@ pub struct Encoder {
     /// Finished pages: first entry, distinct filter items (sealed blocks), `section lines`.
     /// Their filters are built at the end, when the items common to every page are known.
     pages: Vec<(u32, Vec<u32>, Vec<u8>)>,
-    npages: u32,
     builder: filter::Builder,
     lines: Vec<u8>,
     ends: Vec<usize>,
@@ -127,7 +126,6 @@ impl Encoder {
             meta_lens: Vec::new(),
             metas: Vec::new(),
             pages: Vec::new(),
-            npages: 0,
             builder: filter::Builder::default(),
             lines: Vec::new(),
             ends: Vec::new(),
@@ -185,12 +183,11 @@ impl Encoder {
             _ => put_section(&mut section, &self.lines, self.codec),
         }
         self.pages.push((self.page_first as u32, items, section));
-        if let (0, Codec::Zstd(level)) = (self.npages, self.codec) {
+        if let (1, Codec::Zstd(level)) = (self.pages.len(), self.codec) {
             if !self.lines.starts_with(&ZSTD_DICT_MAGIC) {
                 self.page0 = Some(zstd::zstd_safe::CDict::create(&self.lines, level));
             }
         }
-        self.npages += 1;
         self.page_first = self.n;
         self.lines.clear();
         self.ends.clear();
@@ -238,7 +235,7 @@ impl Encoder {
         out.extend_from_slice(&(self.n as u32).to_le_bytes());
         out.extend_from_slice(&(self.metas.len() as u32).to_le_bytes());
         put_section(&mut out, &index, self.codec);
-        out.extend_from_slice(&self.npages.to_le_bytes());
+        out.extend_from_slice(&(self.pages.len() as u32).to_le_bytes());
         for ((first, _, section), f) in self.pages.iter().zip(&filters) {
             out.extend_from_slice(&first.to_le_bytes());
             out.extend_from_slice(&(f.len() as u32).to_le_bytes());
@@ -266,22 +263,20 @@ fn put_section(out: &mut Vec<u8>, raw: &[u8], codec: Codec) {
             Codec::Zstd(level) => zstd_compress(raw, level).map(|c| (CODEC_ZSTD, c)),
         }
     };
-    let (codec, payload) = match &compressed {
-        Some((c, p)) if p.len() < raw.len() => (*c, p.as_slice()),
-        _ => (CODEC_RAW, raw),
-    };
-    out.push(codec);
-    out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(payload);
+    write_section(out, raw, compressed);
 }
 
 /// [`put_section`] for a page after page 0 of a sealed block: compressed with page 0's
 /// lines as the dictionary.
 fn put_section_page0(out: &mut Vec<u8>, raw: &[u8], dict: &zstd::zstd_safe::CDict<'static>) {
     let compressed = if raw.len() < MIN_COMPRESS { None } else { zstd_compress_page0(raw, dict) };
+    write_section(out, raw, compressed.map(|c| (CODEC_ZSTD_PAGE0, c)));
+}
+
+/// Writes `raw` as a section: `compressed` (codec, payload) when it is smaller, else raw.
+fn write_section(out: &mut Vec<u8>, raw: &[u8], compressed: Option<(u8, Vec<u8>)>) {
     let (codec, payload) = match &compressed {
-        Some(p) if p.len() < raw.len() => (CODEC_ZSTD_PAGE0, p.as_slice()),
+        Some((c, p)) if p.len() < raw.len() => (*c, p.as_slice()),
         _ => (CODEC_RAW, raw),
     };
     out.push(codec);
@@ -384,10 +379,22 @@ fn section(v: &[u8]) -> Result<(u8, usize, &[u8], usize), CorruptBlock> {
 }
 
 fn decompress(codec: u8, raw_len: usize, payload: &[u8]) -> Result<Vec<u8>, CorruptBlock> {
+    decompress_page(codec, raw_len, payload, || Err(CorruptBlock("unknown codec")))
+}
+
+/// [`decompress`] for a page, whose codec may be [`CODEC_ZSTD_PAGE0`]: `page0` gives the
+/// lines of the block's page 0 then (and is not called otherwise).
+fn decompress_page<'d>(
+    codec: u8,
+    raw_len: usize,
+    payload: &[u8],
+    page0: impl FnOnce() -> Result<&'d [u8], CorruptBlock>,
+) -> Result<Vec<u8>, CorruptBlock> {
     let raw = match codec {
         CODEC_RAW => payload.to_vec(),
         CODEC_LZ4 => lz4_flex::block::decompress(payload, raw_len).map_err(|_| CorruptBlock("lz4"))?,
         CODEC_ZSTD => zstd_decompress(payload, raw_len).ok_or(CorruptBlock("zstd"))?,
+        CODEC_ZSTD_PAGE0 => zstd_decompress_page0(payload, raw_len, page0()?).ok_or(CorruptBlock("zstd"))?,
         _ => return Err(CorruptBlock("unknown codec")),
     };
     if raw.len() != raw_len {
@@ -584,16 +591,9 @@ impl Block {
             let copied = possible || (p == 0 && need_page0);
             let lines = OnceCell::new();
             if copied && eager {
-                let raw = if codec == CODEC_ZSTD_PAGE0 {
-                    let dict = b.pages.first().and_then(|p0| p0.lines.get()).ok_or(CorruptBlock("page 0"))?;
-                    zstd_decompress_page0(payload, raw_len, dict).ok_or(CorruptBlock("zstd"))?
-                } else {
-                    decompress(codec, raw_len, payload)?
-                };
-                if raw.len() != raw_len {
-                    return Err(CorruptBlock("length"));
-                }
-                let _ = lines.set(raw);
+                let page0 =
+                    || b.pages.first().and_then(|p0| p0.lines.get()).map(Vec::as_slice).ok_or(CorruptBlock("page 0"));
+                let _ = lines.set(decompress_page(codec, raw_len, payload, page0)?);
             } else if copied {
                 b.stored.extend_from_slice(payload);
             }
@@ -711,17 +711,8 @@ impl Block {
         if !page.copied {
             return Err(CorruptBlock("page ruled out by the reader's filter was read"));
         }
-        let (raw_len, payload) = (page.end - page.start, &self.stored[page.payload.clone()]);
-        let raw = if page.codec == CODEC_ZSTD_PAGE0 {
-            let dict = self.page_lines(0)?;
-            let raw = zstd_decompress_page0(payload, raw_len, dict).ok_or(CorruptBlock("zstd"))?;
-            if raw.len() != raw_len {
-                return Err(CorruptBlock("length"));
-            }
-            raw
-        } else {
-            decompress(page.codec, raw_len, payload)?
-        };
+        let payload = &self.stored[page.payload.clone()];
+        let raw = decompress_page(page.codec, page.end - page.start, payload, || self.page_lines(0))?;
         Ok(page.lines.get_or_init(|| raw))
     }
 

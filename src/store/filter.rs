@@ -132,14 +132,9 @@ impl Builder {
         }
     }
 
-    /// The filter of one page: its lines back to back in `lines`, `ends` their end offsets
-    /// (so no word spans two lines).
-    pub fn page(&mut self, lines: &[u8], ends: impl Iterator<Item = usize>) -> Vec<u8> {
-        let items = self.items(lines, ends);
-        filter_of(&items)
-    }
-
-    /// The distinct items of one page, sorted (see [`Self::page`]).
+    /// The distinct items of one page, sorted: its lines back to back in `lines`, `ends`
+    /// their end offsets (so no word spans two lines). [`block_filters`] or [`filter_of`]
+    /// turn them into filters.
     pub fn items(&mut self, lines: &[u8], ends: impl Iterator<Item = usize>) -> Vec<u32> {
         self.table.iter_mut().for_each(|s| *s = 0);
         self.distinct.clear();
