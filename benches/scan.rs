@@ -41,7 +41,10 @@ fn setup() -> (tempfile::TempDir, Engine, u64) {
     }
     let buckets: Vec<(u32, i64)> = ingester.small_blocks.lock().keys().copied().collect();
     for (stream, hour) in buckets {
-        merge::merge_bucket(&rocks, stream, hour, 1 << 20, || ingester.next_seq()).expect("merge");
+        merge::merge_bucket(&rocks, stream, hour, 1 << 20, Some(&lokid::query::pipeline::JSON_FIELDS), || {
+            ingester.next_seq()
+        })
+        .expect("merge");
     }
     rocks.flush().expect("flush");
     (dir, Engine { rocks, registry }, raw)

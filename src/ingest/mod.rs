@@ -100,7 +100,14 @@ impl Ingester {
         let _maintenance = self.maintenance.lock();
         let mut merged = 0;
         for (stream, hour) in due {
-            match crate::store::merge::merge_bucket(&self.rocks, stream, hour, target_raw_bytes, || self.next_seq()) {
+            match crate::store::merge::merge_bucket(
+                &self.rocks,
+                stream,
+                hour,
+                target_raw_bytes,
+                Some(&crate::query::pipeline::JSON_FIELDS),
+                || self.next_seq(),
+            ) {
                 Ok(n) => merged += n,
                 Err(e) => tracing::warn!(error = %e, stream, hour, "block merge failed"),
             }

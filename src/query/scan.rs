@@ -18,7 +18,8 @@ use super::{Deadline, QueryError};
 use crate::index::StreamMeta;
 use crate::logql::LogExpr;
 use crate::model::{Nanos, TimeRange};
-use crate::store::block::Block;
+use crate::store::block::{Block, CorruptBlock};
+use crate::store::columns::{Cell, Column, KIND_JSON};
 use crate::store::filter::Probe;
 use crate::store::{keys, Snapshot};
 
@@ -44,7 +45,9 @@ impl StreamScan for StoreSource<'_> {
         let total = Mutex::new(Stats::default());
         let failed: Mutex<Option<QueryError>> = Mutex::new(None);
         let lines = !pipeline.is_noop() || sinks.iter().any(|s| s.wants_lines());
-        let job = Job { snap: &self.snap, pipeline: &pipeline, range, deadline: &self.deadline, lines };
+        // Field columns stand in for lines only when no line filter needs the lines.
+        let column = sinks.first().and_then(|s| s.column()).filter(|_| pipeline.is_noop()).map(str::to_string);
+        let job = Job { snap: &self.snap, pipeline: &pipeline, range, deadline: &self.deadline, lines, column };
         let workers = sinks.len().min(metas.len()).max(1);
         std::thread::scope(|s| {
             for sink in sinks.iter_mut().take(workers) {
@@ -84,6 +87,10 @@ struct Job<'j> {
     /// Whether anything reads the lines; if not, they stay compressed (but for comparing
     /// entries with equal times).
     lines: bool,
+    /// The `| json` field column the sinks take instead of lines where a block has it
+    /// ([`StreamSink::column`]): such blocks' pages are decompressed only for the entries the
+    /// column cannot answer for.
+    column: Option<String>,
 }
 
 impl Job<'_> {
@@ -121,16 +128,39 @@ impl Job<'_> {
 
     fn read(&self, key: &keys::BlockKey, stats: &mut Stats) -> Result<Option<Block>, QueryError> {
         self.deadline.check()?;
-        // Whoever reads lines reads every page the filters leave: decompress those at once.
-        read_counted(self.snap, key, self.lines, self.pipeline.required_probe(), stats)
+        // Whoever reads lines reads every page the filters leave: decompress those at once
+        // (unless a column may stand in for them).
+        let eager = self.lines && self.column.is_none();
+        read_counted(self.snap, key, eager, self.pipeline.required_probe(), stats)
     }
 
-    fn line<'b>(&self, block: &'b Block, i: usize) -> &'b [u8] {
-        if self.lines {
-            block.line(i)
-        } else {
-            &[]
+    /// The block's column [`Self::column`], if it has one; else, for a reader of lines whose
+    /// block was read lazily, its lines decompressed now.
+    fn column_of(&self, block: &Block) -> Result<Option<Column>, QueryError> {
+        let Some(name) = &self.column else { return Ok(None) };
+        let col = block.column(KIND_JSON, name).map_err(corrupt)?;
+        if col.is_none() && self.lines {
+            block.load_lines().map_err(corrupt)?;
         }
+        Ok(col)
+    }
+
+    /// Hands entry `i` to `sink`: its column cell when the sink takes that, else its line.
+    fn emit(&self, block: &Block, col: Option<&Column>, i: usize, sink: &mut dyn StreamSink) -> Result<(), QueryError> {
+        let (ts, meta) = (block.ts(i), block.metadata_bytes(i));
+        if let Some(c) = col {
+            let taken = match c.cell(i) {
+                Cell::Absent => sink.column_entry(ts, None, meta),
+                Cell::Value(v) => sink.column_entry(ts, Some(v), meta),
+                Cell::Unknown => false,
+            };
+            if taken {
+                return Ok(());
+            }
+        }
+        let line = if self.lines { block.try_line(i).map_err(corrupt)? } else { &[] };
+        sink.entry(ts, line, block.line_len(i), meta);
+        Ok(())
     }
 
     fn candidates(&self, block: &Block, stats: &mut Stats, f: impl FnMut(usize)) -> Result<(), QueryError> {
@@ -148,15 +178,18 @@ impl Job<'_> {
     }
 
     fn feed_block(&self, block: &Block, sink: &mut dyn StreamSink, stats: &mut Stats) -> Result<(), QueryError> {
+        let col = self.column_of(block)?;
         let mut run = SameTime::default();
         let mut fed = 0u64;
+        let mut failed = Ok(());
         self.candidates(block, stats, |i| {
             let ts = block.ts(i);
-            if run.first(ts, (0, i), |&(_, j)| block.line(j) == block.line(i)) {
+            if failed.is_ok() && run.first(ts, (0, i), |&(_, j)| block.line(j) == block.line(i)) {
                 fed += 1;
-                sink.entry(ts, self.line(block, i), block.line_len(i), block.metadata_bytes(i));
+                failed = self.emit(block, col.as_ref(), i, sink);
             }
         })?;
+        failed?;
         stats.post_filter_lines += fed;
         stats.decompressed_bytes += block.decoded_len() as u64;
         Ok(())
@@ -183,12 +216,13 @@ impl Job<'_> {
             a.0.cmp(&b.0)
                 .then_with(|| blocks[a.1 as usize].line(a.2 as usize).cmp(blocks[b.1 as usize].line(b.2 as usize)))
         });
+        let cols = blocks.iter().map(|b| self.column_of(b)).collect::<Result<Vec<_>, _>>()?;
         let mut run = SameTime::default();
         for &(ts, b, i) in &order {
             let (block, i) = (&blocks[b as usize], i as usize);
             if run.first(ts, (b as usize, i), |&(pb, pi)| blocks[pb].line(pi) == block.line(i)) {
                 stats.post_filter_lines += 1;
-                sink.entry(ts, self.line(block, i), block.line_len(i), block.metadata_bytes(i));
+                self.emit(block, cols[b as usize].as_ref(), i, sink)?;
             }
         }
         stats.decompressed_bytes += blocks.iter().map(|b| b.decoded_len() as u64).sum::<u64>();
@@ -244,8 +278,7 @@ pub(crate) fn for_each_matching(
         if !block.page_possible(p) {
             continue;
         }
-        let region =
-            block.page_lines(p).map_err(|e| QueryError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
+        let region = block.page_lines(p).map_err(corrupt)?;
         let entries = block.page_entries(p);
         let (plo, phi) = (lo.max(entries.start), hi.min(entries.end));
         let base = block.page_start(p);
@@ -276,6 +309,10 @@ pub(crate) fn for_each_matching(
         stats.blocks_skipped += 1;
     }
     Ok(())
+}
+
+fn corrupt(e: CorruptBlock) -> QueryError {
+    QueryError::Store(crate::store::StoreError::Corrupt(e.to_string()))
 }
 
 /// The entries fed at the current timestamp, to drop exact duplicates.

@@ -44,6 +44,19 @@ pub trait StreamSink: Send {
     fn wants_lines(&self) -> bool {
         true
     }
+
+    /// A `| json` field whose stored column (`store::columns`) the sink takes instead of
+    /// lines, through [`Self::column_entry`]. Every sink of one scan answers alike.
+    fn column(&self) -> Option<&str> {
+        None
+    }
+
+    /// An entry of a block with the [`Self::column`] column, given that column's value for
+    /// it (`None`: its line yields no value). False when the sink needs the line after all:
+    /// then [`Self::entry`] follows for the same entry.
+    fn column_entry(&mut self, _ts: Nanos, _value: Option<&[u8]>, _metadata: &[u8]) -> bool {
+        false
+    }
 }
 
 /// A per-stream scan: what metric kernels need when the order across streams does not

@@ -29,6 +29,7 @@
 use std::cell::{OnceCell, RefCell};
 use std::ops::Range;
 
+use super::columns::{self, Column, FieldScanner};
 use super::filter::{self, Probe};
 use crate::model::{Entry, Nanos};
 
@@ -38,6 +39,9 @@ pub(super) const V3: u8 = 3;
 /// Version 4: the layout of version 3, and pages after the first may be
 /// [`CODEC_ZSTD_PAGE0`] (older readers refuse the version instead of the codec).
 pub(super) const V4: u8 = 4;
+/// Version 5: version 4 followed by the block's field columns (`store::columns`):
+/// `u32 columns | (u8 kind | u8 name_len | name | section cells)*` after the last page.
+pub(super) const V5: u8 = 5;
 const CODEC_RAW: u8 = 0;
 const CODEC_LZ4: u8 = 1;
 const CODEC_ZSTD: u8 = 2;
@@ -107,9 +111,21 @@ pub struct Encoder {
     /// Sealed blocks: page 0's lines as a zstd dictionary for the pages after it (`None`
     /// before page 0 is cut, or when page 0 cannot serve as one).
     page0: Option<zstd::zstd_safe::CDict<'static>>,
+    /// Sealed blocks built with a field scanner: the lines again, for the columns.
+    columns: Option<columns::Builder<'static>>,
 }
 
 impl Encoder {
+    /// An encoder for a sealed block that also stores the field columns `fields` finds
+    /// (`store::columns`).
+    pub fn with_fields(codec: Codec, fields: &'static dyn FieldScanner) -> Encoder {
+        let mut e = Encoder::new(codec);
+        if matches!(codec, Codec::Zstd(_)) {
+            e.columns = Some(columns::Builder::new(fields));
+        }
+        e
+    }
+
     pub fn new(codec: Codec) -> Encoder {
         let page_bytes = match codec {
             Codec::Lz4 => usize::MAX,
@@ -132,6 +148,7 @@ impl Encoder {
             page_first: 0,
             raw: 0,
             page0: None,
+            columns: None,
         }
     }
 
@@ -165,6 +182,9 @@ impl Encoder {
         put_varint(&mut self.meta_lens, (self.metas.len() - before) as u64);
         self.lines.extend_from_slice(line);
         self.ends.push(self.lines.len());
+        if let Some(c) = &mut self.columns {
+            c.push(line);
+        }
         self.n += 1;
         self.raw += line.len() + 16;
         if self.lines.len() >= self.page_bytes {
@@ -222,6 +242,12 @@ impl Encoder {
         index.extend_from_slice(&self.meta_lens);
         index.extend_from_slice(&self.metas);
         let v4 = self.page0.is_some();
+        // Columns only in the version-4 layout (a block whose page 0 is no dictionary has
+        // none).
+        let columns = match self.columns.take() {
+            Some(c) if v4 => c.finish(),
+            _ => Vec::new(),
+        };
         let items: Vec<Vec<u32>> = self.pages.iter_mut().map(|p| std::mem::take(&mut p.1)).collect();
         let filters = match self.codec {
             Codec::Lz4 => vec![Vec::new(); items.len()],
@@ -231,7 +257,11 @@ impl Encoder {
         };
         let body: usize = self.pages.iter().zip(&filters).map(|(p, f)| 8 + f.len() + p.2.len()).sum();
         let mut out = Vec::with_capacity(16 + index.len() / 2 + body);
-        out.push(if v4 { V4 } else { V3 });
+        out.push(match (v4, columns.is_empty()) {
+            (true, false) => V5,
+            (true, true) => V4,
+            (false, _) => V3,
+        });
         out.extend_from_slice(&(self.n as u32).to_le_bytes());
         out.extend_from_slice(&(self.metas.len() as u32).to_le_bytes());
         put_section(&mut out, &index, self.codec);
@@ -241,6 +271,15 @@ impl Encoder {
             out.extend_from_slice(&(f.len() as u32).to_le_bytes());
             out.extend_from_slice(f);
             out.extend_from_slice(section);
+        }
+        if !columns.is_empty() {
+            out.extend_from_slice(&(columns.len() as u32).to_le_bytes());
+            for (kind, name, cells) in &columns {
+                out.push(*kind);
+                out.push(name.len() as u8);
+                out.extend_from_slice(name.as_bytes());
+                put_section(&mut out, cells, self.codec);
+            }
         }
         out
     }
@@ -403,6 +442,29 @@ fn decompress_page<'d>(
     Ok(raw)
 }
 
+/// The column directory of a version-5 value, `rest` starting after its last page:
+/// (kind, name, codec, raw length, payload) per column.
+#[allow(clippy::type_complexity)]
+fn column_directory(mut rest: &[u8]) -> Result<Vec<(u8, String, u8, usize, &[u8])>, CorruptBlock> {
+    let bad = || CorruptBlock("columns");
+    let count = rest.get(..4).map(|b| read_u32(b, 0) as usize).ok_or_else(bad)?;
+    rest = &rest[4..];
+    let mut out = Vec::with_capacity(count.min(columns::MAX_COLUMNS));
+    for _ in 0..count {
+        let (&kind, r) = rest.split_first().ok_or_else(bad)?;
+        let (&len, r) = r.split_first().ok_or_else(bad)?;
+        let name = r.get(..len as usize).ok_or_else(bad)?;
+        let name = std::str::from_utf8(name).map_err(|_| bad())?.to_string();
+        let (codec, raw_len, payload, used) = section(&r[len as usize..])?;
+        out.push((kind, name, codec, raw_len, payload));
+        rest = &r[len as usize + used..];
+    }
+    if !rest.is_empty() {
+        return Err(bad());
+    }
+    Ok(out)
+}
+
 /// A v3 page header as stored: (first entry, filter, codec, raw length, payload); `at` moves
 /// past it.
 pub(super) fn v3_page<'v>(v: &'v [u8], at: &mut usize) -> Result<(usize, &'v [u8], u8, usize, &'v [u8]), CorruptBlock> {
@@ -434,7 +496,7 @@ pub fn peek(value: &[u8]) -> Result<(usize, usize), CorruptBlock> {
             let (_, lines_raw, _, _) = section(&value[5 + used..])?;
             Ok((n, index_raw + lines_raw))
         }
-        Some(&(V3 | V4)) if value.len() >= V3_HEADER => {
+        Some(&(V3 | V4 | V5)) if value.len() >= V3_HEADER => {
             let n = read_u32(value, 1) as usize;
             let metas = read_u32(value, 5) as usize;
             let (mut at, pages) = v3_pages_at(value)?;
@@ -478,6 +540,18 @@ pub struct Block {
     pages: Vec<Page>,
     /// The payloads of the possible pages, as stored.
     stored: Vec<u8>,
+    /// Version 5: the field columns, their cells as stored.
+    columns: Vec<ColumnRef>,
+}
+
+/// A field column of a decoded block (its section's payload is in [`Block::stored`]).
+#[derive(Debug)]
+struct ColumnRef {
+    kind: u8,
+    name: String,
+    codec: u8,
+    raw_len: usize,
+    payload: Range<usize>,
 }
 
 impl Block {
@@ -537,7 +611,7 @@ impl Block {
         match value.first() {
             Some(&V1) => Self::decode_v1(value).map(Some),
             Some(&V2) => Self::decode_v2(value, probe),
-            Some(&(V3 | V4)) => Self::decode_v3(value, probe, possible, eager),
+            Some(&(V3 | V4 | V5)) => Self::decode_v3(value, probe, possible, eager),
             _ => Err(CorruptBlock("bad header")),
         }
     }
@@ -570,8 +644,9 @@ impl Block {
         if !probe.is_empty() && heads.iter().all(|h| !h.1) {
             return Ok(None);
         }
+        let column_dir = if value[0] == V5 { column_directory(&value[at..])? } else { Vec::new() };
         let with_page0 = |h: &(usize, bool, u8, usize, &[u8])| h.2 == CODEC_ZSTD_PAGE0;
-        if (value[0] != V4 && heads.iter().any(with_page0)) || heads.first().is_some_and(with_page0) {
+        if (value[0] == V3 && heads.iter().any(with_page0)) || heads.first().is_some_and(with_page0) {
             return Err(CorruptBlock("unknown codec"));
         }
         let need_page0 = heads.iter().any(|h| h.1 && with_page0(h));
@@ -580,7 +655,14 @@ impl Block {
         if index.len() - 16 * n != read_u32(value, 5) as usize {
             return Err(CorruptBlock("index metas"));
         }
-        let mut b = Block { index, n, lines_len: 0, pages: Vec::with_capacity(npages), stored: Vec::new() };
+        let mut b = Block {
+            index,
+            n,
+            lines_len: 0,
+            pages: Vec::with_capacity(npages),
+            stored: Vec::new(),
+            columns: Vec::new(),
+        };
         b.lines_len = if n == 0 { 0 } else { b.line_end(n - 1) };
         for (p, (first, possible, codec, raw_len, payload)) in heads.into_iter().enumerate() {
             if (p == 0 && first != 0) || first >= n.max(1) || b.pages.last().is_some_and(|l| l.first >= first) {
@@ -618,6 +700,11 @@ impl Block {
         if n > 0 && b.pages.is_empty() {
             return Err(CorruptBlock("no pages"));
         }
+        for (kind, name, codec, raw_len, payload) in column_dir {
+            let from = b.stored.len();
+            b.stored.extend_from_slice(payload);
+            b.columns.push(ColumnRef { kind, name, codec, raw_len, payload: from..b.stored.len() });
+        }
         Ok(Some(b))
     }
 
@@ -646,7 +733,7 @@ impl Block {
             copied: true,
             lines: OnceCell::new(),
         };
-        let b = Block { index, n, lines_len: lraw, pages: vec![page], stored };
+        let b = Block { index, n, lines_len: lraw, pages: vec![page], stored, columns: Vec::new() };
         b.check()?;
         Ok(Some(b))
     }
@@ -673,7 +760,7 @@ impl Block {
             copied: true,
             lines: OnceCell::from(raw[lines_at..metas_at].to_vec()),
         };
-        let b = Block { index, n, lines_len, pages: vec![page], stored: Vec::new() };
+        let b = Block { index, n, lines_len, pages: vec![page], stored: Vec::new(), columns: Vec::new() };
         b.check()?;
         Ok(b)
     }
@@ -714,6 +801,26 @@ impl Block {
         let payload = &self.stored[page.payload.clone()];
         let raw = decompress_page(page.codec, page.end - page.start, payload, || self.page_lines(0))?;
         Ok(page.lines.get_or_init(|| raw))
+    }
+
+    /// The field column `name` of kind `kind` (`store::columns`), if the block has one.
+    pub fn column(&self, kind: u8, name: &str) -> Result<Option<Column>, CorruptBlock> {
+        let Some(c) = self.columns.iter().find(|c| c.kind == kind && c.name == name) else { return Ok(None) };
+        let raw = decompress(c.codec, c.raw_len, &self.stored[c.payload.clone()])?;
+        Column::decode(&raw, self.n).map(Some)
+    }
+
+    /// The names of the block's field columns of kind `kind`.
+    pub fn column_names(&self, kind: u8) -> impl Iterator<Item = &str> {
+        self.columns.iter().filter(move |c| c.kind == kind).map(|c| c.name.as_str())
+    }
+
+    /// Line `i`, an error when its page does not decompress (or was ruled out).
+    pub fn try_line(&self, i: usize) -> Result<&[u8], CorruptBlock> {
+        let p = self.page_of(i);
+        let lines = self.page_lines(p)?;
+        let start = self.pages[p].start;
+        Ok(&lines[self.line_start(i) - start..self.line_end(i) - start])
     }
 
     /// The pages holding entries `entries` (a range of entry indexes).
@@ -946,7 +1053,7 @@ pub(super) fn read_u32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(super) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -955,7 +1062,7 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 }
 
 #[inline]
-fn get_varint(buf: &mut &[u8]) -> Option<u64> {
+pub(super) fn get_varint(buf: &mut &[u8]) -> Option<u64> {
     // Most line lengths and many time deltas fit one or two bytes.
     if let Some((&b0, rest)) = buf.split_first() {
         if b0 < 0x80 {

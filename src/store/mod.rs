@@ -3,6 +3,7 @@
 //! Knows stream ids, times and bytes — never label semantics or LogQL.
 
 pub mod block;
+pub mod columns;
 pub mod disk;
 pub mod filter;
 pub mod head;

@@ -29,6 +29,6 @@ async fn full_disk_gives_503_keeps_reads_and_recovers_when_space_returns() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn started_on_a_full_disk_serves_reads_and_refuses_pushes() {
+async fn started_on_a_full_disk_serves_reads_and_keeps_what_it_acknowledges() {
     run(Scenario { fs_mib: 64, filler_mib: 32, restart_while_full: true }).await;
 }

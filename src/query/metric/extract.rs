@@ -201,11 +201,31 @@ impl Extractor {
         match &self.kind {
             ValueKind::One => Some(Some(1.0)),
             ValueKind::Bytes => Some(Some(line.len() as f64)),
-            ValueKind::Unwrap { label, conv, post } if post.is_empty() => match lbs.get(label) {
-                None | Some("") => Some(None),
-                Some(raw) => convert(*conv, raw).ok().map(Some),
+            ValueKind::Unwrap { label, post, .. } if post.is_empty() => match lbs.get(label) {
+                None => Some(None),
+                Some(raw) => self.lean_text(raw),
             },
             ValueKind::Unwrap { .. } => None,
+        }
+    }
+
+    /// [`Self::lean_value`] for an entry without error whose unwrapped label is `raw`.
+    pub(super) fn lean_text(&self, raw: &str) -> Option<Option<f64>> {
+        match &self.kind {
+            ValueKind::Unwrap { conv, post, .. } if post.is_empty() => match raw {
+                "" => Some(None),
+                raw => convert(*conv, raw).ok().map(Some),
+            },
+            _ => None,
+        }
+    }
+
+    /// The label a lean extraction unwraps (no label filter after `unwrap`): what a field
+    /// column can answer for.
+    pub(super) fn lean_unwrap_label(&self) -> Option<&str> {
+        match &self.kind {
+            ValueKind::Unwrap { label, post, .. } if post.is_empty() => Some(label),
+            _ => None,
         }
     }
 

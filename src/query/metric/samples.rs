@@ -17,6 +17,7 @@ use super::range::window_value;
 use super::{pipeline_error, StepVector, Steps};
 use crate::logql::{LogExpr, LogRange, RangeOp, Stage};
 use crate::model::{Labels, Nanos};
+use crate::query::pipeline::labels::DUPLICATE_SUFFIX;
 use crate::query::pipeline::{key_needle, LogPipeline};
 use crate::query::source::{LogSource, StreamSink};
 use crate::query::QueryError;
@@ -190,6 +191,10 @@ struct Collect<'e> {
     /// lacks that label (else every entry may).
     needle: Option<memchr::memmem::Finder<'static>>,
     needle_applies: bool,
+    /// For `| json | unwrap f` and nothing else: the field whose stored column can stand in
+    /// for the lines (see [`column_field`]), and whether it may for the current stream.
+    column: Option<String>,
+    column_applies: bool,
 }
 
 impl<'e> Collect<'e> {
@@ -202,7 +207,10 @@ impl<'e> Collect<'e> {
             }
             _ => None,
         };
+        let column = column_field(stages, extractor);
         Ok(Collect {
+            column,
+            column_applies: false,
             pipeline,
             extractor,
             win,
@@ -229,6 +237,15 @@ impl<'e> Collect<'e> {
             }
         }
     }
+}
+
+/// The field a stored `| json` column can stand in for: the pipeline is `| json` alone and
+/// the extraction unwraps a label with no filter after it. A label named `<x>_extracted`
+/// may come from a renamed field, which the column does not know: none then.
+fn column_field(stages: &[Stage], extractor: &Extractor) -> Option<String> {
+    let [Stage::Json(params)] = stages else { return None };
+    let field = extractor.lean_unwrap_label()?;
+    (params.is_empty() && !field.ends_with(DUPLICATE_SUFFIX)).then(|| field.to_string())
 }
 
 /// Decodes an entry's structured metadata into `out`, reusing its strings, unless `raw` is
@@ -277,6 +294,39 @@ impl StreamSink for Collect<'_> {
         if self.lean && self.extractor.ignores_metadata(stream) {
             let labels = self.extractor.group_of(stream);
             self.fixed = Some(self.series_id(std::borrow::Cow::Owned(labels)));
+        }
+        self.column_applies = self.fixed.is_some() && self.column.as_deref().is_some_and(|f| stream.get(f).is_none());
+    }
+
+    fn column(&self) -> Option<&str> {
+        self.column.as_deref()
+    }
+
+    /// The lean path's answer for an entry whose line parses without error: a value, or
+    /// none when the line lacks the field. Not taken when the stream or the entry's metadata
+    /// holds a label of the field's name (the line's field is renamed then), or when the
+    /// value does not convert (the general path decides on the error).
+    fn column_entry(&mut self, ts: Nanos, value: Option<&[u8]>, metadata: &[u8]) -> bool {
+        if self.win.span(ts).is_none() {
+            return true;
+        }
+        let (Some(id), true, Some(field)) = (self.fixed, self.column_applies, self.column.as_deref()) else {
+            return false;
+        };
+        decode_metadata(metadata, &mut self.metadata_raw, &mut self.metadata);
+        if self.metadata.iter().any(|(n, _)| n == field) {
+            return false;
+        }
+        let Some(value) = value else { return true };
+        let Ok(text) = std::str::from_utf8(value) else { return false };
+        match self.extractor.lean_text(text) {
+            None => false,
+            Some(None) => true,
+            Some(Some(v)) => {
+                let stream = self.streams.len() - 1;
+                self.series[id].1.push((ts, stream as u32, v));
+                true
+            }
         }
     }
 

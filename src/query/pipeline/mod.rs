@@ -8,6 +8,7 @@
 
 pub mod conv;
 mod drop_keep;
+mod fields;
 mod filter;
 mod format;
 mod ip;
@@ -24,6 +25,7 @@ mod tests;
 use memchr::memmem::Finder;
 
 use self::drop_keep::DropKeep;
+pub use self::fields::{JsonFields, JSON_FIELDS};
 use self::filter::CompiledLineFilter;
 use self::format::{LabelsFormatter, LineFormatter};
 use self::jsonexpr::JsonExprParser;
