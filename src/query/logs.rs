@@ -518,6 +518,9 @@ fn open(
     if cands.is_empty() {
         return Ok(None);
     }
+    // Here, on the reader thread, rather than in the merge, which reads the metadata of
+    // every entry it returns.
+    block.load_metadata();
     let backward = direction == Direction::Backward;
     if backward {
         cands.reverse();

@@ -42,6 +42,10 @@ pub(super) const V4: u8 = 4;
 /// Version 5: version 4 followed by the block's field columns (`store::columns`):
 /// `u32 columns | (u8 kind | u8 name_len | name | section cells)*` after the last page.
 pub(super) const V5: u8 = 5;
+/// Version 6 (sealed blocks now): version 5 with the structured metadata apart from the
+/// index, in a section of its own right after it, decompressed only when an entry's
+/// metadata is read; the column directory is always there (it may count 0 columns).
+pub(super) const V6: u8 = 6;
 const CODEC_RAW: u8 = 0;
 const CODEC_LZ4: u8 = 1;
 const CODEC_ZSTD: u8 = 2;
@@ -240,8 +244,11 @@ impl Encoder {
         let mut index = self.ts_deltas;
         index.extend_from_slice(&self.line_lens);
         index.extend_from_slice(&self.meta_lens);
-        index.extend_from_slice(&self.metas);
         let v4 = self.page0.is_some();
+        // Sealed blocks (version 6) keep the metadata in a section of its own.
+        if !v4 {
+            index.extend_from_slice(&self.metas);
+        }
         // Columns only in the version-4 layout (a block whose page 0 is no dictionary has
         // none).
         let columns = match self.columns.take() {
@@ -257,14 +264,13 @@ impl Encoder {
         };
         let body: usize = self.pages.iter().zip(&filters).map(|(p, f)| 8 + f.len() + p.2.len()).sum();
         let mut out = Vec::with_capacity(16 + index.len() / 2 + body);
-        out.push(match (v4, columns.is_empty()) {
-            (true, false) => V5,
-            (true, true) => V4,
-            (false, _) => V3,
-        });
+        out.push(if v4 { V6 } else { V3 });
         out.extend_from_slice(&(self.n as u32).to_le_bytes());
         out.extend_from_slice(&(self.metas.len() as u32).to_le_bytes());
         put_section(&mut out, &index, self.codec);
+        if v4 {
+            put_section(&mut out, &self.metas, self.codec);
+        }
         out.extend_from_slice(&(self.pages.len() as u32).to_le_bytes());
         for ((first, _, section), f) in self.pages.iter().zip(&filters) {
             out.extend_from_slice(&first.to_le_bytes());
@@ -272,7 +278,7 @@ impl Encoder {
             out.extend_from_slice(f);
             out.extend_from_slice(section);
         }
-        if !columns.is_empty() {
+        if v4 {
             out.extend_from_slice(&(columns.len() as u32).to_le_bytes());
             for (kind, name, cells) in &columns {
                 out.push(*kind);
@@ -480,7 +486,10 @@ pub(super) fn v3_page<'v>(v: &'v [u8], at: &mut usize) -> Result<(usize, &'v [u8
 /// Where a v3 value's pages start, and how many there are.
 pub(super) fn v3_pages_at(value: &[u8]) -> Result<(usize, usize), CorruptBlock> {
     let (_, _, _, used) = section(value.get(V3_HEADER..).ok_or(CorruptBlock("bad header"))?)?;
-    let at = V3_HEADER + used;
+    let mut at = V3_HEADER + used;
+    if value[0] == V6 {
+        at += section(value.get(at..).ok_or(CorruptBlock("metadata section"))?)?.3;
+    }
     let n = value.get(at..at + 4).map(|b| read_u32(b, 0) as usize).ok_or(CorruptBlock("page count"))?;
     Ok((at + 4, n))
 }
@@ -496,7 +505,7 @@ pub fn peek(value: &[u8]) -> Result<(usize, usize), CorruptBlock> {
             let (_, lines_raw, _, _) = section(&value[5 + used..])?;
             Ok((n, index_raw + lines_raw))
         }
-        Some(&(V3 | V4 | V5)) if value.len() >= V3_HEADER => {
+        Some(&(V3 | V4 | V5 | V6)) if value.len() >= V3_HEADER => {
             let n = read_u32(value, 1) as usize;
             let metas = read_u32(value, 5) as usize;
             let (mut at, pages) = v3_pages_at(value)?;
@@ -542,6 +551,11 @@ pub struct Block {
     stored: Vec<u8>,
     /// Version 5: the field columns, their cells as stored.
     columns: Vec<ColumnRef>,
+    /// Version 6: the structured metadata section as stored (codec, raw length, range in
+    /// `stored`), decompressed into `metas` on first use. Older versions keep the metadata
+    /// at the end of `index`.
+    metas_at: Option<(u8, usize, Range<usize>)>,
+    metas: OnceCell<Vec<u8>>,
 }
 
 /// A field column of a decoded block (its section's payload is in [`Block::stored`]).
@@ -611,7 +625,7 @@ impl Block {
         match value.first() {
             Some(&V1) => Self::decode_v1(value).map(Some),
             Some(&V2) => Self::decode_v2(value, probe),
-            Some(&(V3 | V4 | V5)) => Self::decode_v3(value, probe, possible, eager),
+            Some(&(V3 | V4 | V5 | V6)) => Self::decode_v3(value, probe, possible, eager),
             _ => Err(CorruptBlock("bad header")),
         }
     }
@@ -644,18 +658,32 @@ impl Block {
         if !probe.is_empty() && heads.iter().all(|h| !h.1) {
             return Ok(None);
         }
-        let column_dir = if value[0] == V5 { column_directory(&value[at..])? } else { Vec::new() };
+        let column_dir = if value[0] >= V5 { column_directory(&value[at..])? } else { Vec::new() };
         let with_page0 = |h: &(usize, bool, u8, usize, &[u8])| h.2 == CODEC_ZSTD_PAGE0;
         if (value[0] == V3 && heads.iter().any(with_page0)) || heads.first().is_some_and(with_page0) {
             return Err(CorruptBlock("unknown codec"));
         }
         let need_page0 = heads.iter().any(|h| h.1 && with_page0(h));
-        let (codec, raw_len, payload, _) = section(&value[V3_HEADER..])?;
-        let index = expand_index(n, &decompress(codec, raw_len, payload)?)?;
-        if index.len() - 16 * n != read_u32(value, 5) as usize {
-            return Err(CorruptBlock("index metas"));
-        }
+        let (codec, raw_len, payload, used) = section(&value[V3_HEADER..])?;
+        let v6 = value[0] == V6;
+        let index = expand_index(n, &decompress(codec, raw_len, payload)?, !v6)?;
+        let meta_bytes = read_u32(value, 5) as usize;
+        let metas_at = if v6 {
+            let (codec, raw_len, payload, _) = section(&value[V3_HEADER + used..])?;
+            let last_end = if n == 0 { 0 } else { read_u32(&index, 12 * n + 4 * (n - 1)) as usize };
+            if raw_len != meta_bytes || last_end != meta_bytes {
+                return Err(CorruptBlock("index metas"));
+            }
+            Some((codec, raw_len, payload))
+        } else {
+            if index.len() - 16 * n != meta_bytes {
+                return Err(CorruptBlock("index metas"));
+            }
+            None
+        };
         let mut b = Block {
+            metas: OnceCell::new(),
+            metas_at: None,
             index,
             n,
             lines_len: 0,
@@ -700,6 +728,11 @@ impl Block {
         if n > 0 && b.pages.is_empty() {
             return Err(CorruptBlock("no pages"));
         }
+        if let Some((codec, raw_len, payload)) = metas_at {
+            let from = b.stored.len();
+            b.stored.extend_from_slice(payload);
+            b.metas_at = Some((codec, raw_len, from..b.stored.len()));
+        }
         for (kind, name, codec, raw_len, payload) in column_dir {
             let from = b.stored.len();
             b.stored.extend_from_slice(payload);
@@ -733,7 +766,16 @@ impl Block {
             copied: true,
             lines: OnceCell::new(),
         };
-        let b = Block { index, n, lines_len: lraw, pages: vec![page], stored, columns: Vec::new() };
+        let b = Block {
+            index,
+            n,
+            lines_len: lraw,
+            pages: vec![page],
+            stored,
+            columns: Vec::new(),
+            metas: OnceCell::new(),
+            metas_at: None,
+        };
         b.check()?;
         Ok(Some(b))
     }
@@ -760,7 +802,16 @@ impl Block {
             copied: true,
             lines: OnceCell::from(raw[lines_at..metas_at].to_vec()),
         };
-        let b = Block { index, n, lines_len, pages: vec![page], stored: Vec::new(), columns: Vec::new() };
+        let b = Block {
+            index,
+            n,
+            lines_len,
+            pages: vec![page],
+            stored: Vec::new(),
+            columns: Vec::new(),
+            metas: OnceCell::new(),
+            metas_at: None,
+        };
         b.check()?;
         Ok(b)
     }
@@ -923,7 +974,23 @@ impl Block {
         let base = 12 * self.n;
         let start = if i == 0 { 0 } else { read_u32(&self.index, base + 4 * (i - 1)) as usize };
         let end = read_u32(&self.index, base + 4 * i) as usize;
-        &self.index[16 * self.n + start..16 * self.n + end]
+        &self.metas()[start..end]
+    }
+
+    /// Decompresses the structured metadata now (version 6; a no-op before): for a reader
+    /// that hands the block to another thread, which then reads metadata.
+    pub fn load_metadata(&self) {
+        self.metas();
+    }
+
+    /// Every entry's structured metadata, back to back (version 6: decompressed on first
+    /// use; its length was checked against the index when the block was decoded).
+    fn metas(&self) -> &[u8] {
+        let Some((codec, raw_len, range)) = &self.metas_at else { return &self.index[16 * self.n..] };
+        self.metas.get_or_init(|| {
+            decompress(*codec, *raw_len, &self.stored[range.clone()])
+                .expect("a block's metadata section decompresses (RocksDB checked its bytes)")
+        })
     }
 
     /// Index of the first entry with ts >= `ts` (entries are sorted).
@@ -954,14 +1021,16 @@ impl Block {
 
     /// Bytes decompressed so far: the index section, and the pages read.
     pub fn decoded_len(&self) -> usize {
-        self.index.len() + self.pages.iter().filter(|p| p.lines.get().is_some()).map(|p| p.end - p.start).sum::<usize>()
+        self.index.len()
+            + self.metas.get().map_or(0, Vec::len)
+            + self.pages.iter().filter(|p| p.lines.get().is_some()).map(|p| p.end - p.start).sum::<usize>()
     }
 }
 
 /// Expands a v3 index (varints) into the fixed-width form the accessors read. The varints
 /// come in the order of the fixed-width columns (times, line ends, metadata ends), so the
 /// output is appended to, never zeroed first.
-fn expand_index(n: usize, raw: &[u8]) -> Result<Vec<u8>, CorruptBlock> {
+fn expand_index(n: usize, raw: &[u8], metas_inline: bool) -> Result<Vec<u8>, CorruptBlock> {
     let bad = || CorruptBlock("index");
     let mut pos = 0;
     // Written in place (a query expands the index of every block it reads): one column at a
@@ -982,7 +1051,7 @@ fn expand_index(n: usize, raw: &[u8]) -> Result<Vec<u8>, CorruptBlock> {
             slot.copy_from_slice(&u32::try_from(end).map_err(|_| bad())?.to_le_bytes());
         }
     }
-    let metas = if n == 0 { 0 } else { read_u32(&out, 12 * n + 4 * (n - 1)) as usize };
+    let metas = if n == 0 || !metas_inline { 0 } else { read_u32(&out, 12 * n + 4 * (n - 1)) as usize };
     let rest = &raw[pos..];
     if rest.len() != metas {
         return Err(CorruptBlock("index metas"));
@@ -1103,7 +1172,7 @@ mod tests {
             for codec in [Codec::Lz4, Codec::Zstd(3)] {
                 let v = encode(&entries, codec);
                 let b = Block::decode(&v).unwrap();
-                assert_eq!(peek(&v).unwrap(), (n, b.index.len() + b.lines_len), "the decoded size");
+                assert_eq!(peek(&v).unwrap(), (n, 16 * n + b.metas().len() + b.lines_len), "the decoded size");
                 assert_eq!(b.len(), n);
                 for (i, want) in entries.iter().enumerate() {
                     assert_eq!(&b.entry(i), want);
@@ -1194,7 +1263,7 @@ mod tests {
             next = r.end;
         }
         assert_eq!(next, 3000);
-        assert_eq!(sealed[0], V4, "pages after the first use page 0 as their dictionary");
+        assert_eq!(sealed[0], V6, "pages after the first use page 0 as their dictionary");
         assert!(b.pages[1..].iter().all(|p| p.codec == CODEC_ZSTD_PAGE0));
         assert_eq!(b.line(2999), entries[2999].line.as_bytes());
         // The last page, and page 0 (its dictionary).
@@ -1266,10 +1335,10 @@ mod tests {
 
         let plain: Vec<Entry> = (0..2000).map(|i| e(i, &format!("line {i} {}", "z".repeat(40)), &[])).collect();
         let mut v = encode(&plain, Codec::Zstd(3));
-        assert_eq!(v[0], V4);
+        assert_eq!(v[0], V6);
         assert_eq!(Block::decode(&v).unwrap().entry(1999), plain[1999]);
         v[0] = V3;
-        assert_eq!(Block::decode(&v).unwrap_err(), CorruptBlock("unknown codec"), "version 3 has no page-0 frames");
+        assert!(Block::decode(&v).is_err(), "version 3 has neither page-0 frames nor a metadata section");
     }
 
     /// The fixed-width index columns of formats 1 and 2 (`ts | line_end | meta_end`) and
@@ -1295,6 +1364,55 @@ mod tests {
             columns.extend_from_slice(&end.to_le_bytes());
         }
         (columns, metas)
+    }
+
+    /// Blocks of formats 4 and 5 (metadata inside the index section; 5 with columns) are
+    /// still read: rebuilt here from a version-6 block, they decode to the same entries and
+    /// columns.
+    #[test]
+    fn versions_4_and_5_are_still_read() {
+        let entries: Vec<Entry> = (0..3000)
+            .map(|i| {
+                let meta: &[(&str, &str)] = if i % 4 == 0 { &[("trace_id", "abc")] } else { &[] };
+                e(i, &format!(r#"{{"n":{i},"msg":"line {i} {}"}}"#, "q".repeat(i as usize % 50)), meta)
+            })
+            .collect();
+        let mut enc = Encoder::with_fields(Codec::Zstd(3), &crate::query::pipeline::JSON_FIELDS);
+        entries.iter().for_each(|x| enc.push_entry(x));
+        let v6 = enc.finish();
+        assert_eq!(v6[0], V6);
+        let b6 = Block::decode(&v6).unwrap();
+        assert_eq!(b6.column_names(columns::KIND_JSON).collect::<Vec<_>>(), ["n"]);
+        // Version 5: the index section holds the metadata too; the columns follow the pages.
+        let (codec, raw_len, payload, used) = section(&v6[V3_HEADER..]).unwrap();
+        let mut index = decompress(codec, raw_len, payload).unwrap();
+        let (mcodec, mraw, mpayload, mused) = section(&v6[V3_HEADER + used..]).unwrap();
+        index.extend_from_slice(&decompress(mcodec, mraw, mpayload).unwrap());
+        let (mut at, npages) = v3_pages_at(&v6).unwrap();
+        let pages_from = at - 4;
+        for _ in 0..npages {
+            v3_page(&v6, &mut at).unwrap();
+        }
+        assert_eq!(pages_from, V3_HEADER + used + mused);
+        let mut v5 = v6[..V3_HEADER].to_vec();
+        v5[0] = V5;
+        put_section(&mut v5, &index, Codec::Zstd(3));
+        v5.extend_from_slice(&v6[pages_from..]);
+        let mut v4 = v5[..v5.len() - (v6.len() - at)].to_vec();
+        v4[0] = V4;
+        for v in [&v5, &v4] {
+            let b = Block::decode(v).unwrap();
+            assert!(b.metas_at.is_none());
+            for (i, want) in entries.iter().enumerate() {
+                assert_eq!(&b.entry(i), want);
+            }
+        }
+        let cells = |b: &Block| {
+            let c = b.column(columns::KIND_JSON, "n").unwrap().unwrap();
+            (0..entries.len()).map(|i| format!("{:?}", c.cell(i))).collect::<Vec<_>>()
+        };
+        assert_eq!(cells(&Block::decode(&v5).unwrap()), cells(&b6));
+        assert!(Block::decode(&v4).unwrap().column(columns::KIND_JSON, "n").unwrap().is_none());
     }
 
     /// Blocks written in format v2 (one whole-word filter per block) are still read.

@@ -19,7 +19,7 @@ const HEAD_V1: u8 = 1;
 /// Splits an encoded block into (head, body). Blocks without page filters (push blocks,
 /// older formats) get an empty head and keep their value as it is.
 pub fn split(value: &[u8]) -> Result<(Vec<u8>, std::borrow::Cow<'_, [u8]>), CorruptBlock> {
-    if !matches!(value.first(), Some(&(block::V3 | block::V4 | block::V5))) {
+    if !matches!(value.first(), Some(&(block::V3 | block::V4 | block::V5 | block::V6))) {
         return Ok((Vec::new(), value.into()));
     }
     let (pages_at, npages) = block::v3_pages_at(value)?;
