@@ -46,7 +46,14 @@ pub trait FieldScanner: Sync {
     fn may_yield(&self, line: &[u8], name: &str) -> bool;
     /// Whether `value` is a number (a column is kept only for fields that always are).
     fn is_number(&self, value: &str) -> bool;
+    /// A scanner that reports only the fields named `names`, and otherwise answers as this
+    /// one does (the same lines parse): cheaper, since other fields are not built.
+    fn narrowed(&self, names: &[String]) -> Box<dyn FieldScanner + '_>;
 }
+
+/// Lines of a block parsed in full to find the fields worth a column; the whole block is
+/// then parsed for those fields only.
+pub const SAMPLE_LINES: usize = 256;
 
 /// One entry's cell of a column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,6 +139,20 @@ impl<'s> Builder<'s> {
         // One parse per line, nothing allocated per field: every value goes to `arena`,
         // every field to `fields` as (name id, value range); `at[i]..at[i + 1]` are line
         // i's fields, `None` for a line that does not parse.
+        // The candidates: fields that are numbers wherever they appear in the first lines.
+        let mut sample: HashMap<String, bool> = HashMap::new();
+        for i in 0..n.min(SAMPLE_LINES) {
+            self.scanner.scan(line(i), &mut |k, v| {
+                let number = self.scanner.is_number(v);
+                sample.entry(k.to_string()).and_modify(|n| *n &= number).or_insert(number);
+            });
+        }
+        let mut candidates: Vec<String> = sample.into_iter().filter(|(_, number)| *number).map(|(k, _)| k).collect();
+        if candidates.is_empty() {
+            return Vec::new();
+        }
+        candidates.sort();
+        let scanner = self.scanner.narrowed(&candidates);
         let mut ids: HashMap<String, usize> = HashMap::new();
         let mut stats: Vec<FieldStat> = Vec::new();
         let mut arena: Vec<u8> = Vec::new();
@@ -139,7 +160,7 @@ impl<'s> Builder<'s> {
         let mut at: Vec<Option<u32>> = Vec::with_capacity(n + 1);
         for i in 0..n {
             let first = fields.len();
-            let ok = self.scanner.scan(line(i), &mut |k, v| {
+            let ok = scanner.scan(line(i), &mut |k, v| {
                 let id = match ids.get(k) {
                     Some(&id) => id,
                     None => {
@@ -162,7 +183,7 @@ impl<'s> Builder<'s> {
                 let st = &mut stats[id as usize];
                 st.count += 1;
                 st.numbers = st.numbers
-                    && std::str::from_utf8(&arena[s as usize..e as usize]).is_ok_and(|v| self.scanner.is_number(v));
+                    && std::str::from_utf8(&arena[s as usize..e as usize]).is_ok_and(|v| scanner.is_number(v));
             }
         }
         let fields_of = |i: usize| -> Option<&[(u32, u32, u32)]> {
@@ -187,7 +208,7 @@ impl<'s> Builder<'s> {
                     let value = match fields_of(i) {
                         // The parser's first value for a name is the one a reader gets.
                         Some(fs) => fs.iter().find(|f| f.0 as usize == id).map(|f| &arena[f.1 as usize..f.2 as usize]),
-                        None if !self.scanner.may_yield(line(i), name) => None,
+                        None if !scanner.may_yield(line(i), name) => None,
                         None => {
                             tags.push(UNKNOWN);
                             continue;
@@ -204,7 +225,7 @@ impl<'s> Builder<'s> {
                 }
                 tags.extend_from_slice(&lens);
                 tags.extend_from_slice(&values);
-                (self.scanner.kind(), name.clone(), tags)
+                (scanner.kind(), name.clone(), tags)
             })
             .collect()
     }
@@ -238,6 +259,33 @@ mod tests {
         }
         fn is_number(&self, value: &str) -> bool {
             value.parse::<f64>().is_ok()
+        }
+        fn narrowed(&self, names: &[String]) -> Box<dyn FieldScanner + '_> {
+            Box::new(Narrow(names.to_vec()))
+        }
+    }
+
+    /// [`Kv`] reporting only some fields.
+    struct Narrow(Vec<String>);
+    impl FieldScanner for Narrow {
+        fn kind(&self) -> u8 {
+            Kv.kind()
+        }
+        fn scan(&self, line: &[u8], field: &mut dyn FnMut(&str, &str)) -> bool {
+            Kv.scan(line, &mut |k, v| {
+                if self.0.iter().any(|n| n == k) {
+                    field(k, v)
+                }
+            })
+        }
+        fn may_yield(&self, line: &[u8], name: &str) -> bool {
+            Kv.may_yield(line, name)
+        }
+        fn is_number(&self, value: &str) -> bool {
+            Kv.is_number(value)
+        }
+        fn narrowed(&self, names: &[String]) -> Box<dyn FieldScanner + '_> {
+            Kv.narrowed(names)
         }
     }
 
