@@ -95,31 +95,19 @@ pub fn parse_signed_duration(s: &str) -> Result<(bool, Duration), String> {
 /// `0s`); a sub-millisecond remainder is appended as `us`/`ns`. The result parses back to
 /// the same value with [`parse_duration`].
 pub fn format_duration(d: Duration) -> String {
-    let mut ns = d.as_nanos();
+    let ns = d.as_nanos();
     if ns == 0 {
         return "0s".into();
     }
     let mut out = String::new();
-    let mut emit = |unit: &str, mult: u128, exact: bool, ns: &mut u128| {
-        if exact && !ns.is_multiple_of(mult) {
-            return;
-        }
-        let v = *ns / mult;
-        if v > 0 {
-            out.push_str(&format!("{v}{unit}"));
-            *ns -= v * mult;
-        }
-    };
-    // Years and weeks only when exact, as Prometheus does: `90d` reads better than `12w6d`.
-    emit("y", NS_PER_Y, true, &mut ns);
-    emit("w", NS_PER_W, true, &mut ns);
-    emit("d", NS_PER_D, false, &mut ns);
-    emit("h", NS_PER_H, false, &mut ns);
-    emit("m", NS_PER_M, false, &mut ns);
-    emit("s", NS_PER_S, false, &mut ns);
-    emit("ms", NS_PER_MS, false, &mut ns);
-    emit("us", 1_000, false, &mut ns);
-    emit("ns", 1, false, &mut ns);
+    crate::gocompat::duration::push_prom_duration(&mut out, ns / 1_000_000);
+    let (us, rest) = ((ns % 1_000_000) / 1_000, ns % 1_000);
+    if us > 0 {
+        out.push_str(&format!("{us}us"));
+    }
+    if rest > 0 {
+        out.push_str(&format!("{rest}ns"));
+    }
     out
 }
 

@@ -254,35 +254,42 @@ fn frac_string(v: u64, div: u64) -> String {
 
 /// Prometheus `model.Duration.String` (`5m`, `1h30m`, `1d`, `2w`, `0s`), millisecond precision.
 pub fn prom_duration_string(d: i64) -> String {
-    let mut ms = d / 1_000_000;
+    let ms = d / 1_000_000;
     if ms == 0 {
         return "0s".into();
     }
     let mut out = String::new();
     if ms < 0 {
         out.push('-');
-        ms = -ms;
     }
-    let units: [(&str, i64, bool); 7] = [
-        ("y", 1000 * 60 * 60 * 24 * 365, true),
-        ("w", 1000 * 60 * 60 * 24 * 7, true),
-        ("d", 1000 * 60 * 60 * 24, false),
+    push_prom_duration(&mut out, ms.unsigned_abs() as u128);
+    out
+}
+
+/// Appends `ms` milliseconds as [`prom_duration_string`] writes a positive duration
+/// (nothing for 0): years and weeks only when exact, then days down to milliseconds.
+pub fn push_prom_duration(out: &mut String, mut ms: u128) {
+    const D: u128 = 1000 * 60 * 60 * 24;
+    let units: [(&str, u128, bool); 7] = [
+        ("y", D * 365, true),
+        ("w", D * 7, true),
+        ("d", D, false),
         ("h", 1000 * 60 * 60, false),
         ("m", 1000 * 60, false),
         ("s", 1000, false),
         ("ms", 1, false),
     ];
     for (unit, mult, exact) in units {
-        if exact && ms % mult != 0 {
+        if exact && !ms.is_multiple_of(mult) {
             continue;
         }
         let v = ms / mult;
         if v > 0 {
-            out.push_str(&format!("{v}{unit}"));
+            out.push_str(&v.to_string());
+            out.push_str(unit);
             ms -= v * mult;
         }
     }
-    out
 }
 
 #[cfg(test)]
