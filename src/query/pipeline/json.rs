@@ -274,21 +274,41 @@ fn key_value_error(d: &[u8], k: &[u8], e: &'static str) -> Option<&'static str> 
     get(&after[colon + 1..]).err().map(|_| e)
 }
 
+/// Whose escape rules [`unescape_with`] follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Escapes {
+    /// `jsonparser.Unescape` (Loki's `| json`): a broken surrogate pair is an error.
+    JsonParser,
+    /// Go `encoding/json` string decoding as go-logfmt uses it for quoted values: `\'` is
+    /// an escape too, a bare `"` is an error, and a broken surrogate becomes U+FFFD.
+    Logfmt,
+}
+
 /// `jsonparser.Unescape` into `out`; false on an invalid escape.
 pub fn unescape_into(s: &[u8], out: &mut Vec<u8>) -> bool {
+    unescape_with(s, out, Escapes::JsonParser)
+}
+
+/// Unescapes the inside of a JSON-style string into `out` by `rules`; false when it is
+/// invalid.
+pub(super) fn unescape_with(s: &[u8], out: &mut Vec<u8>, rules: Escapes) -> bool {
+    let logfmt = rules == Escapes::Logfmt;
     let mut i = 0;
     while i < s.len() {
-        let Some(bs) = memchr::memchr(b'\\', &s[i..]) else {
+        let next = if logfmt { memchr::memchr2(b'\\', b'"', &s[i..]) } else { memchr::memchr(b'\\', &s[i..]) };
+        let Some(bs) = next else {
             out.extend_from_slice(&s[i..]);
             return true;
         };
         out.extend_from_slice(&s[i..i + bs]);
         i += bs;
+        if s[i] == b'"' {
+            return false;
+        }
         let Some(&e) = s.get(i + 1) else { return false };
         let simple = match e {
-            b'"' => Some(b'"'),
-            b'\\' => Some(b'\\'),
-            b'/' => Some(b'/'),
+            b'"' | b'\\' | b'/' => Some(e),
+            b'\'' if logfmt => Some(e),
             b'b' => Some(8),
             b'f' => Some(12),
             b'n' => Some(b'\n'),
@@ -305,8 +325,15 @@ pub fn unescape_into(s: &[u8], out: &mut Vec<u8>) -> bool {
             return false;
         }
         let Some(r) = hex4(&s[i..]) else { return false };
-        let (c, used) = if r <= 0xFFFF && !(0xD800..=0xDFFF).contains(&r) {
+        let (c, used) = if !(0xD800..=0xDFFF).contains(&r) {
             (char::from_u32(r), 6)
+        } else if logfmt {
+            match hex4(&s[i + 6..]) {
+                Some(r2) if r < 0xDC00 && (0xDC00..=0xDFFF).contains(&r2) => {
+                    (char::from_u32(0x10000 + ((r - 0xD800) << 10) + (r2 - 0xDC00)), 12)
+                }
+                _ => (None, 6),
+            }
         } else {
             let Some(r2) = hex4(&s[i + 6..]) else {
                 return false;
@@ -382,6 +409,28 @@ mod tests {
         assert_eq!(members(r#"{"a":"b""#).1, Err(Stop::Err(MALFORMED_ARRAY)));
         assert_eq!(members(r#"{"a":"b"#).1, Err(Stop::Err(MALFORMED_STRING)));
         assert_eq!(members(r#"{"a":xyz}"#).1, Err(Stop::Err(UNKNOWN_VALUE_TYPE)));
+    }
+
+    /// The two escape dialects differ only where their decoders do.
+    #[test]
+    fn escape_dialects() {
+        let run = |s: &str, rules| {
+            let mut out = Vec::new();
+            unescape_with(s.as_bytes(), &mut out, rules).then(|| String::from_utf8(out).unwrap())
+        };
+        for (input, jsonparser, logfmt) in [
+            (r"a\nb\u00e9", Some("a\nb\u{e9}"), Some("a\nb\u{e9}")),
+            (r"it\'s", None, Some("it's")),
+            (r#"a"b"#, Some(r#"a"b"#), None),
+            (r"\ud83d\ude00", Some("\u{1F600}"), Some("\u{1F600}")),
+            (r"\ud83dx", None, Some("\u{FFFD}x")),
+            (r"\ude00", None, Some("\u{FFFD}")),
+            (r"\u+123", None, None),
+            (r"tail\", None, None),
+        ] {
+            assert_eq!(run(input, Escapes::JsonParser).as_deref(), jsonparser, "jsonparser {input}");
+            assert_eq!(run(input, Escapes::Logfmt).as_deref(), logfmt, "logfmt {input}");
+        }
     }
 
     #[test]

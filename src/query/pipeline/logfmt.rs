@@ -178,58 +178,7 @@ impl<'l> Decoder<'l> {
 /// Go `encoding/json`-style unquoting of a quoted logfmt value's inside (also accepts `\'`).
 fn unquote(s: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        let c = s[i];
-        if c == b'"' {
-            return None;
-        }
-        if c != b'\\' {
-            out.push(c);
-            i += 1;
-            continue;
-        }
-        i += 1;
-        let e = *s.get(i)?;
-        let simple = match e {
-            b'"' | b'\\' | b'/' | b'\'' => Some(e),
-            b'b' => Some(8),
-            b'f' => Some(12),
-            b'n' => Some(b'\n'),
-            b'r' => Some(b'\r'),
-            b't' => Some(b'\t'),
-            _ => None,
-        };
-        if let Some(c) = simple {
-            out.push(c);
-            i += 1;
-            continue;
-        }
-        if e != b'u' {
-            return None;
-        }
-        let hex = |s: &[u8]| -> Option<u32> {
-            let h = std::str::from_utf8(s.get(..4)?).ok()?;
-            u32::from_str_radix(h, 16).ok()
-        };
-        let r = hex(&s[i + 1..])?;
-        i += 5;
-        let ch = if (0xD800..0xE000).contains(&r) {
-            let r2 = if s.get(i) == Some(&b'\\') && s.get(i + 1) == Some(&b'u') { hex(&s[i + 2..]) } else { None };
-            match r2 {
-                Some(r2) if (0xDC00..0xE000).contains(&r2) && r < 0xDC00 => {
-                    i += 6;
-                    char::from_u32(0x10000 + ((r - 0xD800) << 10) + (r2 - 0xDC00))
-                }
-                _ => None,
-            }
-        } else {
-            char::from_u32(r)
-        };
-        let mut buf = [0u8; 4];
-        out.extend_from_slice(ch.unwrap_or('\u{FFFD}').encode_utf8(&mut buf).as_bytes());
-    }
-    Some(out)
+    super::json::unescape_with(s, &mut out, super::json::Escapes::Logfmt).then_some(out)
 }
 
 #[cfg(test)]
