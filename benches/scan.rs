@@ -15,6 +15,7 @@ use lokid::ingest::Ingester;
 use lokid::logql::{parse_expr, Expr, LineFilter, LineFilterOp, LineFilterValue, LogExpr, MatchOp, Matcher, Stage};
 use lokid::model::{Direction, TimeRange};
 use lokid::query::metric::{self, MetricQuery};
+use lokid::query::plan::Steps;
 use lokid::query::result::QueryResult;
 use lokid::query::{logs, Deadline, Engine};
 use lokid::store::{keys, merge, Rocks, RocksOptions};
@@ -93,7 +94,7 @@ fn bench_scan(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter(|| {
                 let src = logs::StoreSource::new(&engine, "fake", Deadline::none());
-                let mq = MetricQuery { expr: &m, start: common::T0, end, step: step * 1_000_000_000 };
+                let mq = MetricQuery { expr: &m, steps: Steps::range(common::T0, end, step * 1_000_000_000) };
                 let QueryResult::Matrix(series) = metric::run(&mq, &src, 0).expect("query") else { panic!("matrix") };
                 assert!(!series.is_empty());
             })

@@ -15,6 +15,7 @@ use crate::clock::now_ns;
 use crate::gocompat;
 use crate::logql::{self, Expr};
 use crate::model::TimeRange;
+use crate::query::plan::Steps;
 use crate::query::{logs, metric, CancelOnDrop, Deadline, QueryResult, Stats};
 
 /// Grafana asks for Loki 3's categorized labels with this header.
@@ -88,12 +89,11 @@ pub async fn query_range(State(st): State<Arc<AppState>>, req: Request) -> Resul
             }
             Expr::Metric(m) => {
                 // Loki's query frontend aligns start down and end up to the step.
-                let start = start.div_euclid(step) * step;
-                let end = end.div_euclid(step) * step + if end.rem_euclid(step) == 0 { 0 } else { step };
+                let steps = Steps::aligned(start, end, step);
                 let started = Instant::now();
                 let src = logs::StoreSource::new(&st2.engine, &tenant, deadline);
                 let max_series = st2.config.limits_for(&tenant).max_query_series;
-                let res = metric::run(&metric::MetricQuery { expr: m, start, end, step }, &src, max_series)?;
+                let res = metric::run(&metric::MetricQuery { expr: m, steps }, &src, max_series)?;
                 let mut stats = src.stats.into_inner();
                 stats.exec_seconds = started.elapsed().as_secs_f64();
                 Ok((res, stats))
@@ -130,7 +130,7 @@ pub async fn query_instant(State(st): State<Arc<AppState>>, req: Request) -> Res
         let started = Instant::now();
         let src = logs::StoreSource::new(&st2.engine, &tenant, deadline);
         let max_series = st2.config.limits_for(&tenant).max_query_series;
-        let res = metric::run(&metric::MetricQuery { expr: &m, start: t, end: t, step: 0 }, &src, max_series)?;
+        let res = metric::run(&metric::MetricQuery { expr: &m, steps: Steps::instant(t) }, &src, max_series)?;
         let mut stats = src.stats.into_inner();
         stats.exec_seconds = started.elapsed().as_secs_f64();
         Ok((res, stats))

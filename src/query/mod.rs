@@ -8,6 +8,7 @@ pub mod logs;
 pub mod meta;
 pub mod metric;
 pub mod pipeline;
+pub mod plan;
 pub mod result;
 mod scan;
 pub mod source;

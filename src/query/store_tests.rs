@@ -78,7 +78,7 @@ fn lines(engine: &Engine, q: &str, direction: Direction) -> Vec<String> {
 
 fn instant(src: &StoreSource, q: &str, t: i64) -> Vec<(String, f64)> {
     let Ok(Expr::Metric(m)) = parse_expr(q) else { panic!("{q}") };
-    match metric::run(&MetricQuery { expr: &m, start: t, end: t, step: 0 }, src, 0).unwrap() {
+    match metric::run(&MetricQuery { expr: &m, steps: crate::query::plan::Steps::instant(t) }, src, 0).unwrap() {
         QueryResult::Vector(v) => v.into_iter().map(|s| (s.labels.to_string(), s.value)).collect(),
         other => panic!("{other:?}"),
     }
@@ -303,7 +303,7 @@ fn lines_of(engine: &Engine, q: &str) -> Vec<String> {
 
 fn range_series(src: &StoreSource, q: &str, start: i64, end: i64, step: i64) -> String {
     let Ok(Expr::Metric(m)) = parse_expr(q) else { panic!("{q}") };
-    match metric::run(&MetricQuery { expr: &m, start, end, step }, src, 0) {
+    match metric::run(&MetricQuery { expr: &m, steps: crate::query::plan::Steps::new(start, end, step) }, src, 0) {
         Ok(r) => format!("{r:?}"),
         Err(e) => format!("error: {e}"),
     }

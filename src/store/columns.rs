@@ -16,7 +16,9 @@
 //! ```
 //! A column is written only for a field that, in the lines that parse, holds a number every
 //! time it appears, in at least [`MIN_SHARE`] of the block's entries; at most [`MAX_COLUMNS`]
-//! per block, the most frequent first.
+//! per block, the most frequent first. Which fields are candidates is decided on the first
+//! [`SAMPLE_LINES`] lines (a field that is not a number there gets no column); the whole
+//! block is then parsed for those fields only.
 
 use std::collections::HashMap;
 
@@ -136,10 +138,8 @@ impl<'s> Builder<'s> {
     pub(super) fn finish(self) -> Vec<(u8, String, Vec<u8>)> {
         let n = self.ends.len();
         let line = |i: usize| &self.lines[if i == 0 { 0 } else { self.ends[i - 1] }..self.ends[i]];
-        // One parse per line, nothing allocated per field: every value goes to `arena`,
-        // every field to `fields` as (name id, value range); `at[i]..at[i + 1]` are line
-        // i's fields, `None` for a line that does not parse.
-        // The candidates: fields that are numbers wherever they appear in the first lines.
+        // The candidates: fields that are numbers wherever they appear in the first
+        // SAMPLE_LINES lines.
         let mut sample: HashMap<String, bool> = HashMap::new();
         for i in 0..n.min(SAMPLE_LINES) {
             self.scanner.scan(line(i), &mut |k, v| {
@@ -153,6 +153,9 @@ impl<'s> Builder<'s> {
         }
         candidates.sort();
         let scanner = self.scanner.narrowed(&candidates);
+        // One parse per line of the candidates only, nothing allocated per field: every
+        // value goes to `arena`, every field to `fields` as (name id, value range);
+        // `at[i]..at[i + 1]` are line i's fields, `None` for a line that does not parse.
         let mut ids: HashMap<String, usize> = HashMap::new();
         let mut stats: Vec<FieldStat> = Vec::new();
         let mut arena: Vec<u8> = Vec::new();

@@ -18,6 +18,7 @@ mod validate;
 
 pub use ast::*;
 pub use error::ParseError;
+pub use ops::{binop_str, range_op_name, vector_op_name};
 
 use parser::{parse_node, Node};
 

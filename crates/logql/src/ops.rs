@@ -35,7 +35,7 @@ pub(crate) fn binop_of(t: Tok) -> Option<(BinOp, u8)> {
     })
 }
 
-pub(crate) fn binop_str(op: BinOp) -> &'static str {
+pub fn binop_str(op: BinOp) -> &'static str {
     match op {
         BinOp::Or => "or",
         BinOp::And => "and",
@@ -166,7 +166,7 @@ pub(crate) fn fold(op: BinOp, l: f64, r: f64) -> f64 {
     }
 }
 
-pub(crate) fn range_op_name(op: RangeOp) -> &'static str {
+pub fn range_op_name(op: RangeOp) -> &'static str {
     use RangeOp::*;
     match op {
         CountOverTime => "count_over_time",
@@ -187,7 +187,7 @@ pub(crate) fn range_op_name(op: RangeOp) -> &'static str {
     }
 }
 
-pub(crate) fn vector_op_name(op: VectorOp) -> &'static str {
+pub fn vector_op_name(op: VectorOp) -> &'static str {
     use VectorOp::*;
     match op {
         Sum => "sum",

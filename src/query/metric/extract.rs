@@ -220,15 +220,6 @@ impl Extractor {
         }
     }
 
-    /// The label a lean extraction unwraps (no label filter after `unwrap`): what a field
-    /// column can answer for.
-    pub(super) fn lean_unwrap_label(&self) -> Option<&str> {
-        match &self.kind {
-            ValueKind::Unwrap { label, post, .. } if post.is_empty() => Some(label),
-            _ => None,
-        }
-    }
-
     /// The label `unwrap` reads, if the extraction unwraps one (an entry without it yields
     /// no sample, whatever else its labels hold).
     pub(super) fn unwrap_label(&self) -> Option<&str> {

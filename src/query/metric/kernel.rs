@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use super::extract::{is_fatal, Extractor};
 use super::{pipeline_error, StepVector, Steps};
 use crate::gocompat::seconds as go_seconds;
-use crate::logql::{LogExpr, LogRange, RangeOp, Stage};
+use crate::logql::{LogExpr, LogRange};
 use crate::model::{Labels, Nanos};
 use crate::query::logs::with_metadata;
 use crate::query::source::{LogSource, StreamSink};
@@ -28,41 +28,14 @@ const CHUNK_STEPS: usize = 720;
 /// A range aggregation the kernel can evaluate.
 #[derive(Debug)]
 pub(super) struct Kernel {
-    /// The selector with its line filters (stages that cannot change what counts dropped).
-    log: LogExpr,
-    bytes: bool,
-    per_second: bool,
+    /// The selector with its line filters (stages that cannot change what counts dropped;
+    /// see `plan::Strategy::Counting`).
+    pub(super) log: LogExpr,
+    pub(super) bytes: bool,
+    pub(super) per_second: bool,
 }
 
 impl Kernel {
-    /// The kernel for `op` over `range`, when it applies: a counting function, no unwrap,
-    /// and a pipeline of line filters, optionally with `| drop __error__, __error_details__`
-    /// (which Grafana's logs-volume query adds; without a parser those labels never exist).
-    pub(super) fn for_range(op: RangeOp, range: &LogRange) -> Option<Kernel> {
-        let (bytes, per_second) = match op {
-            RangeOp::CountOverTime => (false, false),
-            RangeOp::Rate => (false, true),
-            RangeOp::BytesOverTime => (true, false),
-            RangeOp::BytesRate => (true, true),
-            _ => return None,
-        };
-        if range.unwrap.is_some() {
-            return None;
-        }
-        let mut stages = Vec::new();
-        for s in &range.log.stages {
-            match s {
-                Stage::LineFilter(_) => stages.push(s.clone()),
-                Stage::Drop(items)
-                    if items
-                        .iter()
-                        .all(|i| i.matcher.is_none() && (i.name == "__error__" || i.name == "__error_details__")) => {}
-                _ => return None,
-            }
-        }
-        Some(Kernel { log: LogExpr { matchers: range.log.matchers.clone(), stages }, bytes, per_second })
-    }
-
     /// Evaluates every step in order, handing each step's vector (sorted by labels) to
     /// `sink`, like `RangeAgg::scan`.
     pub(super) fn scan(
@@ -281,6 +254,7 @@ mod tests {
     use super::super::testutil::{collect_steps as collect, labels, metric, MemSource, S};
     use super::*;
     use crate::logql::{Grouping, MetricExpr};
+    use crate::query::plan::{RangePlan, Strategy};
 
     /// The kernel gives exactly what the general per-entry evaluation gives.
     #[test]
@@ -306,8 +280,8 @@ mod tests {
         ];
         for (q, grouping) in cases {
             let MetricExpr::RangeAgg { op, param, range, .. } = metric(q) else { panic!("{q}") };
-            let agg = RangeAgg::new(op, param, &range, grouping).unwrap();
-            assert!(Kernel::for_range(op, &range).is_some(), "{q} uses the kernel");
+            let agg = RangeAgg::new(&RangePlan::new(op, param, &range, grouping.cloned(), false)).unwrap();
+            assert!(matches!(Strategy::for_range(op, &range), Strategy::Counting { .. }), "{q} uses the kernel");
             for (start, step, n) in [(0, 10 * S, 100), (95 * S, 3 * S, 40), (500 * S, 0, 1), (100 * S, 60 * S, 1000)] {
                 let steps = Steps { start, step, n };
                 let (fast, slow) = (collect(&agg, &steps, &src, true), collect(&agg, &steps, &src, false));
@@ -331,10 +305,11 @@ mod tests {
             r#"count_over_time({a="b"} | level="x" [1m])"#,
         ] {
             let (op, range) = range_of(q);
-            assert!(Kernel::for_range(op, &range).is_none(), "{q}");
+            assert!(!matches!(Strategy::for_range(op, &range), Strategy::Counting { .. }), "{q}");
         }
         let (op, range) = range_of(r#"count_over_time({a="b"} |= "x" | drop __error__, __error_details__ [1m])"#);
-        assert_eq!(Kernel::for_range(op, &range).unwrap().log.stages.len(), 1);
+        let Strategy::Counting { log, .. } = Strategy::for_range(op, &range) else { panic!("the kernel applies") };
+        assert_eq!(log.stages.len(), 1);
     }
 
     #[test]

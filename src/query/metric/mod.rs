@@ -27,36 +27,20 @@ use std::collections::HashMap;
 use super::result::{QueryResult, Sample, Series};
 use super::source::LogSource;
 use super::QueryError;
-use crate::logql::{BinOp, BinOpModifier, Grouping, MetricExpr, RangeOp, VectorOp};
+use crate::logql::{BinOp, BinOpModifier, Grouping, MetricExpr, VectorOp};
 use crate::model::{Labels, Nanos};
+use crate::query::plan::{self, Steps};
 use range::RangeAgg;
 use vector::LabelReplace;
 
-/// Evaluation parameters: instant when `start == end && step == 0`, else a range query
-/// evaluated at `start, start + step, … ≤ end`.
+/// Evaluation parameters: the expression and its evaluation times.
 pub struct MetricQuery<'a> {
     pub expr: &'a MetricExpr,
-    pub start: Nanos,
-    pub end: Nanos,
-    pub step: Nanos,
+    pub steps: Steps,
 }
 
 /// One step's vector: `(labels, value)`.
 type StepVector = Vec<(Labels, f64)>;
-
-/// The evaluation times.
-#[derive(Debug)]
-struct Steps {
-    start: Nanos,
-    step: Nanos,
-    n: usize,
-}
-
-impl Steps {
-    fn t(&self, k: usize) -> Nanos {
-        self.start + k as i64 * self.step
-    }
-}
 
 /// Output timestamp (ms) of an evaluation time.
 fn ms(t: Nanos) -> i64 {
@@ -80,20 +64,14 @@ fn series_limit(max: usize) -> QueryError {
 
 /// Evaluates a metric query. `max_series` is Loki's `max_query_series` (0 = unlimited).
 pub fn run(q: &MetricQuery, src: &dyn LogSource, max_series: usize) -> Result<QueryResult, QueryError> {
-    let instant = q.start == q.end && q.step == 0;
-    let steps = if instant {
-        Steps { start: q.start, step: 0, n: 1 }
-    } else {
-        let step = q.step.max(1);
-        let n = if q.end < q.start { 0 } else { ((q.end - q.start) / step) as usize + 1 };
-        Steps { start: q.start, step, n }
-    };
-    let plan = Plan::build(q.expr)?;
+    let steps = q.steps;
+    let instant = steps.is_instant();
+    let plan = Plan::build(&plan::Node::build(q.expr))?;
     let ev = Eval { steps: &steps, src };
     let limited = |n: usize| max_series > 0 && n > max_series;
     if instant {
         if let Some(v) = plan.constant() {
-            return Ok(QueryResult::Scalar(ms(q.start), v));
+            return Ok(QueryResult::Scalar(ms(steps.start), v));
         }
         let mut result = Vec::new();
         ev.eval(&plan, &mut |_, val| {
@@ -106,7 +84,7 @@ pub fn run(q: &MetricQuery, src: &dyn LogSource, max_series: usize) -> Result<Qu
         if !has_sort(q.expr) {
             result.sort_by(|a, b| a.0.cmp(&b.0));
         }
-        let ts_ms = ms(q.start);
+        let ts_ms = ms(steps.start);
         return Ok(QueryResult::Vector(
             result.into_iter().map(|(labels, value)| Sample { labels, ts_ms, value }).collect(),
         ));
@@ -177,41 +155,21 @@ enum Plan<'a> {
     LabelReplace { child: Box<Plan<'a>>, replace: LabelReplace },
 }
 
-/// Range operations into which Loki pushes an enclosing `sum`'s grouping.
-fn sum_pushes_down(op: RangeOp) -> bool {
-    matches!(
-        op,
-        RangeOp::BytesOverTime | RangeOp::BytesRate | RangeOp::SumOverTime | RangeOp::Rate | RangeOp::CountOverTime
-    )
-}
-
 impl<'a> Plan<'a> {
-    fn build(e: &'a MetricExpr) -> Result<Plan<'a>, QueryError> {
-        Ok(match e {
-            MetricExpr::Literal(v) => Plan::Literal(*v),
-            MetricExpr::Vector(v) => Plan::Vector(*v),
-            MetricExpr::RangeAgg { op, param, range, grouping } => {
-                Plan::Range(RangeAgg::new(*op, *param, range, grouping.as_ref())?)
+    /// Compiles the planned tree (regexes, pipelines, extractors).
+    fn build(node: &plan::Node<'a>) -> Result<Plan<'a>, QueryError> {
+        Ok(match node {
+            plan::Node::Literal(v) => Plan::Literal(*v),
+            plan::Node::Vector(v) => Plan::Vector(*v),
+            plan::Node::Range(r) => Plan::Range(RangeAgg::new(r)?),
+            plan::Node::VectorAgg { op, param, grouping, child } => {
+                Plan::VectorAgg { op: *op, param: *param, grouping: *grouping, child: Box::new(Plan::build(child)?) }
             }
-            MetricExpr::VectorAgg { op, param, expr, grouping } => {
-                let child = match &**expr {
-                    // `sum by (…) (count_over_time(…))`: Loki extracts samples with the sum's
-                    // grouping (which also decides its parser hints, see `extract`).
-                    MetricExpr::RangeAgg { op: rop, param: rparam, range, grouping: None }
-                        if *op == VectorOp::Sum && sum_pushes_down(*rop) =>
-                    {
-                        let g = grouping.clone().unwrap_or(Grouping::By(Vec::new()));
-                        Plan::Range(RangeAgg::new(*rop, *rparam, range, Some(&g))?)
-                    }
-                    other => Plan::build(other)?,
-                };
-                Plan::VectorAgg { op: *op, param: *param, grouping: grouping.as_ref(), child: Box::new(child) }
-            }
-            MetricExpr::BinOp { op, modifier, lhs, rhs } => {
+            plan::Node::BinOp { op, modifier, lhs, rhs } => {
                 Plan::BinOp { op: *op, modifier, lhs: Box::new(Plan::build(lhs)?), rhs: Box::new(Plan::build(rhs)?) }
             }
-            MetricExpr::LabelReplace { expr, dst, replacement, src, regex } => Plan::LabelReplace {
-                child: Box::new(Plan::build(expr)?),
+            plan::Node::LabelReplace { dst, replacement, src, regex, child } => Plan::LabelReplace {
+                child: Box::new(Plan::build(child)?),
                 replace: LabelReplace::new(dst, replacement, src, regex)?,
             },
         })
@@ -411,7 +369,7 @@ mod tests {
     fn series_limit() {
         let s = src();
         let e = metric(r#"count_over_time({app=~".+"}[60s])"#);
-        let q = MetricQuery { expr: &e, start: 60 * S, end: 60 * S, step: 0 };
+        let q = MetricQuery { expr: &e, steps: Steps::instant(60 * S) };
         assert_eq!(inst(run(&q, &s, 4).unwrap()).len(), 4);
         let err = run(&q, &s, 3).unwrap_err();
         assert!(matches!(err, QueryError::SeriesLimit { max: 3 }), "{err}");
@@ -421,7 +379,7 @@ mod tests {
         );
         // Range: 2 series per step but 3 distinct over the range.
         let e = metric(r#"count_over_time({app=~"a|c"}[10s])"#);
-        let q = MetricQuery { expr: &e, start: 10 * S, end: 40 * S, step: 10 * S };
+        let q = MetricQuery { expr: &e, steps: Steps::range(10 * S, 40 * S, 10 * S) };
         assert!(matches!(run(&q, &s, 2), Err(QueryError::SeriesLimit { max: 2 })));
         assert_eq!(points(run(&q, &s, 3).unwrap()).len(), 3);
         assert_eq!(points(run(&q, &s, 0).unwrap()).len(), 3, "0 = unlimited");

@@ -13,8 +13,9 @@ use super::kernel::Kernel;
 use super::samples::PerStream;
 use super::{pipeline_error, StepVector, Steps};
 use crate::gocompat::seconds as go_seconds;
-use crate::logql::{Grouping, LogRange, MatchOp, RangeOp};
+use crate::logql::{LogRange, MatchOp, RangeOp};
 use crate::model::{Labels, Nanos};
+use crate::query::plan::{RangePlan, Strategy};
 use crate::query::source::LogSource;
 use crate::query::QueryError;
 
@@ -32,16 +33,21 @@ pub(super) struct RangeAgg<'a> {
 }
 
 impl<'a> RangeAgg<'a> {
-    /// `grouping`: the aggregation's own, or the one of an enclosing `sum` pushed down.
-    pub(super) fn new(
-        op: RangeOp,
-        param: Option<f64>,
-        range: &'a LogRange,
-        grouping: Option<&Grouping>,
-    ) -> Result<RangeAgg<'a>, QueryError> {
-        let kernel = Kernel::for_range(op, range);
-        let per_stream = if kernel.is_none() { PerStream::for_range(op, range) } else { None };
-        Ok(RangeAgg { op, param, range, extractor: Extractor::new(op, range, grouping)?, kernel, per_stream })
+    /// Compiles a planned range aggregation (its grouping is the aggregation's own, or the
+    /// one of an enclosing `sum` pushed down).
+    pub(super) fn new(plan: &RangePlan<'a>) -> Result<RangeAgg<'a>, QueryError> {
+        let (op, range) = (plan.op, plan.range);
+        let (kernel, per_stream) = match &plan.strategy {
+            Strategy::Counting { log, bytes, per_second } => {
+                (Some(Kernel { log: log.clone(), bytes: *bytes, per_second: *per_second }), None)
+            }
+            Strategy::PerStream { prefilter, column } => {
+                (None, Some(PerStream { prefilter: prefilter.clone(), column: column.clone() }))
+            }
+            Strategy::Entries => (None, None),
+        };
+        let extractor = Extractor::new(op, range, plan.grouping.as_ref())?;
+        Ok(RangeAgg { op, param: plan.param, range, extractor, kernel, per_stream })
     }
 
     /// Evaluates every step in order, handing each step's vector (sorted by labels) to `sink`.

@@ -17,7 +17,6 @@ use super::range::window_value;
 use super::{pipeline_error, StepVector, Steps};
 use crate::logql::{LogExpr, LogRange, RangeOp, Stage};
 use crate::model::{Labels, Nanos};
-use crate::query::pipeline::labels::DUPLICATE_SUFFIX;
 use crate::query::pipeline::{key_needle, LogPipeline};
 use crate::query::source::{LogSource, StreamSink};
 use crate::query::QueryError;
@@ -31,27 +30,13 @@ pub(super) struct PerStream {
     /// The selector and the line filters that decide on the stored line (every one that
     /// comes before a stage rewriting the line): streams are scanned with these, and the
     /// whole pipeline runs on what passes.
-    prefilter: LogExpr,
+    pub(super) prefilter: LogExpr,
+    /// The `| json` field whose stored column stands in for the lines (see
+    /// `plan::Strategy::PerStream`).
+    pub(super) column: Option<String>,
 }
 
 impl PerStream {
-    /// Every range aggregation but `absent_over_time` (whose answer is about the absence
-    /// of every series).
-    pub(super) fn for_range(op: RangeOp, range: &LogRange) -> Option<PerStream> {
-        if op == RangeOp::AbsentOverTime {
-            return None;
-        }
-        let mut stages = Vec::new();
-        for s in &range.log.stages {
-            match s {
-                Stage::LineFilter(_) => stages.push(s.clone()),
-                Stage::LineFormat(_) | Stage::Unpack | Stage::Decolorize => break,
-                _ => {}
-            }
-        }
-        Some(PerStream { prefilter: LogExpr { matchers: range.log.matchers.clone(), stages } })
-    }
-
     /// Evaluates every step in order, handing each step's vector (sorted by labels) to
     /// `sink`, like `RangeAgg::scan_entries`.
     #[allow(clippy::too_many_arguments)]
@@ -72,8 +57,9 @@ impl PerStream {
         while c0 < steps.n {
             let n = chunk.min(steps.n - c0);
             let win = Windows { start: steps.t(c0), step: steps.step, n, range: r, offset: o };
-            let mut workers: Vec<Collect> =
-                (0..workers).map(|_| Collect::new(&range.log.stages, extractor, win)).collect::<Result<_, _>>()?;
+            let mut workers: Vec<Collect> = (0..workers)
+                .map(|_| Collect::new(&range.log.stages, extractor, self.column.clone(), win))
+                .collect::<Result<_, _>>()?;
             {
                 let mut sinks: Vec<&mut dyn StreamSink> =
                     workers.iter_mut().map(|w| w as &mut dyn StreamSink).collect();
@@ -192,13 +178,18 @@ struct Collect<'e> {
     needle: Option<memchr::memmem::Finder<'static>>,
     needle_applies: bool,
     /// For `| json | unwrap f` and nothing else: the field whose stored column can stand in
-    /// for the lines (see [`column_field`]), and whether it may for the current stream.
+    /// for the lines (`plan::Strategy::PerStream`), and whether it may for the current stream.
     column: Option<String>,
     column_applies: bool,
 }
 
 impl<'e> Collect<'e> {
-    fn new(stages: &[Stage], extractor: &'e Extractor, win: Windows) -> Result<Collect<'e>, QueryError> {
+    fn new(
+        stages: &[Stage],
+        extractor: &'e Extractor,
+        column: Option<String>,
+        win: Windows,
+    ) -> Result<Collect<'e>, QueryError> {
         let pipeline = LogPipeline::compile_for(stages, extractor.wanted.clone())?;
         let lean = pipeline.keeps_stream_labels();
         let needle = match extractor.unwrap_label() {
@@ -207,7 +198,6 @@ impl<'e> Collect<'e> {
             }
             _ => None,
         };
-        let column = column_field(stages, extractor);
         Ok(Collect {
             column,
             column_applies: false,
@@ -237,15 +227,6 @@ impl<'e> Collect<'e> {
             }
         }
     }
-}
-
-/// The field a stored `| json` column can stand in for: the pipeline is `| json` alone and
-/// the extraction unwraps a label with no filter after it. A label named `<x>_extracted`
-/// may come from a renamed field, which the column does not know: none then.
-fn column_field(stages: &[Stage], extractor: &Extractor) -> Option<String> {
-    let [Stage::Json(params)] = stages else { return None };
-    let field = extractor.lean_unwrap_label()?;
-    (params.is_empty() && !field.ends_with(DUPLICATE_SUFFIX)).then(|| field.to_string())
 }
 
 /// Decodes an entry's structured metadata into `out`, reusing its strings, unless `raw` is
@@ -376,6 +357,7 @@ mod tests {
     use super::super::testutil::{collect_steps as collect, labels, metric, MemSource, S};
     use super::*;
     use crate::logql::{Grouping, MetricExpr};
+    use crate::query::plan::RangePlan;
 
     /// Stream by stream gives exactly what the time-ordered evaluation gives, ties on time
     /// across streams included.
@@ -417,7 +399,7 @@ mod tests {
         ];
         for (q, grouping) in cases {
             let MetricExpr::RangeAgg { op, param, range, .. } = metric(q) else { panic!("{q}") };
-            let agg = RangeAgg::new(op, param, &range, grouping).unwrap();
+            let agg = RangeAgg::new(&RangePlan::new(op, param, &range, grouping.cloned(), false)).unwrap();
             for (start, step, n) in [(0, 10 * S, 160), (95 * S, 7 * S, 40), (900 * S, 0, 1), (100 * S, 600 * S, 5)] {
                 let steps = Steps { start, step, n };
                 let (fast, slow) = (collect(&agg, &steps, &src, true), collect(&agg, &steps, &src, false));
@@ -465,7 +447,7 @@ mod tests {
         ] {
             let MetricExpr::RangeAgg { op, param, range, .. } = metric(q) else { panic!("{q}") };
             for grouping in [None, Some(&by_app)] {
-                let agg = RangeAgg::new(op, param, &range, grouping).unwrap();
+                let agg = RangeAgg::new(&RangePlan::new(op, param, &range, grouping.cloned(), false)).unwrap();
                 let steps = Steps { start: 0, step: 10 * S, n: 50 };
                 // (The time-ordered test path parses with serde_json and does not sanitize
                 // keys: the reference here is the per-stream path without the needle.)
@@ -483,7 +465,7 @@ mod tests {
         else {
             panic!()
         };
-        let agg = RangeAgg::new(op, param, &range, None).unwrap();
+        let agg = RangeAgg::new(&RangePlan::new(op, param, &range, None, false)).unwrap();
         let all = collect(&agg, &Steps { start: 440 * S, step: 0, n: 1 }, &src, true);
         let max = all[0].1.iter().map(|(_, v)| *v).fold(f64::MIN, f64::max);
         assert_eq!(max, 23.0);
@@ -495,7 +477,7 @@ mod tests {
         };
         let ex = Extractor::new(RangeOp::SumOverTime, &range, None).unwrap();
         let win = Windows { start: 0, step: S, n: 1, range: S, offset: 0 };
-        let mut c = Collect::new(&range.log.stages, &ex, win).unwrap();
+        let mut c = Collect::new(&range.log.stages, &ex, None, win).unwrap();
         c.begin(&labels(&[("app", "a")]));
         assert!(c.needle_applies);
         assert!(c.cannot_yield(br#"{"a": 1}"#));

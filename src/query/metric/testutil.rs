@@ -187,7 +187,7 @@ pub fn metric(q: &str) -> MetricExpr {
 /// Runs a metric query given as text (series limit 500).
 pub fn run_q(q: &str, src: &MemSource, start: i64, end: i64, step: i64) -> Result<QueryResult, QueryError> {
     let e = metric(q);
-    super::run(&super::MetricQuery { expr: &e, start, end, step }, src, 500)
+    super::run(&super::MetricQuery { expr: &e, steps: crate::query::plan::Steps::new(start, end, step) }, src, 500)
 }
 
 /// An instant vector as `(labels, value)` in result order.

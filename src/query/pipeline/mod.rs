@@ -148,33 +148,6 @@ pub struct Processed {
     pub parsed: Vec<(String, String)>,
 }
 
-/// Loki's `reorderStages`: line filters move forward past stages that do not rewrite the line.
-fn reorder(stages: &[Stage]) -> Vec<&Stage> {
-    fn flush<'s>(result: &mut Vec<&'s Stage>, filters: &mut Vec<&'s Stage>, others: &mut Vec<&'s Stage>) {
-        result.append(filters);
-        result.append(others);
-    }
-    let mut result = Vec::with_capacity(stages.len());
-    let mut filters: Vec<&Stage> = Vec::new();
-    let mut others: Vec<&Stage> = Vec::new();
-    for s in stages {
-        match s {
-            Stage::LabelFilter(_) => {
-                flush(&mut result, &mut filters, &mut others);
-                result.push(s);
-            }
-            Stage::LineFilter(_) => filters.push(s),
-            Stage::LineFormat(_) | Stage::Unpack => {
-                others.push(s);
-                flush(&mut result, &mut filters, &mut others);
-            }
-            _ => others.push(s),
-        }
-    }
-    flush(&mut result, &mut filters, &mut others);
-    result
-}
-
 impl LogPipeline {
     /// Builds the pipeline (after Loki's stage reordering). Errors carry Loki's stage texts.
     pub fn compile(stages: &[Stage]) -> Result<LogPipeline, QueryError> {
@@ -186,7 +159,8 @@ impl LogPipeline {
     pub fn compile_for(stages: &[Stage], wanted: Option<Vec<String>>) -> Result<LogPipeline, QueryError> {
         let mut out = Vec::with_capacity(stages.len());
         let mut hints = Hints::default();
-        for s in reorder(stages) {
+        let ordered = crate::query::plan::reorder(stages);
+        for s in &ordered {
             out.push(match s {
                 Stage::LineFilter(f) => Compiled::LineFilter(CompiledLineFilter::new(f)?),
                 Stage::Json(ex) if ex.is_empty() => Compiled::Json(JsonParser),
@@ -226,18 +200,7 @@ impl LogPipeline {
             }
         }
         hints.wanted = wanted;
-        let mut needles = Vec::new();
-        for s in &out {
-            match s {
-                Compiled::LineFilter(f) => {
-                    if let Some(r) = f.required_substring() {
-                        needles.push(r.needle());
-                    }
-                }
-                Compiled::LineFormat(_) | Compiled::Unpack | Compiled::Decolorize => break,
-                _ => {}
-            }
-        }
+        let needles = crate::query::plan::required_substrings(&ordered).into_iter().map(str::as_bytes);
         let probe = crate::store::filter::Probe::new(needles);
         Ok(LogPipeline { stages: out, hints, probe })
     }
