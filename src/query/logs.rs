@@ -20,7 +20,7 @@ use crate::index::{self, compile_all, CompiledMatcher, StreamMeta};
 use crate::logql::LogExpr;
 use crate::model::{Direction, Labels, Nanos, TimeRange};
 use crate::store::block::Block;
-use crate::store::{keys, Snapshot};
+use crate::store::{scan, BlockKey, Snapshot};
 
 /// A log query request.
 pub struct LogQuery<'a> {
@@ -56,8 +56,7 @@ fn select_compiled(
     if range.end <= range.start {
         return Ok(RoaringBitmap::new());
     }
-    let days = keys::day_of(range.start)..=keys::day_of(range.end - 1);
-    Ok(index::select_streams(snap, tenant, compiled, days)?)
+    Ok(index::select_streams(snap, tenant, compiled, scan::days(range))?)
 }
 
 /// The streams of `tenant` that match `matchers` and have data in `range`. Each stream the
@@ -166,7 +165,7 @@ impl Ord for Cursor {
 
 struct BlockRef {
     rank: u32,
-    key: keys::BlockKey,
+    key: BlockKey,
 }
 
 /// What a visitor wants after an entry.
@@ -200,21 +199,13 @@ fn walk(
         return Ok(());
     }
     let backward = direction == Direction::Backward;
-    let first = keys::hour_of(range.start);
-    let last = keys::hour_of(range.end - 1);
     let hours: Box<dyn Iterator<Item = i64>> =
-        if backward { Box::new((first..=last).rev()) } else { Box::new(first..=last) };
+        if backward { Box::new(scan::hours(range).rev()) } else { Box::new(scan::hours(range)) };
     for hour in hours {
         deadline.check()?;
         let mut refs = Vec::new();
         for (rank, m) in metas.iter().enumerate() {
-            snap.block_keys(&keys::block_bucket(m.id, hour), |k| {
-                if let Some(key) = keys::parse_block(k) {
-                    if key.max_ts >= range.start && key.min_ts < range.end {
-                        refs.push(BlockRef { rank: rank as u32, key });
-                    }
-                }
-            })?;
+            snap.hour_blocks(m.id, hour, range, |key| refs.push(BlockRef { rank: rank as u32, key }))?;
         }
         stats.blocks_referenced += refs.len() as u64;
         if backward {

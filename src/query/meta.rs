@@ -13,7 +13,7 @@ use crate::index::browse::Browse;
 use crate::index::{compile_all, StreamMeta};
 use crate::logql::Matcher;
 use crate::model::{Nanos, TimeRange};
-use crate::store::{keys, BlockKeyCursor, Snapshot};
+use crate::store::{scan, Snapshot};
 
 /// Streams of `tenant` matching any of `selectors` (all streams when empty) with entries
 /// in `[start, end]`, sorted by labels.
@@ -95,33 +95,13 @@ fn browse(
     // `series` also checks the stream's tenant: a stream listed in `tenant`'s partitions
     // is `tenant`'s (ids are never reused), so being known is enough.
     let known = engine.registry.known_ids();
-    let keep: Keep<'_> = Box::new(move |id| Ok(known.contains(id) && has_data_at(&mut blocks, id, range)?));
-    let days = keys::day_of(range.start)..=keys::day_of(range.end - 1);
-    Ok(walk(Browse::new(&snap, tenant, compiled.as_deref(), keep), days)?)
-}
-
-/// [`has_data`] through a cursor shared by many look-ups.
-fn has_data_at(blocks: &mut BlockKeyCursor<'_>, id: u32, range: TimeRange) -> Result<bool, crate::store::StoreError> {
-    let from = keys::block_bucket(id, keys::hour_of(range.start));
-    let to = keys::block_bucket(id, keys::hour_of(range.end - 1) + 1);
-    blocks.any_in(&from, &to, |k| keys::parse_block(k).is_some_and(|b| b.max_ts >= range.start && b.min_ts < range.end))
+    let keep: Keep<'_> = Box::new(move |id| Ok(known.contains(id) && blocks.has_data(id, range)?));
+    Ok(walk(Browse::new(&snap, tenant, compiled.as_deref(), keep), scan::days(range))?)
 }
 
 /// Whether stream `id` has a block overlapping `range` (keys only).
 pub fn has_data(snap: &Snapshot, id: u32, range: TimeRange) -> Result<bool, QueryError> {
-    if range.end <= range.start {
-        return Ok(false);
-    }
-    let mut found = false;
-    let from = keys::block_bucket(id, keys::hour_of(range.start));
-    let to = keys::block_bucket(id, keys::hour_of(range.end - 1) + 1);
-    snap.block_keys_in(&from, &to, |k| {
-        if let Some(b) = keys::parse_block(k) {
-            found = b.max_ts >= range.start && b.min_ts < range.end;
-        }
-        !found
-    })?;
-    Ok(found)
+    Ok(snap.has_data(id, range)?)
 }
 
 /// Loki's `index/stats`: streams with data in the range, and their blocks ("chunks"),
@@ -150,14 +130,8 @@ pub fn index_stats(
         if engine.registry.meta(id).is_none_or(|m| m.tenant != tenant) {
             continue;
         }
-        let from = keys::block_bucket(id, keys::hour_of(range.start));
-        let to = keys::block_bucket(id, keys::hour_of(range.end - 1) + 1);
         let mut any = false;
-        snap.blocks_in(&from, &to, |k, v| {
-            let Some(b) = keys::parse_block(k) else { return Ok(true) };
-            if b.max_ts < range.start || b.min_ts >= range.end {
-                return Ok(true);
-            }
+        snap.stream_block_values(id, range, |_, v| {
             let (n, raw) =
                 crate::store::block::peek(v).map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
             any = true;

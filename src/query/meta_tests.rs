@@ -11,7 +11,7 @@ use crate::index::Registry;
 use crate::ingest::Ingester;
 use crate::logql::parse_selector;
 use crate::model::{Entry, Labels, PushStream};
-use crate::store::{Rocks, RocksOptions};
+use crate::store::{keys, Rocks, RocksOptions};
 use crate::tail::Hub;
 
 const H: i64 = keys::HOUR_NS;

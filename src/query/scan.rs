@@ -21,7 +21,7 @@ use crate::model::{Nanos, TimeRange};
 use crate::store::block::{Block, CorruptBlock};
 use crate::store::columns::{Cell, Column, KIND_JSON};
 use crate::store::filter::Probe;
-use crate::store::{keys, Snapshot};
+use crate::store::{scan, BlockKey, Snapshot};
 
 impl StreamScan for StoreSource<'_> {
     fn scan_streams(
@@ -97,15 +97,9 @@ impl Job<'_> {
     /// Feeds one stream to `sink`.
     fn stream(&self, meta: &StreamMeta, sink: &mut dyn StreamSink, stats: &mut Stats) -> Result<(), QueryError> {
         self.deadline.check()?;
-        let mut refs: Vec<keys::BlockKey> = Vec::new();
-        let from = keys::block_bucket(meta.id, keys::hour_of(self.range.start));
-        let to = keys::block_bucket(meta.id, keys::hour_of(self.range.end - 1) + 1);
-        self.snap.block_keys_in(&from, &to, |k| {
-            if let Some(key) = keys::parse_block(k) {
-                if key.max_ts >= self.range.start && key.min_ts < self.range.end {
-                    refs.push(key);
-                }
-            }
+        let mut refs: Vec<BlockKey> = Vec::new();
+        self.snap.stream_blocks(meta.id, self.range, |key| {
+            refs.push(key);
             true
         })?;
         stats.blocks_referenced += refs.len() as u64;
@@ -114,7 +108,7 @@ impl Job<'_> {
         }
         sink.begin(&meta.labels);
         // Keys sort by (hour, min_ts): cut them into runs of overlapping time bounds.
-        for run in keys::overlapping_runs(&refs) {
+        for run in scan::overlapping_runs(&refs) {
             if run.len() == 1 {
                 if let Some(block) = self.read(&refs[run.start], stats)? {
                     self.feed_block(&block, sink, stats)?;
@@ -126,7 +120,7 @@ impl Job<'_> {
         Ok(())
     }
 
-    fn read(&self, key: &keys::BlockKey, stats: &mut Stats) -> Result<Option<Block>, QueryError> {
+    fn read(&self, key: &BlockKey, stats: &mut Stats) -> Result<Option<Block>, QueryError> {
         self.deadline.check()?;
         // Whoever reads lines reads every page the filters leave: decompress those at once
         // (unless a column may stand in for them).
@@ -197,7 +191,7 @@ impl Job<'_> {
 
     fn feed_overlapping(
         &self,
-        refs: &[keys::BlockKey],
+        refs: &[BlockKey],
         sink: &mut dyn StreamSink,
         stats: &mut Stats,
     ) -> Result<(), QueryError> {
@@ -235,12 +229,12 @@ impl Job<'_> {
 /// or its page filters rule it out.
 pub(crate) fn read_counted(
     snap: &Snapshot,
-    key: &keys::BlockKey,
+    key: &BlockKey,
     lines: bool,
     probe: &Probe,
     stats: &mut Stats,
 ) -> Result<Option<Block>, QueryError> {
-    let Some((block, stored)) = snap.read_block(&key.encode(), lines, probe)? else { return Ok(None) };
+    let Some((block, stored)) = snap.open_block(key, lines, probe)? else { return Ok(None) };
     stats.compressed_bytes += stored as u64;
     if block.is_some() {
         stats.blocks_decoded += 1;

@@ -10,7 +10,9 @@ pub mod head;
 pub mod keys;
 pub mod merge;
 mod rocks;
+pub mod scan;
 
+pub use keys::BlockKey;
 pub use rocks::{prefix_upper_bound, Batch, BlockKeyCursor, Deleted, PostingsCursor, Rocks, RocksOptions, Snapshot};
 
 /// Errors of the storage layer.

@@ -86,6 +86,19 @@ fn only_keys_rs_builds_keys() {
     assert!(found.is_empty(), "big-endian (key) encoding outside src/store/keys.rs:\n{}", found.join("\n"));
 }
 
+/// The query side reads blocks through `store::scan` (streams, hours, time ranges), never
+/// by key: only its tests build keys, to set up what they test.
+#[test]
+fn the_query_side_names_no_key_layout() {
+    let files: Vec<(String, String)> = sources(&["src/query", "src/api"])
+        .into_iter()
+        .filter(|(path, _)| !path.ends_with("_tests.rs") && !path.ends_with("/tests.rs"))
+        .collect();
+    assert!(files.len() > 20, "found the sources");
+    let found = offenders(&files, &["keys::", "store::keys", "read_block(", "block_keys"], &[]);
+    assert!(found.is_empty(), "key layouts named on the query side:\n{}", found.join("\n"));
+}
+
 /// The checks above find what they look for.
 #[test]
 fn the_checks_can_fail() {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::logql::{MatchOp, Matcher};
 use crate::model::{Labels, Nanos, TimeRange};
 use crate::query::{Engine, QueryError};
-use crate::store::{block::Block, keys};
+use crate::store::block::Block;
 
 /// What to sum and how to name the sums.
 #[derive(Debug, Clone)]
@@ -151,13 +151,7 @@ fn stream_bytes(
     bks: &[(Nanos, Nanos)],
     out: &mut [u64],
 ) -> Result<(), QueryError> {
-    let from = keys::block_bucket(id, keys::hour_of(range.start));
-    let to = keys::block_bucket(id, keys::hour_of(range.end - 1) + 1);
-    snap.blocks_in(&from, &to, |k, v| {
-        let Some(b) = keys::parse_block(k) else { return Ok(true) };
-        if b.max_ts < range.start || b.min_ts >= range.end {
-            return Ok(true);
-        }
+    snap.stream_block_values(id, range, |_, v| {
         let block = Block::decode_lazy(v).map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
         let mut bi = 0;
         for i in block.lower_bound(range.start)..block.len() {
