@@ -20,6 +20,7 @@ pub mod humanize;
 pub mod mime;
 pub mod regex;
 pub mod strconv;
+pub mod time;
 pub mod unicode;
 
 pub use duration::{

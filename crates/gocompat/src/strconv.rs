@@ -379,9 +379,47 @@ fn non_finite(v: f64) -> Option<&'static str> {
     }
 }
 
+/// ES6 number-to-string, as pdata and Go's `encoding/json` print a float64.
+pub fn json_float(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+    }
+    let abs = f.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        // Rust's `{:e}` is shortest round-trip like Go's 'e' with precision -1; Go writes
+        // the exponent's sign.
+        let s = format!("{f:e}");
+        match s.split_once('e') {
+            Some((m, e)) if !e.starts_with('-') => format!("{m}e+{e}"),
+            _ => s,
+        }
+    } else {
+        format!("{f}")
+    }
+}
+
+/// A rune as Go's `%q` prints it in text/template's lexer errors: `'x'`, with Rust's default
+/// escapes for what is not printable.
+pub fn quote_char(c: char) -> String {
+    format!("'{}'", c.escape_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_floats_print_like_encoding_json() {
+        let cases = [(1.5, "1.5"), (0.0, "0"), (1e21, "1e+21"), (1.25e-7, "1.25e-7"), (123456.0, "123456")];
+        for (f, want) in cases {
+            assert_eq!(json_float(f), want, "{f}");
+        }
+        assert_eq!((json_float(f64::NAN), json_float(f64::NEG_INFINITY)), ("NaN".into(), "-Infinity".into()));
+        assert_eq!((quote_char('a'), quote_char('\n')), ("'a'".into(), "'\\n'".into()));
+    }
 
     #[test]
     fn quote_like_go() {

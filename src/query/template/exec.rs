@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use std::rc::Rc;
 
 use super::funcs::{call, Func};
-use super::gotime::GoTime;
 use super::parse::{line_col, Cmd, Kind, Node, Operand, Pipe, Template};
+use crate::gocompat::time::GoTime;
 use crate::query::pipeline::conv::format_float;
 
 /// The label map a template reads (`map[string]string`, missing keys read as `""`).

@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 
 use super::exec::{Env, Value};
-use super::gotime::{self, GoTime};
 use super::util::{align, b64dec, b64enc, bytes_slice, dec_op, from_json, go_title, url_escape, url_unescape};
+use crate::gocompat::time::{self as gotime, GoTime};
 use crate::query::pipeline::conv::{self, go_quote};
 
 macro_rules! funcs {

@@ -161,7 +161,9 @@ impl Parser<'_> {
                 b'0'..=b'9' | b'+' | b'-' => {
                     let n = number_len(&src[i..]);
                     if n == 0 {
-                        return Err(self.err(i, &format!("bad character {}", go_char(c as char))));
+                        return Err(
+                            self.err(i, &format!("bad character {}", crate::gocompat::strconv::quote_char(c as char)))
+                        );
                     }
                     i += n;
                     Tok::Num(src[start..i].to_string())
@@ -174,16 +176,14 @@ impl Parser<'_> {
                 }
                 _ => {
                     let ch = src[i..].chars().next().unwrap_or('?');
-                    return Err(self.err(i, &format!("unexpected {} in command", go_char(ch))));
+                    return Err(
+                        self.err(i, &format!("unexpected {} in command", crate::gocompat::strconv::quote_char(ch)))
+                    );
                 }
             };
             toks.push((tok, start, i));
         }
     }
-}
-
-pub fn go_char(c: char) -> String {
-    format!("'{}'", c.escape_default())
 }
 
 pub fn go_quote_s(s: &str) -> String {

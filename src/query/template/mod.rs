@@ -4,11 +4,10 @@
 //! ([`Template::fields`], for the parsers' label hints). Everything else is private:
 //! `parse.rs` (the tree and its parser), `lex.rs` (tokens, Go literals), `exec.rs` (the
 //! evaluator and Go's value rules), `funcs.rs` (Loki's and sprig's functions), `printf.rs`
-//! (Go's `fmt` verbs), `util.rs` (their helpers), `gotime.rs` (Go's `time.Time` layouts).
+//! (Go's `fmt` verbs), `util.rs` (their helpers); Go's `time.Time` layouts are `gocompat::time`.
 
 mod exec;
 mod funcs;
-mod gotime;
 mod lex;
 mod parse;
 mod printf;

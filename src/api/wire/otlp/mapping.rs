@@ -207,7 +207,7 @@ pub fn as_string(v: &AnyValue) -> String {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Bool(b)) => b.to_string(),
         Some(Value::Int(i)) => i.to_string(),
-        Some(Value::Double(f)) => go_float(*f),
+        Some(Value::Double(f)) => crate::gocompat::strconv::json_float(*f),
         Some(Value::Bytes(b)) => {
             let mut s = String::new();
             super::base64::encode_into(&mut s, b);
@@ -218,28 +218,6 @@ pub fn as_string(v: &AnyValue) -> String {
             write_json(&mut s, v);
             s
         }
-    }
-}
-
-/// ES6 number-to-string, as pdata and Go's `encoding/json` print a float64.
-fn go_float(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
-    }
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        // Rust's `{:e}` is shortest round-trip like Go's 'e' with precision -1; Go writes
-        // the exponent's sign.
-        let s = format!("{f:e}");
-        match s.split_once('e') {
-            Some((m, e)) if !e.starts_with('-') => format!("{m}e+{e}"),
-            _ => s,
-        }
-    } else {
-        format!("{f}")
     }
 }
 
