@@ -355,7 +355,7 @@ pub fn run(engine: &Engine, q: &LogQuery) -> Result<(Vec<StreamResult>, Stats), 
     let started = std::time::Instant::now();
     let pipeline = LogPipeline::compile(&q.expr.stages)?;
     let mut stats = Stats::default();
-    let mut groups: BTreeMap<String, StreamResult> = BTreeMap::new();
+    let mut groups = Groups::default();
     let mut emitted = 0usize;
     let mut last_accepted: Option<Nanos> = None;
     let backward = q.direction == Direction::Backward;
@@ -386,7 +386,7 @@ pub fn run(engine: &Engine, q: &LogQuery) -> Result<(Vec<StreamResult>, Stats), 
                 };
                 if spaced {
                     last_accepted = Some(ts);
-                    add_entry(&mut groups, meta, block, hit, q.categorize);
+                    groups.add(meta, block, hit, q.categorize);
                     emitted += 1;
                     if emitted >= q.limit {
                         return Ok(Flow::Stop);
@@ -398,7 +398,40 @@ pub fn run(engine: &Engine, q: &LogQuery) -> Result<(Vec<StreamResult>, Stats), 
     }
     stats.entries_returned = emitted as u64;
     stats.exec_seconds = started.elapsed().as_secs_f64();
-    Ok((groups.into_values().collect(), stats))
+    Ok((groups.into_streams(), stats))
+}
+
+/// The streams of a log query's answer, keyed by their label text (Loki's order).
+#[derive(Default)]
+struct Groups {
+    by_key: BTreeMap<String, StreamResult>,
+    /// For entries the pipeline did not touch: (stream id, encoded metadata) → the group's
+    /// key, so that an entry of a known (stream, metadata) pair builds no label set.
+    known: std::collections::HashMap<u32, std::collections::HashMap<Vec<u8>, String>>,
+}
+
+impl Groups {
+    fn add(&mut self, meta: &StreamMeta, block: &Block, hit: &Hit, categorize: bool) {
+        let idx = hit.idx as usize;
+        if hit.processed.is_none() {
+            let raw = block.metadata_bytes(idx);
+            if let Some(key) = self.known.get(&meta.id).and_then(|m| m.get(raw)) {
+                let metadata = if categorize { owned_metadata(block, idx) } else { Vec::new() };
+                let line = String::from_utf8_lossy(block.line(idx)).into_owned();
+                let g = self.by_key.get_mut(key).expect("a known group exists");
+                g.entries.push(ResultEntry { ts: block.ts(idx), line, metadata, parsed: Vec::new() });
+                return;
+            }
+            let key = add_entry(&mut self.by_key, meta, block, hit, categorize);
+            self.known.entry(meta.id).or_default().insert(raw.to_vec(), key);
+        } else {
+            add_entry(&mut self.by_key, meta, block, hit, categorize);
+        }
+    }
+
+    fn into_streams(self) -> Vec<StreamResult> {
+        self.by_key.into_values().collect()
+    }
 }
 
 /// The store as a [`LogSource`] for metric queries: entries in ascending time order. Every
@@ -520,13 +553,14 @@ fn open(
     Ok(cursor.advance(pipeline, categorize).then_some(cursor))
 }
 
+/// Adds an entry to its group (made when new); returns the group's key.
 fn add_entry(
     groups: &mut BTreeMap<String, StreamResult>,
     meta: &StreamMeta,
     block: &Block,
     hit: &Hit,
     categorize: bool,
-) {
+) -> String {
     let idx = hit.idx as usize;
     let ts = block.ts(idx);
     let (labels, line, metadata, parsed) = match (&hit.processed, categorize) {
@@ -558,8 +592,9 @@ fn add_entry(
         }
     };
     let key = labels.to_string();
-    let g = groups.entry(key).or_insert_with(|| StreamResult { labels, entries: Vec::new() });
+    let g = groups.entry(key.clone()).or_insert_with(|| StreamResult { labels, entries: Vec::new() });
     g.entries.push(ResultEntry { ts, line, metadata, parsed });
+    key
 }
 
 /// The labels and line a log query returns for an entry (without `categorize-labels`):
