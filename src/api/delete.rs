@@ -8,18 +8,18 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
+use super::invalid::Invalid;
 use super::params::Params;
 use super::wire::response::{fmt_seconds, json_str};
 use super::{json_response, tenant_of, AppState};
 use crate::clock::now_ns;
-use crate::gocompat;
 use crate::retention::deletes::{self, DeleteRequest};
 
 fn require_retention(st: &AppState) -> Result<(), ApiError> {
     if st.config.compactor.retention_enabled {
         Ok(())
     } else {
-        Err(ApiError::BadRequest("Retention is not enabled".into()))
+        Err(Invalid::RetentionDisabled.into())
     }
 }
 
@@ -41,22 +41,20 @@ pub async fn create(
     let tenant = tenant_of(&st, &headers)?;
     require_retention(&st)?;
     let p = Params(raw);
-    let query = p.get("query").ok_or_else(|| ApiError::BadRequest("query not set".into()))?;
+    let query = p.get("query").ok_or(Invalid::Missing("query"))?;
     deletes::parse_delete_query(query).map_err(ApiError::BadRequest)?;
-    let start_s = p.get("start").ok_or_else(|| ApiError::BadRequest("start time not set".into()))?;
-    let start = parse_delete_time(start_s)
-        .ok_or_else(|| ApiError::BadRequest("invalid start time: require unix seconds or RFC3339 format".into()))?;
+    let start_s = p.get("start").ok_or(Invalid::Missing("start time"))?;
+    let start = parse_delete_time(start_s).ok_or(Invalid::DeleteTime("start"))?;
     let now = now_ns();
     let end = match p.get("end") {
-        Some(e) => parse_delete_time(e)
-            .ok_or_else(|| ApiError::BadRequest("invalid end time: require unix seconds or RFC3339 format".into()))?,
+        Some(e) => parse_delete_time(e).ok_or(Invalid::DeleteTime("end"))?,
         None => now,
     };
     if end > now {
-        return Err(ApiError::BadRequest("deletes in the future are not allowed".into()));
+        return Err(Invalid::DeleteInFuture.into());
     }
     if start >= end {
-        return Err(ApiError::BadRequest("start time can't be greater than or equal to end time".into()));
+        return Err(Invalid::DeleteStartAfterEnd.into());
     }
     let id = format!("{:08x}", fxhash(&tenant, query, now));
     let req = DeleteRequest {
@@ -119,7 +117,7 @@ pub async fn cancel(
     let tenant = tenant_of(&st, &headers)?;
     require_retention(&st)?;
     let p = Params(raw);
-    let id = p.get("request_id").ok_or_else(|| ApiError::BadRequest("request_id not set".into()))?.to_string();
+    let id = p.get("request_id").ok_or(Invalid::Missing("request_id"))?.to_string();
     let force = p.get("force") == Some("true");
     let period = st.config.compactor.delete_request_cancel_period;
     let st2 = Arc::clone(&st);
@@ -129,13 +127,10 @@ pub async fn cancel(
             return Err(ApiError::NotFound("could not find delete request with given id".into()));
         };
         if r.status == "processed" {
-            return Err(ApiError::BadRequest("deletion of request which is in process or already processed is not allowed".into()));
+            return Err(Invalid::DeleteAlreadyProcessed.into());
         }
         if !force && r.created_at + period.as_nanos() as i64 <= now_ns() {
-            return Err(ApiError::BadRequest(format!(
-                "Cancellation of partially completed delete request or delete request past the deadline of {} since its creation is not allowed. To force, use the ?force query parameter",
-                gocompat::std_duration_string(period)
-            )));
+            return Err(Invalid::CancelPastDeadline(period).into());
         }
         deletes::remove(&st2.engine.rocks, &r)?;
         Ok(())

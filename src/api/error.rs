@@ -14,6 +14,9 @@ use crate::store::StoreError;
 pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
+    /// A request Loki refuses (400), with its text.
+    #[error(transparent)]
+    Invalid(#[from] super::invalid::Invalid),
     #[error("no org id")]
     NoOrgId,
     #[error("{0}")]
@@ -56,7 +59,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) | ApiError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::Invalid(_) | ApiError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
             ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::Stopping => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NoOrgId => StatusCode::UNAUTHORIZED,

@@ -8,6 +8,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::error::ApiError;
+use super::invalid::Invalid;
 use super::params::{self, Params};
 use super::AppState;
 use crate::logql::{self, Expr};
@@ -62,7 +63,7 @@ pub async fn detected_field_values(
 async fn select(st: &Arc<AppState>, req: Request) -> Result<(Vec<StreamResult>, usize), ApiError> {
     let (tenant, start, end, p) = super::meta::meta_request(st, req).await?;
     if end < start {
-        return Err(ApiError::BadRequest("end timestamp must not be before or equal to start time".into()));
+        return Err(Invalid::EndBeforeStart.into());
     }
     let line_limit = positive(&p, "line_limit", 100)?;
     let limit = match p.get("limit") {
@@ -74,13 +75,11 @@ async fn select(st: &Arc<AppState>, req: Request) -> Result<(Vec<StreamResult>, 
     params::check_step(if step < 1_000_000 { 0 } else { step }, start, end)?;
     let expr = match logql::parse_expr(p.get("query").unwrap_or(""))? {
         Expr::Log(l) => l,
-        Expr::Metric(_) => return Err(ApiError::BadRequest("only log selectors are supported".into())),
+        Expr::Metric(_) => return Err(Invalid::NotALogSelector.into()),
     };
     let max_entries = st.config.limits_for(&tenant).max_entries_limit_per_query;
     if max_entries > 0 && line_limit > max_entries {
-        return Err(ApiError::BadRequest(format!(
-            "max entries limit per query exceeded, limit > max_entries_limit_per_query ({line_limit} > {max_entries})"
-        )));
+        return Err(Invalid::TooManyEntries { limit: line_limit, max: max_entries }.into());
     }
     let guard = CancelOnDrop::new();
     let deadline = super::query::deadline(st, &tenant, &guard);
@@ -109,11 +108,8 @@ fn positive(p: &Params, name: &str, default: usize) -> Result<usize, ApiError> {
         None => Ok(default),
         Some(s) => match s.parse::<i64>() {
             Ok(n) if n > 0 => Ok(n as usize),
-            Ok(_) => Err(ApiError::BadRequest("limit must be a positive value".into())),
-            Err(_) => Err(ApiError::BadRequest(format!(
-                "strconv.ParseInt: parsing {}: invalid syntax",
-                crate::gocompat::quote(s)
-            ))),
+            Ok(_) => Err(Invalid::NonPositiveLimit.into()),
+            Err(_) => Err(Invalid::NotAnInteger(s.to_string()).into()),
         },
     }
 }

@@ -63,7 +63,7 @@ pub async fn series(State(st): State<Arc<AppState>>, req: Request) -> Result<Res
     for m in p.all("match[]").chain(p.all("match")) {
         let sel = logql::parse_selector(m, false)?;
         if sel.is_empty() && m.trim() != "{}" {
-            return Err(ApiError::BadRequest(format!("0 matchers in group: {m}")));
+            return Err(super::invalid::Invalid::EmptyMatcherGroup(m.to_string()).into());
         }
         selectors.push(sel);
     }

@@ -7,6 +7,7 @@ pub mod delete;
 pub mod error;
 pub mod fields;
 pub mod grafana;
+pub mod invalid;
 pub mod meta;
 pub mod ops;
 pub mod params;
@@ -117,11 +118,11 @@ pub fn tenant_of(st: &AppState, headers: &HeaderMap) -> Result<String, ApiError>
         return Err(ApiError::NoOrgId);
     }
     if id.contains('|') {
-        return Err(ApiError::BadRequest("multiple org IDs present".into()));
+        return Err(invalid::Invalid::MultipleOrgIds.into());
     }
     let valid_char = |c: char| c.is_ascii_alphanumeric() || "!-_.*'()".contains(c);
     if id.len() > 150 || id == "." || id == ".." || !id.chars().all(valid_char) {
-        return Err(ApiError::BadRequest(format!("tenant ID '{id}' contains unsupported character or is invalid")));
+        return Err(invalid::Invalid::TenantId(id.to_string()).into());
     }
     Ok(id.to_string())
 }

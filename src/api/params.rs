@@ -5,6 +5,7 @@
 use crate::model::{Direction, Nanos};
 
 use super::error::ApiError;
+use super::invalid::Invalid;
 
 /// Decoded form parameters (repeated keys kept in order).
 #[derive(Debug, Default, Clone)]
@@ -81,24 +82,15 @@ fn go_quote(s: &str) -> String {
 /// `start`/`end` with Loki's defaults: end = now, start = min(end, now) − since (1h).
 pub fn bounds(p: &Params, now: Nanos) -> Result<(Nanos, Nanos), ApiError> {
     let end = match p.get("end") {
-        Some(s) => {
-            parse_timestamp(s).map_err(|e| ApiError::BadRequest(format!("could not parse 'end' parameter: {e}")))?
-        }
+        Some(s) => parse_timestamp(s).map_err(|reason| Invalid::Timestamp { name: "end", reason })?,
         None => now,
     };
     let since = match p.get("since") {
-        Some(s) => parse_prom_duration(s).ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "could not parse 'since' parameter: not a valid duration string: {}",
-                go_quote(s)
-            ))
-        })?,
+        Some(s) => parse_prom_duration(s).ok_or_else(|| Invalid::Since(s.to_string()))?,
         None => 3600 * 1_000_000_000,
     };
     let start = match p.get("start") {
-        Some(s) => {
-            parse_timestamp(s).map_err(|e| ApiError::BadRequest(format!("could not parse 'start' parameter: {e}")))?
-        }
+        Some(s) => parse_timestamp(s).map_err(|reason| Invalid::Timestamp { name: "start", reason })?,
         None => end.min(now) - since,
     };
     Ok((start, end))
@@ -108,11 +100,9 @@ pub fn limit(p: &Params) -> Result<usize, ApiError> {
     match p.get("limit") {
         None => Ok(100),
         Some(s) => {
-            let n: i64 = s.parse().map_err(|_| {
-                ApiError::BadRequest(format!("strconv.ParseInt: parsing {}: invalid syntax", go_quote(s)))
-            })?;
+            let n: i64 = s.parse().map_err(|_| Invalid::NotAnInteger(s.to_string()))?;
             if n <= 0 {
-                return Err(ApiError::BadRequest("limit must be a positive value".into()));
+                return Err(Invalid::NonPositiveLimit.into());
             }
             Ok(n as usize)
         }
@@ -124,7 +114,7 @@ pub fn direction(p: &Params) -> Result<Direction, ApiError> {
         None => Ok(Direction::Backward),
         Some(d) if d == "backward" => Ok(Direction::Backward),
         Some(d) if d == "forward" => Ok(Direction::Forward),
-        Some(_) => Err(ApiError::BadRequest(format!("invalid direction '{}'", p.get("direction").unwrap_or("")))),
+        Some(d) => Err(Invalid::Direction(d.to_string()).into()),
     }
 }
 
@@ -139,14 +129,10 @@ pub fn step(p: &Params, start: Nanos, end: Nanos) -> Result<Nanos, ApiError> {
 /// Loki's checks of a range query's step: positive, and at most 11,000 points.
 pub fn check_step(step: Nanos, start: Nanos, end: Nanos) -> Result<(), ApiError> {
     if step <= 0 {
-        return Err(ApiError::BadRequest(
-            "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
-        ));
+        return Err(Invalid::NonPositiveStep.into());
     }
     if (end - start) / step > 11_000 {
-        return Err(ApiError::BadRequest(
-            "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter".into(),
-        ));
+        return Err(Invalid::TooManySteps.into());
     }
     Ok(())
 }

@@ -22,7 +22,7 @@ pub async fn patterns(State(st): State<Arc<AppState>>, req: Request) -> Result<R
     params::check_step(step, start, end)?;
     let expr = match logql::parse_expr(p.get("query").unwrap_or(""))? {
         Expr::Log(l) => l,
-        Expr::Metric(_) => return Err(ApiError::BadRequest("only log selectors are supported".into())),
+        Expr::Metric(_) => return Err(super::invalid::Invalid::NotALogSelector.into()),
     };
     let guard = CancelOnDrop::new();
     let deadline = super::query::deadline(&st, &tenant, &guard);

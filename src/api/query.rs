@@ -8,11 +8,11 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::error::ApiError;
+use super::invalid::Invalid;
 use super::params::{self, Params};
 use super::wire::response::query_response;
 use super::{json_response, read_params, tenant_of, AppState};
 use crate::clock::now_ns;
-use crate::gocompat;
 use crate::logql::{self, Expr};
 use crate::model::TimeRange;
 use crate::query::plan::Steps;
@@ -46,20 +46,16 @@ pub async fn query_range(State(st): State<Arc<AppState>>, req: Request) -> Resul
         None => 0,
     };
     if end < start {
-        return Err(ApiError::BadRequest("end timestamp must not be before or equal to start time".into()));
+        return Err(Invalid::EndBeforeStart.into());
     }
     params::check_step(step, start, end)?;
     if interval < 0 {
-        return Err(ApiError::BadRequest("interval must be >= 0".into()));
+        return Err(Invalid::NegativeInterval.into());
     }
     let limits = st.config.limits_for(&tenant);
     let max_len = limits.max_query_length;
     if !max_len.is_zero() && (end - start) as u128 > max_len.as_nanos() {
-        return Err(ApiError::BadRequest(format!(
-            "the query time range exceeds the limit (query length: {}, limit: {})",
-            gocompat::std_duration_string(Duration::from_nanos((end - start) as u64)),
-            gocompat::std_duration_string(max_len)
-        )));
+        return Err(Invalid::QueryTooLong { length: Duration::from_nanos((end - start) as u64), limit: max_len }.into());
     }
     let categorize = categorize(&headers);
     let guard = CancelOnDrop::new();
@@ -70,9 +66,7 @@ pub async fn query_range(State(st): State<Arc<AppState>>, req: Request) -> Resul
             Expr::Log(log) => {
                 let max_entries = st2.config.limits_for(&tenant).max_entries_limit_per_query;
                 if limit > max_entries {
-                    return Err(ApiError::BadRequest(format!(
-                        "max entries limit per query exceeded, limit > max_entries_limit_per_query ({limit} > {max_entries})"
-                    )));
+                    return Err(Invalid::TooManyEntries { limit, max: max_entries }.into());
                 }
                 let q = logs::LogQuery {
                     tenant: &tenant,
@@ -111,17 +105,13 @@ pub async fn query_instant(State(st): State<Arc<AppState>>, req: Request) -> Res
     let tenant = tenant_of(&st, &headers)?;
     let expr = parse_query(&p)?;
     let t = match p.get("time") {
-        Some(s) => params::parse_timestamp(s)
-            .map_err(|e| ApiError::BadRequest(format!("could not parse 'time' parameter: {e}")))?,
+        Some(s) => params::parse_timestamp(s).map_err(|reason| Invalid::Timestamp { name: "time", reason })?,
         None => now_ns(),
     };
     params::limit(&p)?;
     params::direction(&p)?;
     let Expr::Metric(m) = expr else {
-        return Err(ApiError::BadRequest(
-            "log queries are not supported as an instant query type, please change your query to a range query type"
-                .into(),
-        ));
+        return Err(Invalid::LogQueryAsInstant.into());
     };
     let guard = CancelOnDrop::new();
     let deadline = deadline(&st, &tenant, &guard);

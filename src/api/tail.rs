@@ -17,6 +17,7 @@ use axum::response::IntoResponse;
 use axum::response::Response;
 
 use super::error::ApiError;
+use super::invalid::Invalid;
 use super::params::{self, Params};
 use super::wire::response::{json_str, labels_obj};
 use super::{tenant_of, AppState};
@@ -44,20 +45,19 @@ pub async fn tail(
     let p = Params(raw);
     let expr = match logql::parse_expr(p.get("query").unwrap_or(""))? {
         Expr::Log(l) => l,
-        Expr::Metric(_) => return Err(ApiError::BadRequest("tail requires a log query".into())),
+        Expr::Metric(_) => return Err(Invalid::TailNeedsLogQuery.into()),
     };
     let limit = params::limit(&p)?;
     let delay_for: i64 = match p.get("delay_for") {
         None => 0,
-        Some(s) => s.parse().map_err(|_| ApiError::BadRequest(format!("invalid delay_for {s}")))?,
+        Some(s) => s.parse().map_err(|_| Invalid::DelayFor(s.to_string()))?,
     };
     if delay_for > 5 {
-        return Err(ApiError::BadRequest("delay_for can't be greater than 5".into()));
+        return Err(Invalid::DelayTooLong.into());
     }
     let now = now_ns();
     let start = match p.get("start") {
-        Some(s) => params::parse_timestamp(s)
-            .map_err(|e| ApiError::BadRequest(format!("could not parse 'start' parameter: {e}")))?,
+        Some(s) => params::parse_timestamp(s).map_err(|reason| Invalid::Timestamp { name: "start", reason })?,
         None => now - 3600 * 1_000_000_000,
     };
     // Validate the pipeline before upgrading: errors must be plain HTTP 400s.

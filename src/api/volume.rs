@@ -7,6 +7,7 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 
 use super::error::ApiError;
+use super::invalid::Invalid;
 use super::params::{self, Params};
 use super::wire::response::{fmt_seconds, labels_obj};
 use super::{json_response, AppState};
@@ -34,19 +35,15 @@ pub fn parse(p: &Params, start: i64, end: i64, ranged: bool) -> Result<VolumeQue
         None => 100,
         Some(s) => match s.parse::<i64>() {
             Ok(0) => 100,
-            Ok(n) if n < 0 => return Err(ApiError::BadRequest("limit must be a positive value".into())),
+            Ok(n) if n < 0 => return Err(Invalid::NonPositiveLimit.into()),
             Ok(n) => n as usize,
-            Err(_) => {
-                let mut q = String::new();
-                let _ = crate::model::write_go_quoted(&mut q, s);
-                return Err(ApiError::BadRequest(format!("strconv.ParseInt: parsing {q}: invalid syntax")));
-            }
+            Err(_) => return Err(Invalid::NotAnInteger(s.to_string()).into()),
         },
     };
     let query = p.get("query").unwrap_or("").trim();
     let matchers = if query == "{}" { Vec::new() } else { crate::logql::parse_selector(query, true)? };
     if end < start {
-        return Err(ApiError::BadRequest("end timestamp must not be before or equal to start time".into()));
+        return Err(Invalid::EndBeforeStart.into());
     }
     let step = if ranged {
         let step = params::step(p, start, end)?;
@@ -58,7 +55,7 @@ pub fn parse(p: &Params, start: i64, end: i64, ranged: bool) -> Result<VolumeQue
     let by_series = match p.get("aggregateBy") {
         None | Some("series") => true,
         Some("labels") => false,
-        Some(_) => return Err(ApiError::BadRequest("invalid aggregation option".into())),
+        Some(_) => return Err(Invalid::Aggregation.into()),
     };
     let targets = p.get("targetLabels").map(|t| t.split(',').map(str::to_string).collect()).unwrap_or_default();
     // Loki rounds the range to milliseconds before bucketing.
