@@ -42,9 +42,15 @@ fn setup() -> (tempfile::TempDir, Engine, u64) {
     }
     let buckets: Vec<(u32, i64)> = ingester.small_blocks.lock().keys().copied().collect();
     for (stream, hour) in buckets {
-        merge::merge_bucket(&rocks, stream, hour, 1 << 20, Some(&lokid::query::pipeline::JSON_FIELDS), || {
-            ingester.next_seq()
-        })
+        merge::merge_bucket(
+            &rocks,
+            stream,
+            hour,
+            merge::Pick::All,
+            1 << 20,
+            Some(&lokid::query::pipeline::JSON_FIELDS),
+            || ingester.next_seq(),
+        )
         .expect("merge");
     }
     rocks.flush().expect("flush");

@@ -194,7 +194,8 @@ async fn merge_loop(st: Arc<AppState>, mut stop: tokio::sync::watch::Receiver<bo
         }
         let st2 = Arc::clone(&st);
         let target = st.config.block_target_bytes as usize;
-        let res = tokio::task::spawn_blocking(move || st2.ingester.merge_buckets(due, target)).await;
+        let res =
+            tokio::task::spawn_blocking(move || st2.ingester.merge_buckets(due, merge::Pick::Tiered, target)).await;
         if let Ok(n) = res {
             st.metrics.blocks_merged.fetch_add(n as u64, Ordering::Relaxed);
         }

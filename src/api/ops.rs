@@ -43,7 +43,8 @@ pub async fn flush(State(st): State<Arc<AppState>>) -> Result<Response, super::e
     let st2 = Arc::clone(&st);
     let merged = tokio::task::spawn_blocking(move || -> Result<usize, crate::store::StoreError> {
         let due = st2.ingester.take_all_due();
-        let merged = st2.ingester.merge_buckets(due, st2.config.block_target_bytes as usize);
+        let merged =
+            st2.ingester.merge_buckets(due, crate::store::merge::Pick::All, st2.config.block_target_bytes as usize);
         st2.engine.rocks.flush()?;
         Ok(merged)
     })

@@ -96,7 +96,12 @@ impl Ingester {
 
     /// Merges the small blocks of `due` buckets into sealed blocks (blocking). Returns how
     /// many small blocks were replaced.
-    pub fn merge_buckets(&self, due: Vec<(StreamId, i64)>, target_raw_bytes: usize) -> usize {
+    pub fn merge_buckets(
+        &self,
+        due: Vec<(StreamId, i64)>,
+        pick: crate::store::merge::Pick,
+        target_raw_bytes: usize,
+    ) -> usize {
         let _maintenance = self.maintenance.lock();
         let mut merged = 0;
         for (stream, hour) in due {
@@ -104,6 +109,7 @@ impl Ingester {
                 &self.rocks,
                 stream,
                 hour,
+                pick,
                 target_raw_bytes,
                 Some(&crate::query::pipeline::JSON_FIELDS),
                 || self.next_seq(),

@@ -122,7 +122,10 @@ fn equal_timestamps_have_a_stable_order() {
     assert_eq!(lines(&e, r#"{app="a"}"#, Direction::Forward), forward);
     assert_eq!(lines(&e, r#"{app="a"}"#, Direction::Backward), backward);
     let id = st.registry.lookup("fake", r#"{app="a"}"#).unwrap();
-    assert_eq!(merge::merge_bucket(&st.rocks, id, keys::hour_of(T0), 1 << 20, None, || 7).unwrap(), 2);
+    assert_eq!(
+        merge::merge_bucket(&st.rocks, id, keys::hour_of(T0), merge::Pick::All, 1 << 20, None, || 7).unwrap(),
+        2
+    );
     assert_eq!(lines(&e, r#"{app="a"}"#, Direction::Forward), forward);
     assert_eq!(lines(&e, r#"{app="a"}"#, Direction::Backward), backward);
 }
@@ -175,7 +178,10 @@ fn unmerged_buckets_survive_a_restart() {
     let st = st.reopen();
     let due = st.ingester.small_blocks.lock().clone();
     assert_eq!(due.get(&(id, keys::hour_of(T0))), Some(&crate::ingest::MERGE_NOW));
-    assert_eq!(merge::merge_bucket(&st.rocks, id, keys::hour_of(T0), 1 << 20, None, || 9).unwrap(), 2);
+    assert_eq!(
+        merge::merge_bucket(&st.rocks, id, keys::hour_of(T0), merge::Pick::All, 1 << 20, None, || 9).unwrap(),
+        2
+    );
     let st = st.reopen();
     assert!(st.ingester.small_blocks.lock().is_empty(), "a merged bucket is not due again");
 }
@@ -239,7 +245,7 @@ fn token_filters_skip_sealed_blocks_and_miss_nothing() {
     }
     let id = st.registry.lookup("fake", r#"{app="shop"}"#).unwrap();
     assert_eq!(
-        merge::merge_bucket(&st.rocks, id, keys::hour_of(T0), 1 << 20, None, || 11).unwrap(),
+        merge::merge_bucket(&st.rocks, id, keys::hour_of(T0), merge::Pick::All, 1 << 20, None, || 11).unwrap(),
         4,
         "one sealed block"
     );
@@ -281,7 +287,9 @@ fn page_filters_skip_pages_and_keep_substring_semantics() {
         st.push(&[("app", "web")], &refs);
     }
     let id = st.registry.lookup("fake", r#"{app="web"}"#).unwrap();
-    assert!(merge::merge_bucket(&st.rocks, id, keys::hour_of(T0), 8 << 20, None, || 21).unwrap() >= 2);
+    assert!(
+        merge::merge_bucket(&st.rocks, id, keys::hour_of(T0), merge::Pick::All, 8 << 20, None, || 21).unwrap() >= 2
+    );
     let e = st.engine();
     let want: Vec<String> = lines.iter().filter(|(_, l)| l.contains("error")).map(|(_, l)| l.clone()).collect();
     assert_eq!(want.len(), 3);
@@ -365,7 +373,11 @@ fn field_columns_answer_as_the_lines_do() {
         let fields = if n == 0 { Some(&crate::query::pipeline::JSON_FIELDS as _) } else { None };
         for app in [r#"{app="a"}"#, r#"{app="b", latency_ms="8"}"#, r#"{app="c"}"#, r#"{app="d"}"#] {
             let id = st.registry.lookup("fake", app).unwrap();
-            assert_eq!(merge::merge_bucket(&st.rocks, id, keys::hour_of(T0), 1 << 20, fields, || 100).unwrap(), 2);
+            assert_eq!(
+                merge::merge_bucket(&st.rocks, id, keys::hour_of(T0), merge::Pick::All, 1 << 20, fields, || 100)
+                    .unwrap(),
+                2
+            );
         }
     }
     let queries = [

@@ -22,9 +22,15 @@ pub fn free_space_too_low(dir: &std::path::Path) -> bool {
     super::disk::free_bytes(dir).is_some_and(|free| free < MERGE_RESERVE_BYTES)
 }
 
-/// Merges the blocks smaller than half of `target_raw_bytes` of one (stream, hour) bucket
-/// into blocks of about `target_raw_bytes`, with the field columns `fields` finds (none
+/// Merges blocks smaller than half of `target_raw_bytes` of one (stream, hour) bucket into
+/// blocks of about `target_raw_bytes`, with the field columns `fields` finds (none
 /// without). Returns how many blocks it replaced.
+///
+/// Which small blocks: all of them ([`Pick::All`], `POST /flush`), or size-tiered
+/// ([`Pick::Tiered`], the background merger), so that a bucket that grows push by push
+/// does not rewrite its growing tail block at every round: a block is merged only with at
+/// least half its own size of smaller blocks, so an entry is rewritten a few times (its
+/// block at least grows by half each time), not once per round.
 ///
 /// Memory stays near one group of time-overlapping small blocks (for pushes that arrive in
 /// time order, one or two blocks): the small blocks are sorted by their first entry, cut
@@ -34,6 +40,7 @@ pub fn merge_bucket(
     rocks: &Rocks,
     stream: StreamId,
     hour: i64,
+    pick: Pick,
     target_raw_bytes: usize,
     fields: Option<&'static dyn FieldScanner>,
     mut next_seq: impl FnMut() -> u64,
@@ -42,14 +49,18 @@ pub fn merge_bucket(
     let snap = rocks.snapshot();
     let prefix = keys::block_bucket(stream, hour);
     let upper = super::prefix_upper_bound(&prefix).expect("bucket prefix has a successor");
-    let mut small: Vec<keys::BlockKey> = Vec::new();
+    let mut sized: Vec<(keys::BlockKey, usize)> = Vec::new();
     snap.blocks_in(&prefix, &upper, |k, v| {
         let (_, raw_len) = block::peek(v).map_err(corrupt)?;
         if raw_len < target_raw_bytes / 2 {
-            small.push(keys::parse_block(k).ok_or_else(|| StoreError::Corrupt("block key".into()))?);
+            sized.push((keys::parse_block(k).ok_or_else(|| StoreError::Corrupt("block key".into()))?, raw_len));
         }
         Ok(true)
     })?;
+    let mut small = match pick {
+        Pick::Tiered => tiered(sized),
+        Pick::All => sized.into_iter().map(|(k, _)| k).collect(),
+    };
     let marker = keys::merge_due(stream, hour);
     if small.len() < 2 {
         let mut batch = rocks.batch();
@@ -85,6 +96,34 @@ pub fn merge_bucket(
     }
     rocks.write(batch)?;
     Ok(small.len())
+}
+
+/// Which of a bucket's small blocks a merge takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pick {
+    /// Every one (a flush seals everything).
+    All,
+    /// Size-tiered ([`tiered`]): what the background merger takes. A bucket may keep one
+    /// small push block and a few small sealed blocks of growing sizes until more data
+    /// comes or a flush.
+    Tiered,
+}
+
+/// The small blocks to merge: smallest first, each next one while it is at most twice the
+/// size of those already taken together. Tiny push blocks always merge with one another;
+/// a larger block waits until the smaller ones add up to half its size.
+fn tiered(mut sized: Vec<(keys::BlockKey, usize)>) -> Vec<keys::BlockKey> {
+    sized.sort_by_key(|(k, raw)| (*raw, k.min_ts, k.seq));
+    let mut total = 0usize;
+    let mut out = Vec::with_capacity(sized.len());
+    for (k, raw) in sized {
+        if !out.is_empty() && raw > 2 * total {
+            break;
+        }
+        total += raw;
+        out.push(k);
+    }
+    out
 }
 
 /// The sealed block being filled, the raw size it is cut at, and what finds its columns.
@@ -167,7 +206,7 @@ mod tests {
         let mut seq = 100;
         // Every push block is below half of 120 bytes; 7 one-byte entries fill 7 * 17 = 119.
         assert_eq!(
-            merge_bucket(&rocks, 1, hour, 120, None, || {
+            merge_bucket(&rocks, 1, hour, Pick::All, 120, None, || {
                 seq += 1;
                 seq
             })
@@ -201,5 +240,60 @@ mod tests {
         ];
         assert_eq!(got, want);
         assert_eq!(sizes, vec![7, 2], "cut at the target, across groups");
+    }
+
+    /// Entries in the bucket's blocks, by key.
+    fn bucket(rocks: &Rocks, hour: i64) -> Vec<(Vec<u8>, usize)> {
+        let (from, to) = (keys::block_bucket(1, hour), keys::block_bucket(1, hour + 1));
+        let mut out = Vec::new();
+        rocks
+            .snapshot()
+            .blocks_in(&from, &to, |k, v| {
+                out.push((k.to_vec(), block::peek(v).unwrap().0));
+                Ok(true)
+            })
+            .unwrap();
+        out
+    }
+
+    /// A bucket that grows by one small push block per merge round: merging everything
+    /// rewrites its growing tail at every round (each entry ~rounds/2 times); size-tiered
+    /// merging rewrites each entry a few times and keeps few blocks, every entry kept once.
+    #[test]
+    fn tiered_merging_rewrites_each_entry_a_few_times() {
+        let rounds = 64;
+        let amplification = |pick: Pick| -> (f64, usize) {
+            let dir = tempfile::tempdir().unwrap();
+            let rocks = Rocks::open(dir.path(), &RocksOptions::default()).unwrap();
+            let hour = 10;
+            let t = hour * 3_600_000_000_000;
+            let (mut seq, mut rewritten, mut pushed) = (0u64, 0usize, 0usize);
+            for r in 0..rounds {
+                let entries: Vec<Entry> = (0..20)
+                    .map(|i| e(t + r * 100 + i, &format!("round {r} line {i} {}", "x".repeat(30)), &[]))
+                    .collect();
+                let mut batch = rocks.batch();
+                seq += 1;
+                let key = keys::block(1, hour, entries[0].ts, entries[19].ts, seq);
+                batch.put_block(&key, &block::encode(&entries, block::Codec::Lz4));
+                rocks.write(batch).unwrap();
+                pushed += entries.len();
+                let before = bucket(&rocks, hour);
+                merge_bucket(&rocks, 1, hour, pick, 1 << 20, None, || {
+                    seq += 1;
+                    seq
+                })
+                .unwrap();
+                let after = bucket(&rocks, hour);
+                rewritten += before.iter().filter(|b| !after.iter().any(|a| a.0 == b.0)).map(|b| b.1).sum::<usize>();
+                assert_eq!(after.iter().map(|b| b.1).sum::<usize>(), pushed, "every entry kept once");
+            }
+            (rewritten as f64 / pushed as f64, bucket(&rocks, hour).len())
+        };
+        let (all, all_blocks) = amplification(Pick::All);
+        let (tiered, tiered_blocks) = amplification(Pick::Tiered);
+        assert!(all > 20.0 && all_blocks == 1, "merging everything: {all:.1} rewrites per entry");
+        assert!(tiered < 8.0, "tiered: {tiered:.1} rewrites per entry");
+        assert!(tiered_blocks <= 8, "tiered: {tiered_blocks} blocks left");
     }
 }
