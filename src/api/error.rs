@@ -150,11 +150,25 @@ impl From<QueryError> for ApiError {
             QueryError::Unsupported(_)
             | QueryError::BadRegex(_)
             | QueryError::Pipeline(_)
+            | QueryError::IpOperation
+            | QueryError::LineTemplate(_)
+            | QueryError::LabelTemplate { .. }
+            | QueryError::FormatsErrorLabel(_)
+            | QueryError::LabelFormattedTwice(_)
+            | QueryError::Expression { .. }
+            | QueryError::ExtractedLabelName(_)
+            | QueryError::DuplicateExtractedLabel(_)
+            | QueryError::NoNamedCapture
+            | QueryError::SeriesError { .. }
             | QueryError::SeriesLimit { .. }
             | QueryError::VolumeSeriesLimit { .. } => ApiError::BadRequest(e.to_string()),
             QueryError::Timeout => ApiError::Timeout,
             QueryError::Cancelled => ApiError::Cancelled,
-            QueryError::Execution(m) => ApiError::Internal(m),
+            QueryError::ManyToMany { .. }
+            | QueryError::ManyToOneNotExplicit
+            | QueryError::GroupingNotUnique
+            | QueryError::LiteralNotVector
+            | QueryError::Internal(_) => ApiError::Internal(e.to_string()),
             QueryError::Store(s) => s.into(),
         }
     }

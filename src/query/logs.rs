@@ -274,7 +274,7 @@ impl Hour<'_> {
                 }));
             }
             let mut get = |i: usize, _: &mut Stats| -> Opened {
-                rxs[i % workers].recv().unwrap_or_else(|_| Err(QueryError::Execution("block reader stopped".into())))
+                rxs[i % workers].recv().unwrap_or(Err(QueryError::Internal("block reader stopped")))
             };
             let flow = self.merge_with(stats, &mut get, visit);
             drop(rxs);

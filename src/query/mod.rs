@@ -36,6 +36,46 @@ pub enum QueryError {
     /// A pipeline construction problem (400).
     #[error("{0}")]
     Pipeline(String),
+    /// `ip("…")` with an operator other than `|=` / `!=`.
+    #[error("ip: invalid operation")]
+    IpOperation,
+    #[error("invalid line template: {0}")]
+    LineTemplate(String),
+    #[error("invalid template for label '{label}': {error}")]
+    LabelTemplate { label: String, error: String },
+    #[error("{0} cannot be formatted")]
+    FormatsErrorLabel(String),
+    #[error("multiple label name '{0}' not allowed in a single format operation")]
+    LabelFormattedTwice(String),
+    /// A `| json` or `| logfmt` extraction expression that does not parse.
+    #[error("cannot parse expression [{expr}]: {reason}")]
+    Expression { expr: String, reason: String },
+    #[error("invalid extracted label name '{0}'")]
+    ExtractedLabelName(String),
+    #[error("duplicate extracted label name '{0}'")]
+    DuplicateExtractedLabel(String),
+    #[error("at least one named capture must be supplied")]
+    NoNamedCapture,
+    /// A series carries `__error__` at the end of a metric query (400), Loki's text.
+    #[error(
+        "pipeline error: '{error}' for series: '{series}'.\n\
+         Use a label filter to intentionally skip this error. (e.g | __error__!=\"{error}\").\n\
+         To skip all potential errors you can match empty errors.(e.g __error__=\"\")\n\
+         The label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )\n"
+    )]
+    SeriesError { error: String, series: String },
+    /// Vector matching conflicts (500, as Loki): `side` is "left" or "right".
+    #[error(
+        "found duplicate series on the {side} hand-side;many-to-many matching not allowed: matching labels must be unique on one side"
+    )]
+    ManyToMany { side: &'static str },
+    #[error("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)")]
+    ManyToOneNotExplicit,
+    #[error("multiple matches for labels: grouping labels must ensure unique matches")]
+    GroupingNotUnique,
+    /// A literal where Loki needs an evaluator (e.g. `sum(1)`), 500.
+    #[error("unexpected expr type (*syntax.LiteralExpr) for Evaluator type (*logql.DefaultEvaluator) ")]
+    LiteralNotVector,
     /// Loki's `max_query_series` limit (400), with its text.
     #[error(
         "maximum number of series ({max}) reached for a single query; consider reducing query cardinality by adding more specific stream selectors, reducing the time range, or aggregating results with functions like sum(), count() or topk()"
@@ -44,9 +84,9 @@ pub enum QueryError {
     /// Loki's `ErrVolumeMaxSeriesHit` (400): a volume answer with more than `max` series.
     #[error("the query hit the max number of series limit (limit: {max} series)")]
     VolumeSeriesLimit { max: usize },
-    /// Errors Loki reports as 500 (e.g. vector matching conflicts).
-    #[error("{0}")]
-    Execution(String),
+    /// A bug: an invariant of the engine did not hold (500).
+    #[error("internal: {0}")]
+    Internal(&'static str),
     #[error("request timed out, decrease the duration of the request or add more label matchers (prefer exact match over regex match) to reduce the amount of data processed")]
     Timeout,
     #[error("the request was cancelled by the client")]

@@ -33,7 +33,7 @@ impl StreamScan for StoreSource<'_> {
     ) -> Result<(), QueryError> {
         let pipeline = LogPipeline::compile(&log.stages)?;
         if !pipeline.line_filters_only() {
-            return Err(QueryError::Execution("internal: a stream scan takes line filters only".into()));
+            return Err(QueryError::Internal("a stream scan takes line filters only"));
         }
         let range = TimeRange { start: from, end: to };
         let metas = matching_streams(self.engine, &self.snap, self.tenant, &log.matchers, range)?;

@@ -108,9 +108,7 @@ pub(super) fn vectors(
     for (l, v) in one {
         if one_by_sig.insert(signature(&l, m), (l, v)).is_some() {
             let side = if one_to_many { "left" } else { "right" };
-            return Err(QueryError::Execution(format!(
-                "found duplicate series on the {side} hand-side;many-to-many matching not allowed: matching labels must be unique on one side"
-            )));
+            return Err(QueryError::ManyToMany { side });
         }
     }
     let mut matched: HashMap<Labels, HashSet<Labels>> = HashMap::new();
@@ -121,15 +119,10 @@ pub(super) fn vectors(
         let labels = result_labels(&l, rl, m);
         if m.group.is_none() {
             if matched.insert(sig, HashSet::new()).is_some() {
-                return Err(QueryError::Execution(
-                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
-                        .into(),
-                ));
+                return Err(QueryError::ManyToOneNotExplicit);
             }
         } else if !matched.entry(sig).or_default().insert(labels.clone()) {
-            return Err(QueryError::Execution(
-                "multiple matches for labels: grouping labels must ensure unique matches".into(),
-            ));
+            return Err(QueryError::GroupingNotUnique);
         }
         let (a, b) = if one_to_many { (*rv, v) } else { (v, *rv) };
         if let Some(x) = merge(op, a, b, !m.return_bool, a) {
@@ -222,7 +215,7 @@ mod tests {
         // Errors: duplicate right side, many-to-one without group_left.
         let on_none = modifier(Some((true, &[])), None, false);
         let err = vectors(BinOp::Add, &on_none, l.clone(), r).unwrap_err();
-        assert!(matches!(err, QueryError::Execution(_)));
+        assert!(matches!(err, QueryError::ManyToMany { side: "right" }));
         assert_eq!(err.to_string(), "found duplicate series on the right hand-side;many-to-many matching not allowed: matching labels must be unique on one side");
         let err = vectors(BinOp::Add, &on_none, l, sv(&[(&[], 1.0)])).unwrap_err();
         assert_eq!(

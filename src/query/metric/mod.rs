@@ -49,13 +49,10 @@ fn ms(t: Nanos) -> i64 {
 
 /// Loki's `PipelineError` text.
 fn pipeline_error(series: &Labels) -> QueryError {
-    let e = series.get("__error__").unwrap_or_default();
-    QueryError::Pipeline(format!(
-        "pipeline error: '{e}' for series: '{series}'.\n\
-         Use a label filter to intentionally skip this error. (e.g | __error__!=\"{e}\").\n\
-         To skip all potential errors you can match empty errors.(e.g __error__=\"\")\n\
-         The label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )\n"
-    ))
+    QueryError::SeriesError {
+        error: series.get("__error__").unwrap_or_default().to_string(),
+        series: series.to_string(),
+    }
 }
 
 fn series_limit(max: usize) -> QueryError {
@@ -139,9 +136,7 @@ fn into_vector(v: Value) -> StepVector {
 fn expect_vector(v: Value) -> Result<StepVector, QueryError> {
     match v {
         Value::Vector(v) => Ok(v),
-        Value::Scalar(_) => Err(QueryError::Execution(
-            "unexpected expr type (*syntax.LiteralExpr) for Evaluator type (*logql.DefaultEvaluator) ".into(),
-        )),
+        Value::Scalar(_) => Err(QueryError::LiteralNotVector),
     }
 }
 
@@ -273,7 +268,7 @@ mod tests {
         let r = run_q("vector(2) * 3", &s, 0, 60 * S, 60 * S).unwrap();
         assert_eq!(points(r), vec![("{}".into(), vec![(0, 6.0), (60_000, 6.0)])]);
         let err = run_q("sum(1)", &s, T, T, 0).unwrap_err();
-        assert!(matches!(err, QueryError::Execution(_)));
+        assert!(matches!(err, QueryError::LiteralNotVector));
     }
 
     #[test]

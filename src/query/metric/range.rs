@@ -458,7 +458,7 @@ mod tests {
         ]);
         // Evaluated stream by stream, so the real `| json` runs (not the test source's).
         let err = run_q(r#"count_over_time({app="a"} | json [10s])"#, &s, 10 * S, 10 * S, 0).unwrap_err();
-        assert!(matches!(err, QueryError::Pipeline(_)));
+        assert!(matches!(err, QueryError::SeriesError { .. }));
         assert_eq!(
             err.to_string(),
             "pipeline error: 'JSONParserErr' for series: '{__error__=\"JSONParserErr\", \

@@ -56,7 +56,7 @@ impl CompiledLineFilter {
                 LineFilterValue::Str(s) => s,
                 LineFilterValue::Ip(p) => {
                     if !matches!(f.op, LineFilterOp::Contains | LineFilterOp::NotContains) {
-                        return Err(QueryError::Pipeline("ip: invalid operation".into()));
+                        return Err(QueryError::IpOperation);
                     }
                     alternatives.push(Test::Ip(IpMatcher::new(p).map_err(QueryError::Pipeline)?));
                     continue;

@@ -30,8 +30,7 @@ pub struct LineFormatter {
 
 impl LineFormatter {
     pub fn new(src: &str) -> Result<LineFormatter, QueryError> {
-        let tmpl =
-            Template::parse("line", src).map_err(|e| QueryError::Pipeline(format!("invalid line template: {e}")))?;
+        let tmpl = Template::parse("line", src).map_err(|e| QueryError::LineTemplate(e.to_string()))?;
         let simple_key = tmpl.simple_key().map(str::to_string);
         Ok(LineFormatter { tmpl, simple_key })
     }
@@ -79,12 +78,10 @@ impl LabelsFormatter {
                 LabelFmt::Rename { dst, .. } | LabelFmt::Template { dst, .. } => dst.as_str(),
             };
             if dst == ERROR_LABEL {
-                return Err(QueryError::Pipeline(format!("{dst} cannot be formatted")));
+                return Err(QueryError::FormatsErrorLabel(dst.to_string()));
             }
             if seen.contains(&dst) {
-                return Err(QueryError::Pipeline(format!(
-                    "multiple label name '{dst}' not allowed in a single format operation"
-                )));
+                return Err(QueryError::LabelFormattedTwice(dst.to_string()));
             }
             seen.push(dst);
             out.push(match f {
@@ -92,7 +89,7 @@ impl LabelsFormatter {
                 LabelFmt::Template { dst, template } => Fmt::Template {
                     dst: dst.clone(),
                     tmpl: Template::parse("label", template)
-                        .map_err(|e| QueryError::Pipeline(format!("invalid template for label '{dst}': {e}")))?,
+                        .map_err(|e| QueryError::LabelTemplate { label: dst.clone(), error: e.to_string() })?,
                 },
             });
         }

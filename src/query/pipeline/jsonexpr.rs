@@ -118,10 +118,10 @@ impl JsonExprParser {
         let mut ids = Vec::new();
         let mut paths = Vec::new();
         for e in exprs {
-            let p = parse_json_path(&e.expr)
-                .map_err(|m| QueryError::Pipeline(format!("cannot parse expression [{}]: {m}", e.expr)))?;
+            let p =
+                parse_json_path(&e.expr).map_err(|reason| QueryError::Expression { expr: e.expr.clone(), reason })?;
             if e.name.is_empty() {
-                return Err(QueryError::Pipeline(format!("invalid extracted label name '{}'", e.name)));
+                return Err(QueryError::ExtractedLabelName(e.name.clone()));
             }
             ids.push(e.name.clone());
             paths.push(p);

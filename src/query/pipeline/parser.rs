@@ -259,8 +259,8 @@ impl LogfmtExprParser {
     pub fn new(exprs: &[LabelExtraction], strict: bool) -> Result<LogfmtExprParser, QueryError> {
         let mut ids = Vec::new();
         for e in exprs {
-            let key = parse_logfmt_key(&e.expr)
-                .map_err(|m| QueryError::Pipeline(format!("cannot parse expression [{}]: {m}", e.expr)))?;
+            let key =
+                parse_logfmt_key(&e.expr).map_err(|reason| QueryError::Expression { expr: e.expr.clone(), reason })?;
             ids.push((e.name.clone(), key));
         }
         Ok(LogfmtExprParser { strict, ids })
@@ -345,12 +345,12 @@ impl RegexpParser {
         for (i, n) in g.names.iter().enumerate() {
             let Some(n) = n else { continue };
             if groups.iter().any(|(_, x)| x == n) {
-                return Err(QueryError::Pipeline(format!("duplicate extracted label name '{n}'")));
+                return Err(QueryError::DuplicateExtractedLabel(n.to_string()));
             }
             groups.push((i + 1, sanitize_key(n)));
         }
         if groups.is_empty() {
-            return Err(QueryError::Pipeline("at least one named capture must be supplied".into()));
+            return Err(QueryError::NoNamedCapture);
         }
         Ok(RegexpParser { re: compiled, groups })
     }
