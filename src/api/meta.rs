@@ -28,7 +28,7 @@ pub(super) async fn meta_request(st: &AppState, req: Request) -> Result<(String,
     let tenant = tenant_of(st, &headers)?;
     let now = now_ns();
     let (start, end) = params::bounds(&p, now)?;
-    let start = super::query::clamp_lookback(st, &tenant, start, now);
+    let start = params::clamp_lookback(st.config.limits_for(&tenant), start, now);
     Ok((tenant, start, end, p))
 }
 

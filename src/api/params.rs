@@ -2,10 +2,64 @@
 //!
 //! Parameters come from the URL query and, for form-encoded POSTs, the body (body wins).
 
+use std::time::Duration;
+
+use crate::limits::Limits;
 use crate::model::{Direction, Nanos};
 
 use super::error::ApiError;
 use super::invalid::Invalid;
+
+/// A `query_range` request's parameters, checked as Loki checks them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RangeRequest {
+    pub start: Nanos,
+    pub end: Nanos,
+    pub limit: usize,
+    pub direction: Direction,
+    pub step: Nanos,
+    /// Minimum spacing of returned entries (0: off).
+    pub interval: Nanos,
+}
+
+impl RangeRequest {
+    /// The parameters of `p` under the tenant's `limits` (`max_query_lookback` clamps the
+    /// start silently, `max_query_length` bounds the range), at `now`.
+    pub fn parse(p: &Params, now: Nanos, limits: &Limits) -> Result<RangeRequest, ApiError> {
+        let (start, end) = bounds(p, now)?;
+        let start = clamp_lookback(limits, start, now);
+        let limit = limit(p)?;
+        let direction = direction(p)?;
+        let step = step(p, start, end)?;
+        let interval = match p.get("interval") {
+            Some(s) => parse_step(s).map_err(ApiError::BadRequest)?,
+            None => 0,
+        };
+        if end < start {
+            return Err(Invalid::EndBeforeStart.into());
+        }
+        check_step(step, start, end)?;
+        if interval < 0 {
+            return Err(Invalid::NegativeInterval.into());
+        }
+        let max_len = limits.max_query_length;
+        if !max_len.is_zero() && (end - start) as u128 > max_len.as_nanos() {
+            let length = Duration::from_nanos((end - start) as u64);
+            return Err(Invalid::QueryTooLong { length, limit: max_len }.into());
+        }
+        Ok(RangeRequest { start, end, limit, direction, step, interval })
+    }
+}
+
+/// Loki's `max_query_lookback`: the start is clamped silently.
+pub fn clamp_lookback(limits: &Limits, start: Nanos, now: Nanos) -> Nanos {
+    let lb = limits.max_query_lookback;
+    if lb.is_zero() {
+        start
+    } else {
+        start.max(now - lb.as_nanos() as i64)
+    }
+}
 
 /// Decoded form parameters (repeated keys kept in order).
 #[derive(Debug, Default, Clone)]
@@ -146,6 +200,33 @@ pub fn default_step(start: Nanos, end: Nanos) -> Nanos {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn range_requests_are_checked_under_the_tenants_limits() {
+        const S: i64 = 1_000_000_000;
+        let p = |pairs: &[(&str, &str)]| Params(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        let now = 10_000 * S;
+        let limits = Limits {
+            max_query_lookback: Duration::from_secs(3600),
+            max_query_length: Duration::from_secs(7200),
+            ..Limits::default()
+        };
+        // The start is clamped to the lookback silently, before the length is checked.
+        let r = RangeRequest::parse(&p(&[("start", "1000"), ("end", "10000"), ("step", "60")]), now, &limits).unwrap();
+        assert_eq!((r.start, r.step), (now - 3600 * S, 60 * S));
+        let no_lookback = Limits { max_query_lookback: Duration::ZERO, ..limits.clone() };
+        let err = RangeRequest::parse(&p(&[("start", "1000"), ("end", "10000"), ("step", "60")]), now, &no_lookback);
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "the query time range exceeds the limit (query length: 2h30m0s, limit: 2h0m0s)"
+        );
+        let r = RangeRequest::parse(&p(&[("start", "9000"), ("end", "10000"), ("limit", "5")]), now, &limits).unwrap();
+        assert_eq!((r.start, r.end, r.limit, r.interval), (9000 * S, 10_000 * S, 5, 0));
+        let err = RangeRequest::parse(&p(&[("start", "9000"), ("end", "8000")]), now, &limits).unwrap_err();
+        assert_eq!(err.to_string(), "end timestamp must not be before or equal to start time");
+        let err = RangeRequest::parse(&p(&[("start", "9000"), ("interval", "-1")]), now, &limits).unwrap_err();
+        assert_eq!(err.to_string(), "interval must be >= 0");
+    }
 
     #[test]
     fn timestamps_follow_loki_rules() {

@@ -1,7 +1,7 @@
 //! `/loki/api/v1/query_range` and `/loki/api/v1/query`: parameters → engine → Loki JSON.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
@@ -9,14 +9,14 @@ use axum::response::Response;
 
 use super::error::ApiError;
 use super::invalid::Invalid;
-use super::params::{self, Params};
+use super::params::{self, Params, RangeRequest};
 use super::wire::response::query_response;
 use super::{json_response, read_params, tenant_of, AppState};
 use crate::clock::now_ns;
 use crate::logql::{self, Expr};
 use crate::model::TimeRange;
 use crate::query::plan::Steps;
-use crate::query::{logs, metric, CancelOnDrop, Deadline, QueryResult, Stats};
+use crate::query::{self, logs, metric, CancelOnDrop, Deadline, QueryResult, Stats};
 
 /// Grafana asks for Loki 3's categorized labels with this header.
 fn categorize(headers: &HeaderMap) -> bool {
@@ -35,47 +35,27 @@ pub async fn query_range(State(st): State<Arc<AppState>>, req: Request) -> Resul
     let (headers, p) = read_params(req).await?;
     let tenant = tenant_of(&st, &headers)?;
     let expr = parse_query(&p)?;
-    let now = now_ns();
-    let (start, end) = params::bounds(&p, now)?;
-    let start = clamp_lookback(&st, &tenant, start, now);
-    let limit = params::limit(&p)?;
-    let direction = params::direction(&p)?;
-    let step = params::step(&p, start, end)?;
-    let interval = match p.get("interval") {
-        Some(s) => params::parse_step(s).map_err(ApiError::BadRequest)?,
-        None => 0,
-    };
-    if end < start {
-        return Err(Invalid::EndBeforeStart.into());
-    }
-    params::check_step(step, start, end)?;
-    if interval < 0 {
-        return Err(Invalid::NegativeInterval.into());
-    }
-    let limits = st.config.limits_for(&tenant);
-    let max_len = limits.max_query_length;
-    if !max_len.is_zero() && (end - start) as u128 > max_len.as_nanos() {
-        return Err(Invalid::QueryTooLong { length: Duration::from_nanos((end - start) as u64), limit: max_len }.into());
-    }
+    let r = RangeRequest::parse(&p, now_ns(), st.config.limits_for(&tenant))?;
     let categorize = categorize(&headers);
     let guard = CancelOnDrop::new();
     let deadline = deadline(&st, &tenant, &guard);
     let st2 = Arc::clone(&st);
     let (res, stats) = tokio::task::spawn_blocking(move || -> Result<(QueryResult, Stats), ApiError> {
+        let limits = st2.config.limits_for(&tenant);
         match &expr {
             Expr::Log(log) => {
-                let max_entries = st2.config.limits_for(&tenant).max_entries_limit_per_query;
-                if limit > max_entries {
-                    return Err(Invalid::TooManyEntries { limit, max: max_entries }.into());
+                let max_entries = limits.max_entries_limit_per_query;
+                if r.limit > max_entries {
+                    return Err(Invalid::TooManyEntries { limit: r.limit, max: max_entries }.into());
                 }
                 let q = logs::LogQuery {
                     tenant: &tenant,
                     expr: log,
-                    range: TimeRange { start, end: end.max(start) },
-                    limit,
-                    direction,
+                    range: TimeRange { start: r.start, end: r.end.max(r.start) },
+                    limit: r.limit,
+                    direction: r.direction,
                     categorize,
-                    interval,
+                    interval: r.interval,
                     deadline,
                 };
                 let (streams, stats) = logs::run(&st2.engine, &q)?;
@@ -83,14 +63,8 @@ pub async fn query_range(State(st): State<Arc<AppState>>, req: Request) -> Resul
             }
             Expr::Metric(m) => {
                 // Loki's query frontend aligns start down and end up to the step.
-                let steps = Steps::aligned(start, end, step);
-                let started = Instant::now();
-                let src = logs::StoreSource::new(&st2.engine, &tenant, deadline);
-                let max_series = st2.config.limits_for(&tenant).max_query_series;
-                let res = metric::run(&metric::MetricQuery { expr: m, steps }, &src, max_series)?;
-                let mut stats = src.stats.into_inner();
-                stats.exec_seconds = started.elapsed().as_secs_f64();
-                Ok((res, stats))
+                let q = metric::MetricQuery { expr: m, steps: Steps::aligned(r.start, r.end, r.step) };
+                Ok(query::run_metric(&st2.engine, &tenant, deadline, &q, limits.max_query_series)?)
             }
         }
     })
@@ -117,13 +91,9 @@ pub async fn query_instant(State(st): State<Arc<AppState>>, req: Request) -> Res
     let deadline = deadline(&st, &tenant, &guard);
     let st2 = Arc::clone(&st);
     let (res, stats) = tokio::task::spawn_blocking(move || -> Result<(QueryResult, Stats), ApiError> {
-        let started = Instant::now();
-        let src = logs::StoreSource::new(&st2.engine, &tenant, deadline);
+        let q = metric::MetricQuery { expr: &m, steps: Steps::instant(t) };
         let max_series = st2.config.limits_for(&tenant).max_query_series;
-        let res = metric::run(&metric::MetricQuery { expr: &m, steps: Steps::instant(t) }, &src, max_series)?;
-        let mut stats = src.stats.into_inner();
-        stats.exec_seconds = started.elapsed().as_secs_f64();
-        Ok((res, stats))
+        Ok(query::run_metric(&st2.engine, &tenant, deadline, &q, max_series)?)
     })
     .await??;
     guard.disarm();
@@ -145,14 +115,4 @@ fn release_after(stats: &Stats) {
 pub(super) fn deadline(st: &AppState, tenant: &str, guard: &CancelOnDrop) -> Deadline {
     let t = st.config.limits_for(tenant).query_timeout;
     Deadline { at: if t.is_zero() { None } else { Some(Instant::now() + t) }, cancelled: Some(Arc::clone(&guard.0)) }
-}
-
-/// Loki's `max_query_lookback`: the start is clamped silently.
-pub fn clamp_lookback(st: &AppState, tenant: &str, start: i64, now: i64) -> i64 {
-    let lb = st.config.limits_for(tenant).max_query_lookback;
-    if lb.is_zero() {
-        start
-    } else {
-        start.max(now - lb.as_nanos() as i64)
-    }
 }

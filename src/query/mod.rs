@@ -95,6 +95,22 @@ pub enum QueryError {
     Store(#[from] StoreError),
 }
 
+/// A metric query over the store, through one snapshot, with what it read.
+pub fn run_metric(
+    engine: &Engine,
+    tenant: &str,
+    deadline: Deadline,
+    q: &metric::MetricQuery,
+    max_series: usize,
+) -> Result<(QueryResult, Stats), QueryError> {
+    let started = Instant::now();
+    let src = logs::StoreSource::new(engine, tenant, deadline);
+    let res = metric::run(q, &src, max_series)?;
+    let mut stats = src.stats.into_inner();
+    stats.exec_seconds = started.elapsed().as_secs_f64();
+    Ok((res, stats))
+}
+
 /// How many threads one query spreads its reading over: the cores, at most four.
 pub(crate) fn workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4)
