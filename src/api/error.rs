@@ -161,6 +161,7 @@ impl From<QueryError> for ApiError {
             | QueryError::NoNamedCapture
             | QueryError::SeriesError { .. }
             | QueryError::SeriesLimit { .. }
+            | QueryError::MemoryBudget { .. }
             | QueryError::VolumeSeriesLimit { .. } => ApiError::BadRequest(e.to_string()),
             QueryError::Timeout => ApiError::Timeout,
             QueryError::Cancelled => ApiError::Cancelled,

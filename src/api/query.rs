@@ -114,5 +114,9 @@ fn release_after(stats: &Stats) {
 /// The query timeout plus a cancel flag tied to `guard` (set if the client disconnects).
 pub(super) fn deadline(st: &AppState, tenant: &str, guard: &CancelOnDrop) -> Deadline {
     let t = st.config.limits_for(tenant).query_timeout;
-    Deadline { at: if t.is_zero() { None } else { Some(Instant::now() + t) }, cancelled: Some(Arc::clone(&guard.0)) }
+    Deadline {
+        at: if t.is_zero() { None } else { Some(Instant::now() + t) },
+        cancelled: Some(Arc::clone(&guard.0)),
+        budget: Some(crate::query::Budget::new(st.config.query_memory_bytes as usize)),
+    }
 }

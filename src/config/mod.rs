@@ -75,6 +75,10 @@ pub struct Config {
     pub block_target_bytes: u64,
     /// `lokid.block_cache_bytes`: RocksDB block cache. Default 32MB.
     pub block_cache_bytes: u64,
+    /// `lokid.query_memory_bytes`: what one query may hold at once (decoded blocks of a log
+    /// query's merge, samples of a metric query's chunk of steps); 0 = unlimited. Default
+    /// 512MB.
+    pub query_memory_bytes: u64,
     /// `lokid.write_buffer_bytes`: RocksDB memtable size. Default 16MB.
     pub write_buffer_bytes: u64,
     /// Keys in the file lokid does not use, in file order (`schema_config`,
@@ -183,6 +187,7 @@ impl Default for Config {
             sync_writes: false,
             block_target_bytes: 1 << 20,
             block_cache_bytes: 32 << 20,
+            query_memory_bytes: 512 << 20,
             write_buffer_bytes: 16 << 20,
             unused_keys: Vec::new(),
             runtime_config_file: None,

@@ -129,6 +129,7 @@ impl Config {
                     .put("sync_writes", self.sync_writes)
                     .size("block_target_bytes", self.block_target_bytes)
                     .size("block_cache_bytes", self.block_cache_bytes)
+                    .size("query_memory_bytes", self.query_memory_bytes)
                     .size("write_buffer_bytes", self.write_buffer_bytes),
             );
         serde_yaml_ng::to_string(&Value::Mapping(root.0)).expect("a mapping of scalars serializes")

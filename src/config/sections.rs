@@ -115,6 +115,7 @@ impl Config {
         set(&mut self.sync_writes, r.bool(&["lokid", "sync_writes"]));
         set(&mut self.block_target_bytes, r.bytes(&["lokid", "block_target_bytes"]));
         set(&mut self.block_cache_bytes, r.bytes(&["lokid", "block_cache_bytes"]));
+        set(&mut self.query_memory_bytes, r.bytes(&["lokid", "query_memory_bytes"]));
         set(&mut self.write_buffer_bytes, r.bytes(&["lokid", "write_buffer_bytes"]));
     }
 

@@ -390,7 +390,8 @@ fn frontend_and_lokid_sections() {
     assert_eq!(c.frontend.log_queries_longer_than, Some(Duration::ZERO));
     assert!(!c.frontend.compress_responses);
     assert_eq!(parse("frontend:\n  log_queries_longer_than: 0s\n").frontend.log_queries_longer_than, None);
-    let c = parse("lokid:\n  sync_writes: true\n  block_target_bytes: 1MB\n  block_cache_bytes: 64MB\n  write_buffer_bytes: 8MB\n");
+    let c = parse("lokid:\n  sync_writes: true\n  block_target_bytes: 1MB\n  block_cache_bytes: 64MB\n  write_buffer_bytes: 8MB\n  query_memory_bytes: 1GB\n");
+    assert_eq!(c.query_memory_bytes, 1 << 30);
     assert!(c.sync_writes);
     assert_eq!((c.block_target_bytes, c.block_cache_bytes, c.write_buffer_bytes), (1 << 20, 64 << 20, 8 << 20));
     let c = parse("querier:\n  tail_max_duration: 30m\n  query_timeout: 2m\nlimits_config:\n  query_timeout: 5m\n");

@@ -97,6 +97,8 @@ struct Cursor {
     /// The entry at the merge position; always `Some` while the cursor is in the heap.
     current: Option<Hit>,
     backward: bool,
+    /// The decoded block's bytes, charged to the query's budget until the cursor is dropped.
+    _charge: super::Charge,
 }
 
 impl Cursor {
@@ -241,7 +243,23 @@ type Opened = Result<Option<Cursor>, QueryError>;
 impl Hour<'_> {
     fn open(&self, i: usize, stats: &mut Stats) -> Opened {
         self.deadline.check()?;
-        open(self.snap, &self.refs[i], self.metas, self.pipeline, self.range, self.direction, self.categorize, stats)
+        let mut opened = open(
+            self.snap,
+            &self.refs[i],
+            self.metas,
+            self.pipeline,
+            self.range,
+            self.direction,
+            self.categorize,
+            stats,
+        )?;
+        if let Some(c) = &mut opened {
+            // Open cursors (and those read ahead) are what a log query holds.
+            let mut charge = self.deadline.charge();
+            charge.grow(c.block.decoded_len() + 4 * c.cands.len())?;
+            c._charge = charge;
+        }
+        Ok(opened)
     }
 
     /// Merges the hour's blocks, opening them on `workers` threads ahead of the merge (in
@@ -549,7 +567,16 @@ fn open(
     if backward {
         cands.reverse();
     }
-    let mut cursor = Cursor { rank: r.rank, meta: Arc::clone(meta), block, cands, pos: 0, current: None, backward };
+    let mut cursor = Cursor {
+        rank: r.rank,
+        meta: Arc::clone(meta),
+        block,
+        cands,
+        pos: 0,
+        current: None,
+        backward,
+        _charge: Default::default(),
+    };
     Ok(cursor.advance(pipeline, categorize).then_some(cursor))
 }
 

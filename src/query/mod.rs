@@ -91,6 +91,12 @@ pub enum QueryError {
     Timeout,
     #[error("the request was cancelled by the client")]
     Cancelled,
+    /// The query needed to hold more than `lokid.query_memory_bytes` at once (400).
+    #[error(
+        "the query needs more memory than its budget (lokid.query_memory_bytes: {}); add label matchers, shorten the time range or aggregate",
+        crate::gocompat::bytes(*.limit as u64)
+    )]
+    MemoryBudget { limit: usize },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -122,18 +128,82 @@ pub struct Engine {
     pub registry: Arc<Registry>,
 }
 
-/// When a query must stop: a time limit ([`QueryError::Timeout`]) and/or a flag set when
-/// the client went away ([`QueryError::Cancelled`]). Checked between blocks.
+/// When a query must stop: a time limit ([`QueryError::Timeout`]), a flag set when the
+/// client went away ([`QueryError::Cancelled`]), both checked between blocks, and the
+/// memory it may hold at once ([`Budget`]).
 #[derive(Clone, Debug, Default)]
 pub struct Deadline {
     pub at: Option<Instant>,
     pub cancelled: Option<Arc<AtomicBool>>,
+    pub budget: Option<Arc<Budget>>,
+}
+
+/// A query's memory budget: the bytes its executors hold at once, charged as decoded
+/// blocks and samples are kept and released as they are dropped ([`Charge`]).
+#[derive(Debug)]
+pub struct Budget {
+    limit: usize,
+    used: std::sync::atomic::AtomicUsize,
+}
+
+impl Budget {
+    /// A budget of `limit` bytes (0: unlimited).
+    pub fn new(limit: usize) -> Arc<Budget> {
+        Arc::new(Budget { limit, used: Default::default() })
+    }
+
+    /// What is held now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+}
+
+/// Bytes charged to a budget, released when dropped.
+#[derive(Debug, Default)]
+pub struct Charge {
+    budget: Option<Arc<Budget>>,
+    bytes: usize,
+}
+
+impl Charge {
+    /// Charges `n` more bytes; fails (charging nothing) when the budget would be exceeded.
+    pub fn grow(&mut self, n: usize) -> Result<(), QueryError> {
+        let Some(b) = &self.budget else { return Ok(()) };
+        let now = b.used.fetch_add(n, Ordering::Relaxed) + n;
+        if b.limit > 0 && now > b.limit {
+            b.used.fetch_sub(n, Ordering::Relaxed);
+            return Err(QueryError::MemoryBudget { limit: b.limit });
+        }
+        self.bytes += n;
+        Ok(())
+    }
+
+    /// Grows the charge to `total` bytes held (never shrinks it).
+    pub fn hold(&mut self, total: usize) -> Result<(), QueryError> {
+        match total.checked_sub(self.bytes) {
+            Some(more) if more > 0 => self.grow(more),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        if let Some(b) = &self.budget {
+            b.used.fetch_sub(self.bytes, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Deadline {
     /// No limit.
     pub fn none() -> Deadline {
         Deadline::default()
+    }
+
+    /// An empty charge against this query's budget.
+    pub fn charge(&self) -> Charge {
+        Charge { budget: self.budget.clone(), bytes: 0 }
     }
 
     pub fn check(&self) -> Result<(), QueryError> {
@@ -181,16 +251,17 @@ mod tests {
     #[test]
     fn a_dropped_guard_cancels_and_a_disarmed_one_does_not() {
         let guard = CancelOnDrop::new();
-        let d = Deadline { at: None, cancelled: Some(Arc::clone(&guard.0)) };
+        let d = Deadline { at: None, cancelled: Some(Arc::clone(&guard.0)), budget: None };
         assert!(d.check().is_ok());
         drop(guard);
         assert!(matches!(d.check(), Err(QueryError::Cancelled)));
 
         let guard = CancelOnDrop::new();
-        let d = Deadline { at: None, cancelled: Some(Arc::clone(&guard.0)) };
+        let d = Deadline { at: None, cancelled: Some(Arc::clone(&guard.0)), budget: None };
         guard.disarm();
         assert!(d.check().is_ok());
-        let past = Deadline { at: Some(Instant::now() - std::time::Duration::from_secs(1)), cancelled: None };
+        let past =
+            Deadline { at: Some(Instant::now() - std::time::Duration::from_secs(1)), cancelled: None, budget: None };
         assert!(matches!(past.check(), Err(QueryError::Timeout)));
     }
 }

@@ -54,12 +54,13 @@ impl StreamScan for StoreSource<'_> {
                 let (job, metas, next, total, failed) = (&job, &metas, &next, &total, &failed);
                 s.spawn(move || {
                     let mut stats = Stats::default();
+                    let mut charge = job.deadline.charge();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         if i >= metas.len() {
                             break;
                         }
-                        if let Err(e) = job.stream(&metas[i], &mut **sink, &mut stats) {
+                        if let Err(e) = job.stream(&metas[i], &mut **sink, &mut charge, &mut stats) {
                             // Stop every worker: claim the rest of the streams.
                             next.store(metas.len(), Ordering::Relaxed);
                             failed.lock().expect("no panics under this lock").get_or_insert(e);
@@ -95,7 +96,14 @@ struct Job<'j> {
 
 impl Job<'_> {
     /// Feeds one stream to `sink`.
-    fn stream(&self, meta: &StreamMeta, sink: &mut dyn StreamSink, stats: &mut Stats) -> Result<(), QueryError> {
+    /// What the sink holds is charged to `charge` after every block.
+    fn stream(
+        &self,
+        meta: &StreamMeta,
+        sink: &mut dyn StreamSink,
+        charge: &mut crate::query::Charge,
+        stats: &mut Stats,
+    ) -> Result<(), QueryError> {
         self.deadline.check()?;
         let mut refs: Vec<BlockKey> = Vec::new();
         self.snap.stream_blocks(meta.id, self.range, |key| {
@@ -116,6 +124,7 @@ impl Job<'_> {
             } else {
                 self.feed_overlapping(&refs[run], sink, stats)?;
             }
+            charge.hold(sink.held_bytes())?;
         }
         Ok(())
     }

@@ -41,6 +41,11 @@ pub trait StreamSink: Send {
 
     /// Whether [`Self::entry`] reads the line itself: when no sink does and the scan has no
     /// line filter, the lines are not decompressed at all.
+    /// What the sink holds now (for the query's memory budget); checked after each block.
+    fn held_bytes(&self) -> usize {
+        0
+    }
+
     fn wants_lines(&self) -> bool {
         true
     }

@@ -408,3 +408,57 @@ fn field_columns_answer_as_the_lines_do() {
     let (da, db) = (a.stats.borrow().decompressed_bytes, b.stats.borrow().decompressed_bytes);
     assert!(da * 2 < db, "decompressed {da} with columns, {db} without");
 }
+
+/// A query holds what its budget allows: a log query whose open blocks, or a metric query
+/// whose samples, need more fails with `MemoryBudget`; within budget it answers, and every
+/// byte charged is released when it ends.
+#[test]
+fn queries_stay_within_their_memory_budget() {
+    let st = Store::open();
+    for app in ["a", "b", "c", "d"] {
+        let lines: Vec<(i64, String)> = (0..2000)
+            .map(|i| (T0 + i * S / 10, format!(r#"{{"app":"{app}","n":{i},"pad":"{}"}}"#, "x".repeat(60))))
+            .collect();
+        let refs: Vec<(i64, &str)> = lines.iter().map(|(t, l)| (*t, l.as_str())).collect();
+        st.push(&[("app", app)], &refs);
+    }
+    let e = st.engine();
+    let Ok(Expr::Log(expr)) = parse_expr(r#"{app=~".+"}"#) else { panic!() };
+    let run_logs = |budget: &Arc<super::Budget>| {
+        let q = LogQuery {
+            tenant: "fake",
+            expr: &expr,
+            range: TimeRange { start: T0 - 3600 * S, end: T0 + 3600 * S },
+            limit: 5000,
+            direction: Direction::Forward,
+            categorize: false,
+            interval: 0,
+            deadline: Deadline { budget: Some(Arc::clone(budget)), ..Deadline::none() },
+        };
+        logs::run(&e, &q).map(|(streams, _)| streams.iter().map(|s| s.entries.len()).sum::<usize>())
+    };
+    let tight = super::Budget::new(64 << 10);
+    let err = run_logs(&tight).unwrap_err();
+    assert!(matches!(err, super::QueryError::MemoryBudget { limit: 65536 }), "{err}");
+    assert!(err
+        .to_string()
+        .starts_with("the query needs more memory than its budget (lokid.query_memory_bytes: 66 kB)"));
+    assert_eq!(tight.used(), 0, "released after the failure");
+    let ample = super::Budget::new(64 << 20);
+    assert_eq!(run_logs(&ample).unwrap(), 5000);
+    assert_eq!(ample.used(), 0, "released after the answer");
+
+    let Ok(Expr::Metric(m)) = parse_expr(r#"sum_over_time({app=~".+"} | json | unwrap n [1h])"#) else { panic!() };
+    let steps = crate::query::plan::Steps::instant(T0 + 1800 * S);
+    let run_metric = |budget: &Arc<super::Budget>| {
+        let d = Deadline { budget: Some(Arc::clone(budget)), ..Deadline::none() };
+        super::run_metric(&e, "fake", d, &MetricQuery { expr: &m, steps }, 0)
+    };
+    let tight = super::Budget::new(16 << 10);
+    assert!(matches!(run_metric(&tight), Err(super::QueryError::MemoryBudget { .. })));
+    assert_eq!(tight.used(), 0);
+    let ample = super::Budget::new(64 << 20);
+    let QueryResult::Vector(v) = run_metric(&ample).unwrap().0 else { panic!() };
+    assert_eq!(v.len(), 4);
+    assert_eq!(ample.used(), 0);
+}

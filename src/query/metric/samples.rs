@@ -267,6 +267,11 @@ impl Collect<'_> {
 }
 
 impl StreamSink for Collect<'_> {
+    fn held_bytes(&self) -> usize {
+        let samples: usize = self.series.iter().map(|(_, s)| s.capacity()).sum();
+        samples * std::mem::size_of::<(Nanos, u32, f64)>() + self.series.len() * 64
+    }
+
     fn begin(&mut self, stream: &Labels) {
         self.streams.push(stream.clone());
         self.fixed = None;
