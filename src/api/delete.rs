@@ -33,14 +33,23 @@ fn parse_delete_time(s: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(s).ok().and_then(|t| t.timestamp_nanos_opt())
 }
 
+/// What every delete-request endpoint starts with: the tenant, retention on, the parameters.
+fn delete_request(
+    st: &AppState,
+    headers: &HeaderMap,
+    raw: Vec<(String, String)>,
+) -> Result<(String, Params), ApiError> {
+    let tenant = tenant_of(st, headers)?;
+    require_retention(st)?;
+    Ok((tenant, Params(raw)))
+}
+
 pub async fn create(
     State(st): State<Arc<AppState>>,
     headers: HeaderMap,
     Query(raw): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let tenant = tenant_of(&st, &headers)?;
-    require_retention(&st)?;
-    let p = Params(raw);
+    let (tenant, p) = delete_request(&st, &headers, raw)?;
     let query = p.get("query").ok_or(Invalid::Missing("query"))?;
     deletes::parse_delete_query(query).map_err(ApiError::BadRequest)?;
     let start_s = p.get("start").ok_or(Invalid::Missing("start time"))?;
@@ -78,9 +87,7 @@ pub async fn list(
     headers: HeaderMap,
     Query(raw): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let tenant = tenant_of(&st, &headers)?;
-    require_retention(&st)?;
-    let p = Params(raw);
+    let (tenant, p) = delete_request(&st, &headers, raw)?;
     let window = match (p.get("start").and_then(parse_delete_time), p.get("end").and_then(parse_delete_time)) {
         (Some(s), Some(e)) => Some((s, e)),
         _ => None,
@@ -114,9 +121,7 @@ pub async fn cancel(
     headers: HeaderMap,
     Query(raw): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let tenant = tenant_of(&st, &headers)?;
-    require_retention(&st)?;
-    let p = Params(raw);
+    let (tenant, p) = delete_request(&st, &headers, raw)?;
     let id = p.get("request_id").ok_or(Invalid::Missing("request_id"))?.to_string();
     let force = p.get("force") == Some("true");
     let period = st.config.compactor.delete_request_cancel_period;

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::invalid::Invalid;
-use super::params::{self, Params};
+use super::params;
 use super::AppState;
 use crate::logql::{self, Expr};
 use crate::model::{Direction, TimeRange};
@@ -65,10 +65,10 @@ async fn select(st: &Arc<AppState>, req: Request) -> Result<(Vec<StreamResult>, 
     if end < start {
         return Err(Invalid::EndBeforeStart.into());
     }
-    let line_limit = positive(&p, "line_limit", 100)?;
+    let line_limit = params::positive(&p, "line_limit", 100)?;
     let limit = match p.get("limit") {
-        Some(_) => positive(&p, "limit", 1000)?,
-        None => positive(&p, "field_limit", 1000)?,
+        Some(_) => params::positive(&p, "limit", 1000)?,
+        None => params::positive(&p, "field_limit", 1000)?,
     };
     let step = params::step(&p, start, end)?;
     // Loki's detected_fields checks the step in milliseconds: under 1 ms is zero.
@@ -100,16 +100,4 @@ async fn select(st: &Arc<AppState>, req: Request) -> Result<(Vec<StreamResult>, 
     .await??;
     guard.disarm();
     Ok((streams, limit))
-}
-
-/// A positive integer parameter (Loki's `parseInt` then `limit must be a positive value`).
-fn positive(p: &Params, name: &str, default: usize) -> Result<usize, ApiError> {
-    match p.get(name) {
-        None => Ok(default),
-        Some(s) => match s.parse::<i64>() {
-            Ok(n) if n > 0 => Ok(n as usize),
-            Ok(_) => Err(Invalid::NonPositiveLimit.into()),
-            Err(_) => Err(Invalid::NotAnInteger(s.to_string()).into()),
-        },
-    }
 }

@@ -150,16 +150,20 @@ pub fn bounds(p: &Params, now: Nanos) -> Result<(Nanos, Nanos), ApiError> {
     Ok((start, end))
 }
 
+/// A query's `limit` (default 100).
 pub fn limit(p: &Params) -> Result<usize, ApiError> {
-    match p.get("limit") {
-        None => Ok(100),
-        Some(s) => {
-            let n: i64 = s.parse().map_err(|_| Invalid::NotAnInteger(s.to_string()))?;
-            if n <= 0 {
-                return Err(Invalid::NonPositiveLimit.into());
-            }
-            Ok(n as usize)
-        }
+    positive(p, "limit", 100)
+}
+
+/// A positive integer parameter (Loki's `parseInt`, then `limit must be a positive value`).
+pub fn positive(p: &Params, name: &str, default: usize) -> Result<usize, ApiError> {
+    match p.get(name) {
+        None => Ok(default),
+        Some(s) => match s.parse::<i64>() {
+            Ok(n) if n > 0 => Ok(n as usize),
+            Ok(_) => Err(Invalid::NonPositiveLimit.into()),
+            Err(_) => Err(Invalid::NotAnInteger(s.to_string()).into()),
+        },
     }
 }
 
