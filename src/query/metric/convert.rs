@@ -11,7 +11,6 @@ use crate::model::Labels;
 use crate::query::pipeline::label_filter::{CompiledLabelFilter, FilterLabels};
 use crate::query::pipeline::labels::ERR_LABEL_FILTER;
 pub(super) use crate::query::pipeline::labels::{ERROR_DETAILS_LABEL as ERROR_DETAILS, ERROR_LABEL as ERROR};
-use crate::query::template::Template;
 use crate::query::QueryError;
 
 /// Where `unwrap` (conversions and post-filters) differs from Go: quoting escapes only ASCII
@@ -79,29 +78,6 @@ fn has_ip(f: &LabelFilter) -> bool {
         LabelFilter::And(a, b) | LabelFilter::Or(a, b) => has_ip(a) || has_ip(b),
         LabelFilter::Ip { .. } => true,
         _ => false,
-    }
-}
-
-/// Label names a filter reads (Loki's `RequiredLabelNames`).
-pub(super) fn filter_names(f: &LabelFilter, out: &mut Vec<String>) {
-    match f {
-        LabelFilter::And(a, b) | LabelFilter::Or(a, b) => {
-            filter_names(a, out);
-            filter_names(b, out);
-        }
-        LabelFilter::Matcher(m) => out.push(m.name.clone()),
-        LabelFilter::Ip { name, .. }
-        | LabelFilter::Number { name, .. }
-        | LabelFilter::Duration { name, .. }
-        | LabelFilter::Bytes { name, .. } => out.push(name.clone()),
-    }
-}
-
-/// Field names a Go template reads ([`Template::fields`]); a template that does not parse reads
-/// nothing (the pipeline refuses it).
-pub(super) fn template_fields(t: &str, out: &mut Vec<String>) {
-    if let Ok(t) = Template::parse("line", t) {
-        t.fields(out);
     }
 }
 
@@ -195,18 +171,21 @@ mod tests {
     #[test]
     fn template_field_names() {
         let mut v = Vec::new();
-        template_fields("{{.a}} {{ __line__ | trunc 2 }} {{ .b_c | upper }} {{ 1.5 }} .d", &mut v);
+        crate::query::plan::template_fields("{{.a}} {{ __line__ | trunc 2 }} {{ .b_c | upper }} {{ 1.5 }} .d", &mut v);
         assert_eq!(v, vec!["a", "b_c"]);
         let mut v = Vec::new();
-        template_fields(
+        crate::query::plan::template_fields(
             r#"{{ .a.b }}{{ if .c }}{{ .d | printf "%s .e" }}{{ else }}{{ (.f) }}{{ end }}{{ $x := .g }}{{ $x.h }}{{ (.i).j }}"#,
             &mut v,
         );
         assert_eq!(v, vec!["a", "b", "c", "d", "f", "g"]);
         let mut v = Vec::new();
-        template_fields("{{ range .r }}{{ .s }}{{ end }}{{ with .t }}{{ else with .u }}{{ end }} {{ .broken", &mut v);
+        crate::query::plan::template_fields(
+            "{{ range .r }}{{ .s }}{{ end }}{{ with .t }}{{ else with .u }}{{ end }} {{ .broken",
+            &mut v,
+        );
         assert!(v.is_empty(), "unparsable: {v:?}");
-        template_fields("{{ range .r }}{{ .s }}{{ end }}{{ with .t }}{{ .w }}{{ end }}", &mut v);
+        crate::query::plan::template_fields("{{ range .r }}{{ .s }}{{ end }}{{ with .t }}{{ .w }}{{ end }}", &mut v);
         assert_eq!(v, vec!["r", "s", "t", "w"]);
     }
 }

@@ -5,10 +5,11 @@
 
 use std::borrow::Cow;
 
-use super::convert::{convert, filter_names, template_fields, PostFilter, ERROR, ERROR_DETAILS};
-use crate::logql::{Grouping, LabelFmt, LogRange, RangeOp, Stage, UnwrapConv};
+use super::convert::{convert, PostFilter, ERROR, ERROR_DETAILS};
+use crate::logql::{LogRange, RangeOp, UnwrapConv};
 use crate::model::Labels;
 use crate::query::pipeline::labels::LabelsBuilder;
+use crate::query::plan::SampleHints;
 use crate::query::QueryError;
 
 /// Set by Loki's parsers when an error was explicitly asked for (`by (__error__)`, a filter
@@ -68,56 +69,29 @@ pub(super) fn is_fatal(labels: &Labels) -> bool {
     labels.get(ERROR).is_some() && labels.get(PRESERVE_ERROR) != Some("true")
 }
 
-/// Labels read by the log pipeline's stages (Loki's `RequiredLabelNames`).
-fn stage_label_names(stages: &[Stage], out: &mut Vec<String>) {
-    for s in stages {
-        match s {
-            Stage::LabelFilter(f) => filter_names(f, out),
-            Stage::LineFormat(t) => template_fields(t, out),
-            Stage::LabelFormat(fmts) => {
-                for f in fmts {
-                    match f {
-                        LabelFmt::Rename { src, .. } => out.push(src.clone()),
-                        LabelFmt::Template { template, .. } => template_fields(template, out),
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
 impl Extractor {
-    /// `grouping` is the range aggregation's own grouping, or the grouping of an enclosing
-    /// `sum` pushed down into it (as Loki does for count/rate/bytes/sum).
-    pub(super) fn new(op: RangeOp, range: &LogRange, grouping: Option<&Grouping>) -> Result<Extractor, QueryError> {
-        let (mut groups, mut without, mut no_labels) = match grouping {
-            None => (Vec::new(), false, false),
-            Some(Grouping::By(g)) => (g.clone(), false, g.is_empty()),
-            Some(Grouping::Without(g)) => (g.clone(), true, false),
-        };
-        if op == RangeOp::AbsentOverTime {
-            no_labels = true;
-        }
-        let mut required = Vec::new();
-        stage_label_names(&range.log.stages, &mut required);
+    /// [`Self::new`] with the hints planned for `grouping` (tests).
+    #[cfg(test)]
+    pub(super) fn planned(
+        op: RangeOp,
+        range: &LogRange,
+        grouping: Option<&crate::logql::Grouping>,
+    ) -> Result<Extractor, QueryError> {
+        Extractor::new(op, range, &SampleHints::new(op, range, grouping))
+    }
+
+    /// The extraction of `op` over `range` under the planned `hints` (the grouping is the
+    /// aggregation's own, or an enclosing `sum`'s pushed down, as Loki does).
+    pub(super) fn new(op: RangeOp, range: &LogRange, hints: &SampleHints) -> Result<Extractor, QueryError> {
+        let SampleHints { groups, without, no_labels, required, wanted } = hints.clone();
         let kind = match &range.unwrap {
             Some(u) => {
-                if groups.is_empty() || without {
-                    without = true;
-                    groups.push(u.label.clone());
-                }
                 let post = u.post_filters.iter().map(PostFilter::compile).collect::<Result<Vec<_>, _>>()?;
-                u.post_filters.iter().for_each(|f| filter_names(f, &mut required));
-                required.push(u.label.clone());
                 ValueKind::Unwrap { label: u.label.clone(), conv: u.conv, post }
             }
             None if matches!(op, RangeOp::BytesOverTime | RangeOp::BytesRate) => ValueKind::Bytes,
             None => ValueKind::One,
         };
-        // Loki's `NewParserHint`: hints = required ∪ groups ∪ unwrap label.
-        required.extend(groups.iter().cloned());
-        required.retain(|n| !n.is_empty());
         let wants_error = required.iter().any(|n| n == ERROR);
         let mode = if no_labels {
             if required.is_empty() {
@@ -132,7 +106,6 @@ impl Extractor {
         } else {
             ErrorMode::PreserveParser
         };
-        let wanted = (no_labels || (!without && !groups.is_empty())).then(|| required.clone());
         let grouping = if no_labels {
             SampleGrouping::NoLabels
         } else if groups.is_empty() {
@@ -261,7 +234,7 @@ impl Extractor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logql::{CmpOp, LabelFilter, LogExpr, MatchOp, Matcher, Unwrap};
+    use crate::logql::{CmpOp, Grouping, LabelFilter, LogExpr, MatchOp, Matcher, Stage, Unwrap};
 
     fn labels(p: &[(&str, &str)]) -> Labels {
         Labels::from_pairs(p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect())
@@ -282,33 +255,34 @@ mod tests {
     #[test]
     fn count_and_bytes_values_and_grouping() {
         let l = labels(&[("app", "a"), ("host", "h")]);
-        let e = Extractor::new(RangeOp::CountOverTime, &range(vec![], None), None).unwrap();
+        let e = Extractor::planned(RangeOp::CountOverTime, &range(vec![], None), None).unwrap();
         assert_eq!(e.extract("xyz", &l), Some((1.0, Cow::Borrowed(&l))));
-        let e = Extractor::new(RangeOp::BytesOverTime, &range(vec![], None), Some(&Grouping::By(vec!["host".into()])))
-            .unwrap();
+        let e =
+            Extractor::planned(RangeOp::BytesOverTime, &range(vec![], None), Some(&Grouping::By(vec!["host".into()])))
+                .unwrap();
         let (v, g) = e.extract("héllo", &l).unwrap();
         assert_eq!((v, g.into_owned()), (6.0, labels(&[("host", "h")])));
-        let e =
-            Extractor::new(RangeOp::Rate, &range(vec![], None), Some(&Grouping::Without(vec!["host".into()]))).unwrap();
+        let e = Extractor::planned(RangeOp::Rate, &range(vec![], None), Some(&Grouping::Without(vec!["host".into()])))
+            .unwrap();
         assert_eq!(e.extract("", &l).unwrap().1.into_owned(), labels(&[("app", "a")]));
-        let e = Extractor::new(RangeOp::AbsentOverTime, &range(vec![], None), None).unwrap();
+        let e = Extractor::planned(RangeOp::AbsentOverTime, &range(vec![], None), None).unwrap();
         assert_eq!(e.extract("", &l).unwrap().1.into_owned(), Labels::default());
     }
 
     #[test]
     fn unwrap_removes_label_converts_and_skips_missing() {
         let r = range(vec![], unwrap("latency", None, vec![]));
-        let e = Extractor::new(RangeOp::SumOverTime, &r, None).unwrap();
+        let e = Extractor::planned(RangeOp::SumOverTime, &r, None).unwrap();
         let l = labels(&[("app", "a"), ("latency", "2.5")]);
         assert_eq!(e.extract("", &l).map(|(v, l)| (v, l.into_owned())), Some((2.5, labels(&[("app", "a")]))));
         assert_eq!(e.extract("", &labels(&[("app", "a")])), None);
         assert_eq!(e.extract("", &labels(&[("app", "a"), ("latency", "")])), None);
         // `by` keeps exactly the listed labels.
-        let e =
-            Extractor::new(RangeOp::AvgOverTime, &r, Some(&Grouping::By(vec!["latency".into(), "x".into()]))).unwrap();
+        let e = Extractor::planned(RangeOp::AvgOverTime, &r, Some(&Grouping::By(vec!["latency".into(), "x".into()])))
+            .unwrap();
         assert_eq!(e.extract("", &l).unwrap().1.into_owned(), labels(&[("latency", "2.5")]));
         let r = range(vec![], unwrap("d", Some(UnwrapConv::Duration), vec![]));
-        let e = Extractor::new(RangeOp::SumOverTime, &r, None).unwrap();
+        let e = Extractor::planned(RangeOp::SumOverTime, &r, None).unwrap();
         assert_eq!(e.extract("", &labels(&[("d", "1m30s")])).unwrap().0, 90.0);
     }
 
@@ -316,19 +290,19 @@ mod tests {
     fn conversion_error_then_post_filters() {
         let l = labels(&[("app", "a"), ("latency", "fast")]);
         let r = range(vec![], unwrap("latency", None, vec![]));
-        let e = Extractor::new(RangeOp::SumOverTime, &r, None).unwrap();
+        let e = Extractor::planned(RangeOp::SumOverTime, &r, None).unwrap();
         let (v, got) = e.extract("", &l).unwrap();
         assert_eq!(v, 0.0);
         assert_eq!(got.get(ERROR), Some("SampleExtractionErr"));
         assert_eq!(got.get("latency"), Some("fast"), "error samples keep all labels");
         assert!(is_fatal(&got));
         let r = range(vec![], unwrap("latency", None, vec![err_eq_empty()]));
-        let e = Extractor::new(RangeOp::SumOverTime, &r, None).unwrap();
+        let e = Extractor::planned(RangeOp::SumOverTime, &r, None).unwrap();
         assert_eq!(e.extract("", &l), None);
         // A numeric post-filter on a label that does not parse keeps the entry with an error.
         let gt = LabelFilter::Number { name: "n".into(), op: CmpOp::Gt, value: 1.0 };
         let r = range(vec![], unwrap("latency", None, vec![gt]));
-        let e = Extractor::new(RangeOp::SumOverTime, &r, None).unwrap();
+        let e = Extractor::planned(RangeOp::SumOverTime, &r, None).unwrap();
         let l = labels(&[("latency", "3"), ("n", "x")]);
         assert_eq!(e.extract("", &l).unwrap().1.get(ERROR), Some("LabelFilterErr"));
         assert_eq!(e.extract("", &labels(&[("latency", "3"), ("n", "0")])), None);
@@ -339,34 +313,37 @@ mod tests {
         let json = vec![Stage::Json(vec![])];
         let l = labels(&[("__error__", "JSONParserErr"), ("__error_details__", "bad"), ("app", "a")]);
         // sum(count_over_time({…} | json [1m])): nothing needed → parser never ran.
-        let e =
-            Extractor::new(RangeOp::CountOverTime, &range(json.clone(), None), Some(&Grouping::By(vec![]))).unwrap();
+        let e = Extractor::planned(RangeOp::CountOverTime, &range(json.clone(), None), Some(&Grouping::By(vec![])))
+            .unwrap();
         assert_eq!(e.mode, ErrorMode::IgnoreParser);
         assert_eq!(e.extract("", &l).unwrap().1.into_owned(), Labels::default());
         // count_over_time({…} | json [1m]): all labels needed → error surfaces.
-        let e = Extractor::new(RangeOp::CountOverTime, &range(json.clone(), None), None).unwrap();
+        let e = Extractor::planned(RangeOp::CountOverTime, &range(json.clone(), None), None).unwrap();
         assert_eq!(e.mode, ErrorMode::Raise);
         assert!(is_fatal(&e.extract("", &l).unwrap().1));
         // sum by (app): the parser runs for `app` and reports errors.
         let by_app = Grouping::By(vec!["app".into()]);
-        let e = Extractor::new(RangeOp::CountOverTime, &range(json.clone(), None), Some(&by_app)).unwrap();
+        let e = Extractor::planned(RangeOp::CountOverTime, &range(json.clone(), None), Some(&by_app)).unwrap();
         assert_eq!(e.mode, ErrorMode::Raise);
         // sum by (__error__): errors were asked for.
         let by_err = Grouping::By(vec![ERROR.into()]);
-        let e = Extractor::new(RangeOp::CountOverTime, &range(json.clone(), None), Some(&by_err)).unwrap();
+        let e = Extractor::planned(RangeOp::CountOverTime, &range(json.clone(), None), Some(&by_err)).unwrap();
         assert_eq!(e.mode, ErrorMode::PreserveParser);
         let got = e.extract("", &l).unwrap().1;
         assert_eq!(got.get(PRESERVE_ERROR), Some("true"));
         assert!(!is_fatal(&got));
         // A label filter makes a label needed, even under sum().
         let f = Stage::LabelFilter(LabelFilter::Number { name: "status".into(), op: CmpOp::Gt, value: 1.0 });
-        let e =
-            Extractor::new(RangeOp::CountOverTime, &range(vec![json[0].clone(), f], None), Some(&Grouping::By(vec![])))
-                .unwrap();
+        let e = Extractor::planned(
+            RangeOp::CountOverTime,
+            &range(vec![json[0].clone(), f], None),
+            Some(&Grouping::By(vec![])),
+        )
+        .unwrap();
         assert_eq!(e.mode, ErrorMode::Raise);
         // A sample-extraction error is never a parser error.
         let r = range(json, unwrap("x", None, vec![]));
-        let e = Extractor::new(RangeOp::SumOverTime, &r, Some(&by_err)).unwrap();
+        let e = Extractor::planned(RangeOp::SumOverTime, &r, Some(&by_err)).unwrap();
         assert_eq!(e.mode, ErrorMode::PreserveParser);
         assert!(is_fatal(&e.extract("", &labels(&[("x", "y")])).unwrap().1));
     }

@@ -46,7 +46,7 @@ impl<'a> RangeAgg<'a> {
             }
             Strategy::Entries => (None, None),
         };
-        let extractor = Extractor::new(op, range, plan.grouping.as_ref())?;
+        let extractor = Extractor::new(op, range, &plan.hints)?;
         Ok(RangeAgg { op, param: plan.param, range, extractor, kernel, per_stream })
     }
 

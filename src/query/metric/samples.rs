@@ -480,7 +480,7 @@ mod tests {
         else {
             panic!()
         };
-        let ex = Extractor::new(RangeOp::SumOverTime, &range, None).unwrap();
+        let ex = Extractor::planned(RangeOp::SumOverTime, &range, None).unwrap();
         let win = Windows { start: 0, step: S, n: 1, range: S, offset: 0 };
         let mut c = Collect::new(&range.log.stages, &ex, None, win).unwrap();
         c.begin(&labels(&[("app", "a")]));

@@ -3,6 +3,7 @@
 
 use std::fmt::{self, Formatter};
 
+use super::hints::SampleHints;
 use super::indent;
 use super::logs::LogPlan;
 use crate::logql::{
@@ -15,7 +16,7 @@ use crate::logql::{
 pub enum Node<'a> {
     Literal(f64),
     Vector(f64),
-    Range(RangePlan<'a>),
+    Range(Box<RangePlan<'a>>),
     VectorAgg { op: VectorOp, param: Option<f64>, grouping: Option<&'a Grouping>, child: Box<Node<'a>> },
     BinOp { op: BinOp, modifier: &'a BinOpModifier, lhs: Box<Node<'a>>, rhs: Box<Node<'a>> },
     LabelReplace { dst: &'a str, replacement: &'a str, src: &'a str, regex: &'a str, child: Box<Node<'a>> },
@@ -33,6 +34,8 @@ pub struct RangePlan<'a> {
     pub pushed_down: bool,
     pub log: LogPlan<'a>,
     pub strategy: Strategy,
+    /// Loki's parser hints for the samples.
+    pub hints: SampleHints,
 }
 
 /// How a range aggregation reads its entries.
@@ -66,7 +69,7 @@ impl<'a> Node<'a> {
             MetricExpr::Literal(v) => Node::Literal(*v),
             MetricExpr::Vector(v) => Node::Vector(*v),
             MetricExpr::RangeAgg { op, param, range, grouping } => {
-                Node::Range(RangePlan::new(*op, *param, range, grouping.clone(), false))
+                Node::Range(Box::new(RangePlan::new(*op, *param, range, grouping.clone(), false)))
             }
             MetricExpr::VectorAgg { op, param, expr, grouping } => {
                 let child = match &**expr {
@@ -76,7 +79,7 @@ impl<'a> Node<'a> {
                         if *op == VectorOp::Sum && sum_pushes_down(*rop) =>
                     {
                         let g = grouping.clone().unwrap_or(Grouping::By(Vec::new()));
-                        Node::Range(RangePlan::new(*rop, *rparam, range, Some(g), true))
+                        Node::Range(Box::new(RangePlan::new(*rop, *rparam, range, Some(g), true)))
                     }
                     other => Node::build(other),
                 };
@@ -140,7 +143,8 @@ impl<'a> RangePlan<'a> {
         pushed_down: bool,
     ) -> RangePlan<'a> {
         let strategy = Strategy::for_range(op, range);
-        RangePlan { op, param, range, grouping, pushed_down, log: LogPlan::new(&range.log), strategy }
+        let hints = SampleHints::new(op, range, grouping.as_ref());
+        RangePlan { op, param, range, grouping, pushed_down, log: LogPlan::new(&range.log), strategy, hints }
     }
 
     fn write(&self, f: &mut Formatter<'_>, depth: usize) -> fmt::Result {
@@ -184,6 +188,10 @@ impl<'a> RangePlan<'a> {
                 writeln!(f)?;
             }
             Strategy::Entries => writeln!(f, "one pass over every stream in time order")?,
+        }
+        if let Some(w) = &self.hints.wanted {
+            indent(f, depth + 1)?;
+            writeln!(f, "parsers add only: [{}]", w.join(", "))?;
         }
         self.log.write(f, depth + 1)
     }

@@ -8,6 +8,7 @@
 //! [`super::metric`], [`super::pipeline`]) take their decisions from here. [`Plan`] prints
 //! as an indented tree (`Display`), which the snapshot tests in `snapshots.txt` pin down.
 
+mod hints;
 mod logs;
 mod metric;
 #[cfg(test)]
@@ -18,6 +19,7 @@ use std::fmt::{self, Display, Formatter};
 use crate::logql::Expr;
 use crate::model::Nanos;
 
+pub use self::hints::{filter_names, template_fields, SampleHints};
 pub use self::logs::{reorder, required_substrings, LogPlan};
 pub use self::metric::{sum_pushes_down, Node, RangePlan, Strategy};
 
