@@ -44,6 +44,9 @@ impl SampleHints {
         }
         required.extend(groups.iter().cloned());
         required.retain(|n| !n.is_empty());
+        // Once each, in first-use order (Loki's `uniqueString`).
+        let mut seen = std::collections::HashSet::new();
+        required.retain(|n| seen.insert(n.clone()));
         let wanted = (no_labels || (!without && !groups.is_empty())).then(|| required.clone());
         SampleHints { groups, without, no_labels, required, wanted }
     }
