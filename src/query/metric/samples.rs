@@ -181,6 +181,9 @@ struct Collect<'e> {
     /// for the lines (`plan::Strategy::PerStream`), and whether it may for the current stream.
     column: Option<String>,
     column_applies: bool,
+    /// The capacity of every series' sample buffer, summed (what [`StreamSink::held_bytes`]
+    /// reports), kept up to date as samples are added.
+    sample_capacity: usize,
 }
 
 impl<'e> Collect<'e> {
@@ -213,7 +216,16 @@ impl<'e> Collect<'e> {
             lean,
             needle,
             needle_applies: false,
+            sample_capacity: 0,
         })
+    }
+
+    /// Adds a sample to series `id`.
+    fn add_sample(&mut self, id: usize, ts: Nanos, stream: usize, value: f64) {
+        let samples = &mut self.series[id].1;
+        let before = samples.capacity();
+        samples.push((ts, stream as u32, value));
+        self.sample_capacity += samples.capacity() - before;
     }
 
     fn series_id(&mut self, labels: std::borrow::Cow<'_, Labels>) -> usize {
@@ -268,8 +280,7 @@ impl Collect<'_> {
 
 impl StreamSink for Collect<'_> {
     fn held_bytes(&self) -> usize {
-        let samples: usize = self.series.iter().map(|(_, s)| s.capacity()).sum();
-        samples * std::mem::size_of::<(Nanos, u32, f64)>() + self.series.len() * 64
+        self.sample_capacity * std::mem::size_of::<(Nanos, u32, f64)>() + self.series.len() * 64
     }
 
     fn begin(&mut self, stream: &Labels) {
@@ -310,7 +321,7 @@ impl StreamSink for Collect<'_> {
             Some(None) => true,
             Some(Some(v)) => {
                 let stream = self.streams.len() - 1;
-                self.series[id].1.push((ts, stream as u32, v));
+                self.add_sample(id, ts, stream, v);
                 true
             }
         }
@@ -333,7 +344,7 @@ impl StreamSink for Collect<'_> {
             {
                 None | Some(Some(None)) => return, // dropped by the pipeline, or no sample
                 Some(Some(Some(value))) => {
-                    self.series[id].1.push((ts, stream as u32, value));
+                    self.add_sample(id, ts, stream, value);
                     return;
                 }
                 Some(None) => {} // an error or a conversion failure: the general path decides
@@ -352,7 +363,7 @@ impl StreamSink for Collect<'_> {
         };
         let Some((value, labels)) = self.extractor.extract(text, &p.labels) else { return };
         let id = self.series_id(labels);
-        self.series[id].1.push((ts, stream as u32, value));
+        self.add_sample(id, ts, stream, value);
     }
 }
 
