@@ -13,7 +13,7 @@ use crate::index::browse::Browse;
 use crate::index::{compile_all, StreamMeta};
 use crate::logql::Matcher;
 use crate::model::{Nanos, TimeRange};
-use crate::store::{scan, Snapshot};
+use crate::store::scan;
 
 /// Streams of `tenant` matching any of `selectors` (all streams when empty) with entries
 /// in `[start, end]`, sorted by labels.
@@ -37,7 +37,7 @@ pub fn series(
         .iter()
         .filter_map(|id| engine.registry.meta(id))
         .filter(|m| m.tenant == tenant)
-        .filter(|m| has_data(&snap, m.id, range).unwrap_or(false))
+        .filter(|m| snap.has_data(m.id, range).unwrap_or(false))
         .collect();
     out.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(out)
@@ -97,11 +97,6 @@ fn browse(
     let known = engine.registry.known_ids();
     let keep: Keep<'_> = Box::new(move |id| Ok(known.contains(id) && blocks.has_data(id, range)?));
     Ok(walk(Browse::new(&snap, tenant, compiled.as_deref(), keep), scan::days(range))?)
-}
-
-/// Whether stream `id` has a block overlapping `range` (keys only).
-pub fn has_data(snap: &Snapshot, id: u32, range: TimeRange) -> Result<bool, QueryError> {
-    Ok(snap.has_data(id, range)?)
 }
 
 /// Loki's `index/stats`: streams with data in the range, and their blocks ("chunks"),

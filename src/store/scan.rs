@@ -14,20 +14,21 @@ use crate::model::TimeRange;
 
 /// The hour buckets `range` covers (empty when the range is).
 pub fn hours(range: TimeRange) -> RangeInclusive<i64> {
-    if range.end <= range.start {
-        #[allow(clippy::reversed_empty_ranges)]
-        return 1..=0;
-    }
-    keys::hour_of(range.start)..=keys::hour_of(range.end - 1)
+    covered(range, keys::hour_of)
 }
 
 /// The days (label-index partitions) `range` covers (empty when the range is).
 pub fn days(range: TimeRange) -> RangeInclusive<i64> {
+    covered(range, keys::day_of)
+}
+
+/// The units (`unit_of` a time) from `range`'s first to its last nanosecond.
+fn covered(range: TimeRange, unit_of: fn(crate::model::Nanos) -> i64) -> RangeInclusive<i64> {
     if range.end <= range.start {
         #[allow(clippy::reversed_empty_ranges)]
         return 1..=0;
     }
-    keys::day_of(range.start)..=keys::day_of(range.end - 1)
+    unit_of(range.start)..=unit_of(range.end - 1)
 }
 
 /// Runs of blocks, in key order, whose time bounds overlap one another (blocks of one

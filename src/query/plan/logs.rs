@@ -61,6 +61,11 @@ impl<'a> LogPlan<'a> {
     }
 }
 
+/// Whether a stage rewrites the line (a line filter after it tests the new line).
+pub fn rewrites_line(s: &Stage) -> bool {
+    matches!(s, Stage::LineFormat(_) | Stage::Unpack | Stage::Decolorize)
+}
+
 /// Loki's `reorderStages`: line filters move forward past stages that do not rewrite the
 /// line (up to the next label filter, `line_format` or `unpack`).
 pub fn reorder(stages: &[Stage]) -> Vec<&Stage> {
@@ -103,7 +108,7 @@ pub fn required_substrings<'a>(ordered: &[&'a Stage]) -> Vec<&'a str> {
                     }
                 }
             }
-            Stage::LineFormat(_) | Stage::Unpack | Stage::Decolorize => break,
+            s if rewrites_line(s) => break,
             _ => {}
         }
     }

@@ -5,7 +5,7 @@ use std::fmt::{self, Formatter};
 
 use super::hints::SampleHints;
 use super::indent;
-use super::logs::LogPlan;
+use super::logs::{rewrites_line, LogPlan};
 use crate::logql::{
     binop_str, range_op_name, vector_op_name, BinOp, BinOpModifier, Grouping, LogExpr, LogRange, MetricExpr, RangeOp,
     Stage, VectorOp,
@@ -210,7 +210,7 @@ impl Strategy {
         for s in &range.log.stages {
             match s {
                 Stage::LineFilter(_) => stages.push(s.clone()),
-                Stage::LineFormat(_) | Stage::Unpack | Stage::Decolorize => break,
+                s if rewrites_line(s) => break,
                 _ => {}
             }
         }
